@@ -1,0 +1,47 @@
+# genrenet: two commands on a fresh machine
+#   make book   create .venv, install, run the demo experiments, build the book into _build/html
+#   make test   create .venv if needed, run the test suite
+# Real data: make book DATA_DIR=/path/to/gtzan  (runs the `gtzan` profile of experiments.yml)
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PROFILE ?= $(if $(DATA_DIR),gtzan,demo)
+PYTEST_ARGS ?=
+
+export TF_ENABLE_ONEDNN_OPTS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: venv book run-experiments build-book test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $@
+
+venv: $(BIN)/.installed
+
+run-experiments: venv
+	$(BIN)/genrenet book run --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+build-book: venv
+	$(BIN)/genrenet book build
+
+book: run-experiments build-book
+	@echo "book written to _build/html/index.html"
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check genrenet tests benchmarks
+
+bench: venv
+	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_predict.py
+
+clean:
+	rm -rf _build
