@@ -1,0 +1,821 @@
+"""The thesis book: run every experiment notebook with papermill, then build the site.
+
+Every number and figure in the book's results part comes from a notebook in
+``notebooks/`` executed by :func:`run_experiments` with the parameters listed
+in ``experiments.yml`` (one file, several *profiles*: ``demo`` for the
+synthetic corpus, ``gtzan`` for a real GTZAN directory, ``smoke`` for CI).
+:func:`build_book` then renders the executed notebooks with Jupyter Book
+without executing them a second time, and serves MathJax from a local copy
+so that the site never loads anything from the internet.
+
+Used by every chapter of the book (it is what turns ``notebooks/*.ipynb``
+into the pages of the "Results" part) and by ``make book`` through
+``genrenet book run`` / ``genrenet book build``.
+
+How a run is skipped
+--------------------
+Each executed notebook carries a *stamp* in its metadata
+(``metadata.genrenet.stamp``): the sha256 of the source notebook, the resolved
+parameters, the content hash of the data set it reads
+(:meth:`genrenet.datasets.Dataset.content_hash`), the genrenet version, and the
+stamps of the runs it depends on. A run whose stamp would be identical is
+skipped; anything else re-executes it. The stamp lives inside the output
+notebook, so output and stamp can never disagree.
+
+How a run fails
+---------------
+papermill executes into a temporary notebook outside the book. Only a
+complete run is written (atomically) to ``book/_executed/<id>.ipynb``; a failed
+run is moved to ``<results_dir>/<profile>/failed/<id>.ipynb`` for inspection and
+:class:`NotebookError` names the notebook, the failing cell and the error. The
+runner stops at the first failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genrenet import __version__
+from genrenet.errors import DataError, GenrenetError, ParameterError
+from genrenet.io import atomic_write_json, atomic_write_text
+
+__all__ = [
+    "CONFIG_NAME",
+    "NotebookError",
+    "Run",
+    "RunOutcome",
+    "ExperimentConfig",
+    "find_root",
+    "load_config",
+    "plan_runs",
+    "run_stamp",
+    "read_stamp",
+    "run_experiments",
+    "toc_files",
+    "check_executed",
+    "ensure_mathjax",
+    "build_book",
+    "copy_sources",
+]
+
+#: Name of the experiment configuration at the project root.
+CONFIG_NAME = "experiments.yml"
+#: Metadata key under which the runner stores its stamp in an executed notebook.
+STAMP_KEY = "genrenet"
+#: Stamp format; bump when the meaning of the stamp changes.
+STAMP_VERSION = 1
+#: Environment every notebook kernel starts with (no TensorFlow log noise on the pages).
+KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
+#: Parts of the MathJax 3 ``es5`` distribution copied next to the built site.
+MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
+#: Where the MathJax copy lands inside the built HTML (outside ``_static``).
+MATHJAX_DIR = "_mathjax"
+
+_RUN_KEYS = {"id", "notebook", "parameters", "depends_on", "title"}
+_PROFILE_KEYS = {"description", "parameters", "runs", "requires_data_dir"}
+_TOP_KEYS = {"version", "executed_dir", "results_dir", "kernel", "cell_timeout", "start_timeout",
+             "defaults", "profiles", "runs"}
+
+
+class NotebookError(GenrenetError):
+    """An experiment notebook failed while the book runner executed it.
+
+    Attributes
+    ----------
+    run_id, notebook : str, Path
+        The run from ``experiments.yml`` and its source notebook.
+    cell_index : int or None
+        Index of the failing cell in the *source* notebook (0-based).
+    exec_count : int or None
+        Execution count shown as ``In [n]`` in the failed notebook.
+    ename, evalue : str
+        The exception raised inside the notebook.
+    failed_copy : Path or None
+        Where the partially executed notebook was kept for inspection.
+    """
+
+    def __init__(self, run_id: str, notebook: Path, *, cell_index: int | None, exec_count: int | None,
+                 ename: str, evalue: str, source: str = "", failed_copy: Path | None = None):
+        self.run_id = run_id
+        self.notebook = Path(notebook)
+        self.cell_index = cell_index
+        self.exec_count = exec_count
+        self.ename = ename
+        self.evalue = evalue
+        self.source = source
+        self.failed_copy = failed_copy
+        where = f"cell {cell_index}" if cell_index is not None else "an unknown cell"
+        if exec_count is not None:
+            where += f" (In [{exec_count}])"
+        first = next((line for line in source.splitlines() if line.strip()), "")
+        msg = f"run {run_id!r}: notebook {self.notebook} failed in {where}: {ename}: {evalue}"
+        if first:
+            msg += f"\n  cell starts with: {first[:100]}"
+        if failed_copy is not None:
+            msg += f"\n  the partly executed notebook is kept at {failed_copy}"
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One papermill execution, fully resolved for a profile.
+
+    Attributes
+    ----------
+    id : str
+        Unique run id (also the stem of the executed notebook).
+    notebook : Path
+        Source notebook (absolute).
+    output : Path
+        Executed notebook the book renders (absolute).
+    parameters : dict
+        Parameters injected by papermill (only names the notebook declares).
+    depends_on : tuple of str
+        Runs whose results this run reads; their stamps are part of this run's stamp.
+    title : str
+        Human-readable title (shown in the progress output and the provenance cell).
+    profile : str
+        The profile this run was resolved for.
+    """
+
+    id: str
+    notebook: Path
+    output: Path
+    parameters: dict[str, Any] = field(hash=False)
+    depends_on: tuple[str, ...] = ()
+    title: str = ""
+    profile: str = "demo"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`run_experiments` did with one run: ``"executed"`` or ``"skipped"``."""
+
+    run: Run
+    status: str
+    seconds: float
+    digest: str
+
+
+@dataclass
+class ExperimentConfig:
+    """The parsed ``experiments.yml``.
+
+    Use :func:`load_config` to read one; :func:`plan_runs` resolves a profile.
+    """
+
+    path: Path
+    root: Path
+    executed_dir: Path
+    results_dir: Path
+    kernel: str
+    cell_timeout: int
+    start_timeout: int
+    defaults: dict[str, Any]
+    profiles: dict[str, dict[str, Any]]
+    runs: list[dict[str, Any]]
+
+    @property
+    def run_ids(self) -> list[str]:
+        """Ids of every run, in execution order."""
+        return [r["id"] for r in self.runs]
+
+    def profile_results_dir(self, profile: str) -> Path:
+        """Working directory of the kernels of ``profile`` (relative output dirs land here)."""
+        return self.results_dir / profile
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """Return the nearest directory at or above ``start`` holding ``experiments.yml``.
+
+    Parameters
+    ----------
+    start : str or Path, optional
+        Where to start looking (default: the current directory).
+
+    Raises
+    ------
+    DataError
+        When no ``experiments.yml`` is found.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise DataError(f"no {CONFIG_NAME} found in {here} or any parent directory; "
+                    "run genrenet book from the project root")
+
+
+def _require(cond: bool, path: Path, msg: str) -> None:
+    if not cond:
+        raise ParameterError(f"{path}: {msg}")
+
+
+def load_config(path: str | Path | None = None) -> ExperimentConfig:
+    """Read and validate an experiment configuration.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file, or a directory holding ``experiments.yml``; default: found with
+        :func:`find_root` from the current directory.
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ParameterError
+        When the file is malformed: unknown keys, duplicate run ids, a profile override
+        naming an unknown run, a dependency on a later or unknown run.
+    """
+    import yaml
+
+    if path is None:
+        path = find_root() / CONFIG_NAME
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    if not path.is_file():
+        raise DataError(f"experiment configuration {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML: {exc}") from exc
+    _require(isinstance(raw, dict), path, "top level must be a mapping")
+    unknown = set(raw) - _TOP_KEYS
+    _require(not unknown, path, f"unknown top-level keys {sorted(unknown)}")
+    root = path.parent.resolve()
+
+    defaults = raw.get("defaults") or {}
+    _require(isinstance(defaults, dict), path, "'defaults' must be a mapping of parameter names")
+
+    runs = raw.get("runs") or []
+    _require(isinstance(runs, list) and runs, path, "'runs' must be a non-empty list")
+    seen: list[str] = []
+    for i, run in enumerate(runs):
+        _require(isinstance(run, dict), path, f"runs[{i}] must be a mapping")
+        _require(isinstance(run.get("id"), str) and run["id"], path, f"runs[{i}] needs a string 'id'")
+        rid = run["id"]
+        _require(rid.replace("_", "").replace("-", "").isalnum(), path,
+                 f"run id {rid!r} may only hold letters, digits, '_' and '-'")
+        _require(rid not in seen, path, f"run id {rid!r} is defined twice")
+        _require(isinstance(run.get("notebook"), str), path, f"run {rid!r} needs a 'notebook' path")
+        unknown = set(run) - _RUN_KEYS
+        _require(not unknown, path, f"run {rid!r} has unknown keys {sorted(unknown)}")
+        _require(isinstance(run.get("parameters") or {}, dict), path,
+                 f"run {rid!r}: 'parameters' must be a mapping")
+        for dep in run.get("depends_on") or []:
+            _require(dep in seen, path, f"run {rid!r} depends on {dep!r}, which is not an earlier run")
+        seen.append(rid)
+
+    profiles = raw.get("profiles") or {}
+    _require(isinstance(profiles, dict) and profiles, path, "'profiles' must be a non-empty mapping")
+    for name, prof in profiles.items():
+        prof = prof or {}
+        profiles[name] = prof
+        _require(isinstance(prof, dict), path, f"profile {name!r} must be a mapping")
+        unknown = set(prof) - _PROFILE_KEYS
+        _require(not unknown, path, f"profile {name!r} has unknown keys {sorted(unknown)}")
+        _require(isinstance(prof.get("parameters") or {}, dict), path,
+                 f"profile {name!r}: 'parameters' must be a mapping")
+        for rid, over in (prof.get("runs") or {}).items():
+            _require(rid in seen, path, f"profile {name!r} overrides unknown run {rid!r}")
+            _require(isinstance(over, dict), path, f"profile {name!r}: override of {rid!r} must be a mapping")
+
+    for key in ("cell_timeout", "start_timeout"):
+        val = raw.get(key, 1800 if key == "cell_timeout" else 120)
+        _require(isinstance(val, int) and val > 0, path, f"{key!r} must be a positive integer (seconds)")
+    return ExperimentConfig(
+        path=path.resolve(),
+        root=root,
+        executed_dir=(root / raw.get("executed_dir", "book/_executed")).resolve(),
+        results_dir=(root / raw.get("results_dir", "results")).resolve(),
+        kernel=str(raw.get("kernel", "python3")),
+        cell_timeout=int(raw.get("cell_timeout", 1800)),
+        start_timeout=int(raw.get("start_timeout", 120)),
+        defaults=dict(defaults),
+        profiles=profiles,
+        runs=runs,
+    )
+
+
+def _declared_parameters(notebook: Path) -> dict[str, Any]:
+    """Names declared in the notebook's ``parameters`` cell (papermill's own inspection)."""
+    import nbformat
+    import papermill as pm
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types
+        raise DataError(f"cannot read notebook {notebook}: {exc}") from exc
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells):
+        raise ParameterError(f"notebook {notebook} has no cell tagged 'parameters'")
+    return pm.inspect_notebook(str(notebook))
+
+
+def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | None = None,
+              only: Sequence[str] | None = None) -> list[Run]:
+    """Resolve the runs of ``profile`` into concrete papermill executions.
+
+    Parameters are merged in this order, later winning: ``defaults``, the run's own
+    ``parameters``, the profile's ``parameters``, the profile's override for that run,
+    then ``data_dir``. Shared parameters (``defaults`` and profile-wide ones) are passed
+    only to notebooks that declare them; a run-specific parameter the notebook does not
+    declare is an error. ``output_dir`` defaults to ``outputs/<run id>`` (relative to the
+    profile's results directory, the kernels' working directory).
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        From :func:`load_config`.
+    profile : str, keyword-only
+        A profile name of ``experiments.yml``.
+    data_dir : str or Path, optional, keyword-only
+        Data directory given to every notebook that declares ``data_dir``; required by
+        profiles with ``requires_data_dir: true`` (``DATA_DIR`` in the environment also works).
+    only : sequence of str, optional, keyword-only
+        Run ids to keep (the others are not planned).
+
+    Returns
+    -------
+    list of Run
+
+    Raises
+    ------
+    ParameterError
+        Unknown profile or run id, missing data directory, undeclared parameter.
+    DataError
+        A source notebook is missing or unreadable.
+    """
+    if profile not in config.profiles:
+        raise ParameterError(f"unknown profile {profile!r}; {config.path.name} defines "
+                             f"{', '.join(sorted(config.profiles))}")
+    prof = config.profiles[profile]
+    if data_dir is None and os.environ.get("DATA_DIR"):
+        data_dir = os.environ["DATA_DIR"]
+    if prof.get("requires_data_dir") and not data_dir:
+        raise ParameterError(f"profile {profile!r} needs a data directory: pass --data-dir DIR "
+                             "(or DATA_DIR=DIR with make)")
+    if data_dir is not None:
+        data_dir = Path(data_dir).expanduser().resolve()
+        if not data_dir.is_dir():
+            raise ParameterError(f"data_dir {data_dir} is not a directory")
+    if only:
+        unknown = [o for o in only if o not in config.run_ids]
+        if unknown:
+            raise ParameterError(f"--only: unknown run id(s) {unknown}; known: {', '.join(config.run_ids)}")
+
+    shared = {**config.defaults, **(prof.get("parameters") or {})}
+    if data_dir is not None:
+        shared["data_dir"] = str(data_dir)
+    plans: list[Run] = []
+    for spec in config.runs:
+        rid = spec["id"]
+        if only and rid not in only:
+            continue
+        notebook = (config.root / spec["notebook"]).resolve()
+        if not notebook.is_file():
+            raise DataError(f"run {rid!r}: notebook {notebook} does not exist")
+        declared = _declared_parameters(notebook)
+        specific = {**(spec.get("parameters") or {}), **((prof.get("runs") or {}).get(rid) or {})}
+        undeclared = sorted(set(specific) - set(declared))
+        if undeclared:
+            raise ParameterError(f"run {rid!r}: notebook {spec['notebook']} does not declare parameter(s) "
+                                 f"{undeclared} in its 'parameters' cell (it declares {sorted(declared)})")
+        params = {k: v for k, v in shared.items() if k in declared}
+        if "output_dir" in declared:
+            params["output_dir"] = f"outputs/{rid}"
+        params.update(specific)
+        if data_dir is not None and "data_dir" in declared:
+            params["data_dir"] = str(data_dir)
+        plans.append(Run(
+            id=rid,
+            notebook=notebook,
+            output=config.executed_dir / f"{rid}.ipynb",
+            parameters=dict(sorted(params.items())),
+            depends_on=tuple(spec.get("depends_on") or ()),
+            title=str(spec.get("title") or rid),
+            profile=profile,
+        ))
+    return plans
+
+
+def _digest(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def run_stamp(run: Run, *, data_hash: str | None, dependency_digests: dict[str, str] | None = None
+              ) -> dict[str, Any]:
+    """Everything that decides whether ``run`` must execute again.
+
+    Parameters
+    ----------
+    run : Run
+        A planned run.
+    data_hash : str or None, keyword-only
+        Content hash of the data set the run reads (``None`` when it reads none).
+    dependency_digests : dict, optional, keyword-only
+        Digest of the stamp of every run in ``run.depends_on``.
+
+    Returns
+    -------
+    dict
+        JSON-able stamp; its ``digest`` entry is the sha256 of the rest.
+    """
+    from genrenet.io import sha256_file
+
+    stamp = {
+        "stamp_version": STAMP_VERSION,
+        "run": run.id,
+        "notebook": run.notebook.name,
+        "notebook_sha256": sha256_file(run.notebook),
+        "parameters": run.parameters,
+        "data_hash": data_hash,
+        "genrenet_version": __version__,
+        "depends_on": dict(sorted((dependency_digests or {}).items())),
+    }
+    stamp["digest"] = _digest(stamp)
+    return stamp
+
+
+def read_stamp(path: str | Path) -> dict[str, Any] | None:
+    """Return the stamp stored in an executed notebook, or ``None`` if absent or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    stamp = (meta.get(STAMP_KEY) or {}).get("stamp")
+    return stamp if isinstance(stamp, dict) and "digest" in stamp else None
+
+
+class _DataHasher:
+    """Computes each (dataset, data_dir) content hash once per runner invocation."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str | None], str] = {}
+
+    def __call__(self, params: dict[str, Any]) -> str | None:
+        if "dataset" not in params:
+            return None
+        name = params["dataset"]
+        root = params.get("data_dir")
+        key = (str(name), None if root is None else str(root))
+        if key not in self._cache:
+            from genrenet.datasets import load_dataset
+
+            try:
+                ds = load_dataset(name, root=root) if root is not None else load_dataset(name)
+            except GenrenetError:
+                raise
+            except Exception as exc:
+                raise DataError(f"cannot load data set {name!r} from {root}: {exc}") from exc
+            self._cache[key] = f"{name}:{ds.content_hash()}"
+        return self._cache[key]
+
+
+def _failed_cell(nb: Any, exc: Any) -> tuple[int | None, str]:
+    """Map papermill's error to the index of the cell in the source notebook."""
+    index = getattr(exc, "cell_index", None)
+    source = getattr(exc, "source", "") or ""
+    if nb is None:
+        return index, source
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    real = [c for c in nb.cells if not added & set(c.get("metadata", {}).get("tags", []))]
+    for i, cell in enumerate(real):
+        if cell.get("metadata", {}).get("papermill", {}).get("exception") or any(
+                o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return i, "".join(cell.source) if isinstance(cell.source, list) else cell.source
+    return index, source
+
+
+def _provenance_cell(run: Run, stamp: dict[str, Any]) -> Any:
+    import nbformat
+
+    lines = [
+        f"```{{admonition}} How this page was made: run `{run.id}`, profile `{run.profile}`",
+        ":class: note",
+        f"Executed by `genrenet book run --profile {run.profile}` (genrenet {__version__}) from "
+        f"`notebooks/{run.notebook.name}` with these parameters:",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+    ]
+    for key, value in run.parameters.items():
+        text = json.dumps(value).replace("|", "\\|")
+        lines.append(f"| `{key}` | `{text}` |")
+    if stamp.get("data_hash"):
+        lines += ["", f"Data set content hash: `{stamp['data_hash'][:60]}`."]
+    lines.append("```")
+    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
+    cell.metadata["tags"] = ["genrenet-provenance"]
+    return cell
+
+
+def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progress: bool) -> None:
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    cwd = config.profile_results_dir(run.profile)
+    cwd.mkdir(parents=True, exist_ok=True)
+    running = cwd / ".running"
+    running.mkdir(exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{run.id}.", suffix=".ipynb", dir=running)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)
+    try:
+        try:
+            pm.execute_notebook(
+                str(run.notebook), str(tmp), parameters=run.parameters, kernel_name=config.kernel,
+                cwd=str(cwd), progress_bar=progress, log_output=False,
+                start_timeout=config.start_timeout, execution_timeout=config.cell_timeout,
+            )
+        except PapermillExecutionError as exc:
+            nb = None
+            try:
+                nb = nbformat.read(tmp, as_version=4)
+            except Exception:
+                pass
+            index, source = _failed_cell(nb, exc)
+            failed = cwd / "failed" / f"{run.id}.ipynb"
+            failed.parent.mkdir(exist_ok=True)
+            os.replace(tmp, failed)
+            raise NotebookError(run.id, run.notebook, cell_index=index, exec_count=exc.exec_count,
+                                ename=exc.ename, evalue=exc.evalue, source=source,
+                                failed_copy=failed) from None
+        except GenrenetError:
+            raise
+        except Exception as exc:  # kernel died, timeout, missing kernel...
+            raise NotebookError(run.id, run.notebook, cell_index=None, exec_count=None,
+                                ename=type(exc).__name__, evalue=str(exc).strip().splitlines()[-1]
+                                if str(exc).strip() else repr(exc)) from exc
+        nb = nbformat.read(tmp, as_version=4)
+        nb.metadata[STAMP_KEY] = {"stamp": stamp}
+        first_md = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+        nb.cells.insert(first_md, _provenance_cell(run, stamp))
+        atomic_write_text(run.output, nbformat.writes(nb))
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run_experiments(config: ExperimentConfig | str | Path | None = None, *, profile: str = "demo",
+                    data_dir: str | Path | None = None, only: Sequence[str] | None = None,
+                    force: bool = False, progress: bool = True,
+                    log: Callable[[str], None] | None = None) -> list[RunOutcome]:
+    """Execute the runs of a profile with papermill, skipping those whose stamp is unchanged.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path, optional
+        The configuration (default: ``experiments.yml`` found from the current directory).
+    profile : str, keyword-only
+        Profile of ``experiments.yml`` (``demo``, ``gtzan``, ``smoke``...).
+    data_dir : str or Path, optional, keyword-only
+        Data directory for profiles that read real data.
+    only : sequence of str, optional, keyword-only
+        Execute only these run ids (their dependencies must already have been executed).
+    force : bool, keyword-only
+        Execute even when the stamp is unchanged.
+    progress : bool, keyword-only
+        Show a tqdm bar over runs (and papermill's bar over cells).
+    log : callable, optional, keyword-only
+        Receives one line per run (default: ``tqdm.write``).
+
+    Returns
+    -------
+    list of RunOutcome
+        One per planned run, in order.
+
+    Raises
+    ------
+    NotebookError
+        The first run that fails; later runs are not started.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config)
+    runs = plan_runs(config, profile=profile, data_dir=data_dir, only=only)
+    write = log or tqdm.write
+    hasher = _DataHasher()
+    digests: dict[str, str] = {}
+    outcomes: list[RunOutcome] = []
+    bar = tqdm(runs, desc=f"book runs ({profile})", unit="run", disable=not progress)
+    for run in bar:
+        bar.set_postfix_str(run.id)
+        deps: dict[str, str] = {}
+        for dep in run.depends_on:
+            if dep not in digests:
+                dep_stamp = read_stamp(config.executed_dir / f"{dep}.ipynb")
+                if dep_stamp is None:
+                    raise ParameterError(f"run {run.id!r} depends on {dep!r}, which has not been executed; "
+                                         f"run it first (genrenet book run --profile {profile} --only {dep})")
+                digests[dep] = dep_stamp["digest"]
+            deps[dep] = digests[dep]
+        stamp = run_stamp(run, data_hash=hasher(run.parameters), dependency_digests=deps)
+        old = read_stamp(run.output)
+        start = time.perf_counter()
+        if not force and old is not None and old.get("digest") == stamp["digest"]:
+            status = "skipped"
+        else:
+            write(f"[{profile}] executing {run.id}: {run.title}")
+            _execute(run, config, stamp, progress=progress)
+            status = "executed"
+        seconds = time.perf_counter() - start
+        digests[run.id] = stamp["digest"]
+        outcomes.append(RunOutcome(run=run, status=status, seconds=seconds, digest=stamp["digest"]))
+        write(f"[{profile}] {run.id}: {status}" + (f" in {seconds:.1f} s" if status == "executed" else
+                                                    " (notebook, parameters, data and version unchanged)"))
+    bar.close()
+    summary = config.profile_results_dir(profile) / "runs.json"
+    if not only:
+        atomic_write_json(summary, {
+            "profile": profile, "genrenet_version": __version__,
+            "runs": [{"id": o.run.id, "status": o.status, "seconds": round(o.seconds, 2),
+                      "digest": o.digest, "output": str(o.run.output)} for o in outcomes],
+        })
+    return outcomes
+
+
+# --------------------------------------------------------------------------- build
+
+
+def toc_files(root: str | Path) -> list[str]:
+    """Every ``file:`` entry of ``_toc.yml`` under ``root`` (paths without extension, in order)."""
+    import yaml
+
+    toc_path = Path(root) / "_toc.yml"
+    if not toc_path.is_file():
+        raise DataError(f"{toc_path} does not exist")
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if isinstance(node.get(key), str):
+                    files.append(node[key])
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return files
+
+
+def check_executed(config: ExperimentConfig) -> list[Path]:
+    """Check that every run has an executed notebook the TOC renders; return their paths.
+
+    Raises
+    ------
+    DataError
+        A run has not been executed yet, or the TOC and ``experiments.yml`` disagree.
+    """
+    rel = config.executed_dir.relative_to(config.root).as_posix()
+    in_toc = {f.rsplit("/", 1)[-1] for f in toc_files(config.root) if f.startswith(rel + "/")}
+    ids = set(config.run_ids)
+    if in_toc != ids:
+        raise DataError(f"_toc.yml and {config.path.name} disagree: runs not in the TOC "
+                        f"{sorted(ids - in_toc)}, TOC pages without a run {sorted(in_toc - ids)}")
+    missing = [rid for rid in config.run_ids if read_stamp(config.executed_dir / f"{rid}.ipynb") is None]
+    if missing:
+        raise DataError(f"not executed yet: {', '.join(missing)}; run `genrenet book run --profile demo` "
+                        "(or `make book`) before building")
+    return [config.executed_dir / f"{rid}.ipynb" for rid in config.run_ids]
+
+
+def ensure_mathjax(root: str | Path, *, npm: str | None = None) -> Path:
+    """Return the local MathJax 3 ``es5`` directory, installing it with ``npm ci`` if missing.
+
+    The version is pinned by ``package.json`` / ``package-lock.json`` at ``root``.
+
+    Raises
+    ------
+    GenrenetError
+        When MathJax is missing and npm is unavailable or fails.
+    """
+    root = Path(root)
+    es5 = root / "node_modules" / "mathjax" / "es5"
+    if (es5 / "tex-chtml.js").is_file():
+        return es5
+    npm = npm or shutil.which("npm")
+    if npm is None:
+        raise GenrenetError(f"MathJax is not installed in {root / 'node_modules'} and npm is not on PATH; "
+                            "install Node.js/npm (apt-get install npm) so the book can serve math offline")
+    cmd = [npm, "ci", "--no-audit", "--no-fund"] if (root / "package-lock.json").exists() else \
+        [npm, "install", "--no-audit", "--no-fund"]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0 or not (es5 / "tex-chtml.js").is_file():
+        raise GenrenetError(f"`{' '.join(cmd)}` in {root} failed (exit {proc.returncode}): "
+                            f"{proc.stderr.strip()[-500:]}")
+    return es5
+
+
+def _copy_mathjax(es5: Path, html: Path) -> Path:
+    dest = html / MATHJAX_DIR
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel in MATHJAX_FILES:
+        src = es5 / rel
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target)
+        else:
+            shutil.copy2(src, target)
+    return dest
+
+
+def build_book(root: str | Path | None = None, *, output: str | Path | None = None,
+               warningiserror: bool = True, check: bool = True, quiet: bool = False) -> Path:
+    """Render the book with Jupyter Book (no execution) and install the offline MathJax copy.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Project root (holding ``_config.yml``, ``_toc.yml`` and ``experiments.yml``).
+    output : str or Path, optional, keyword-only
+        Parent of the ``_build`` directory (default: ``root``).
+    warningiserror : bool, keyword-only
+        Fail on any Sphinx warning (default ``True``).
+    check : bool, keyword-only
+        First check that every experiment has been executed (:func:`check_executed`).
+    quiet : bool, keyword-only
+        Capture Jupyter Book's output (shown only on failure).
+
+    Returns
+    -------
+    Path
+        The ``_build/html`` directory.
+    """
+    root = find_root(root) if root is None else Path(root).resolve()
+    config = load_config(root)
+    if check:
+        check_executed(config)
+    es5 = ensure_mathjax(root)
+    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(root), "--builder", "html"]
+    if output is not None:
+        cmd += ["--path-output", str(Path(output).resolve())]
+    if warningiserror:
+        cmd += ["--warningiserror", "--keep-going"]
+    env = {**os.environ, **KERNEL_ENV}
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=quiet, text=True)
+    if proc.returncode != 0:
+        detail = ""
+        if quiet:
+            lines = (proc.stdout + proc.stderr).strip().splitlines()
+            detail = "\n" + "\n".join(lines[-40:])
+        raise GenrenetError(f"jupyter-book build of {root} failed (exit {proc.returncode}){detail}")
+    html = Path(output).resolve() / "_build" / "html" if output is not None else root / "_build" / "html"
+    _copy_mathjax(es5, html)
+    return html
+
+
+def copy_sources(root: str | Path, dest: str | Path) -> Path:
+    """Copy what the book needs (config, chapters, notebooks, bibliography) to ``dest``.
+
+    Used to build the book somewhere else than the working tree (tests, CI) without
+    touching ``book/_executed`` or ``_build`` of the checkout. ``node_modules`` is
+    linked, not copied.
+    """
+    root, dest = Path(root), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (CONFIG_NAME, "_config.yml", "_toc.yml", "package.json", "package-lock.json"):
+        if (root / name).exists():
+            shutil.copy2(root / name, dest / name)
+    ignore = shutil.ignore_patterns("_executed", ".ipynb_checkpoints", "__pycache__")
+    for name in ("book", "notebooks"):
+        if (root / name).is_dir():
+            shutil.copytree(root / name, dest / name, ignore=ignore, dirs_exist_ok=True)
+    if (root / "node_modules").is_dir() and not (dest / "node_modules").exists():
+        (dest / "node_modules").symlink_to((root / "node_modules").resolve(), target_is_directory=True)
+    return dest

@@ -1,0 +1,79 @@
+"""``genrenet book``: run the experiment notebooks and build the thesis book.
+
+``genrenet book run --profile demo`` executes every run of ``experiments.yml``
+with papermill (skipping runs whose notebook, parameters, data and library
+version are unchanged); ``genrenet book build`` renders the executed notebooks
+and the chapters into ``_build/html`` offline. ``make book`` calls both.
+Implementation: :mod:`genrenet.book` (used by every chapter of the book).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``book`` command and its ``run`` / ``build`` / ``list`` subcommands."""
+    parser = subparsers.add_parser(
+        "book", help="run the experiment notebooks and build the thesis book",
+        description="Run the papermill experiments of experiments.yml and build the Jupyter Book.")
+    parser.add_argument("--root", default=None,
+                        help="project root holding experiments.yml (default: found from the current directory)")
+    sub = parser.add_subparsers(dest="book_command", metavar="ACTION")
+
+    run = sub.add_parser("run", help="execute the experiment notebooks of a profile",
+                         description="Execute every run of a profile with papermill. Runs whose notebook, "
+                         "parameters, data set hash and genrenet version are unchanged are skipped.")
+    run.add_argument("--profile", default="demo", help="profile of experiments.yml (default: demo)")
+    run.add_argument("--data-dir", default=None, help="data directory for profiles reading real data (gtzan)")
+    run.add_argument("--only", action="append", default=None, metavar="ID",
+                     help="execute only this run id (repeatable)")
+    run.add_argument("--force", action="store_true", help="execute even runs whose stamp is unchanged")
+    run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    run.set_defaults(func=_run)
+
+    build = sub.add_parser("build", help="render the book into _build/html (no notebook execution)",
+                           description="Build the book with Jupyter Book from the executed notebooks; "
+                           "MathJax is served from a local copy (npm ci installs it when missing).")
+    build.add_argument("--output", default=None, help="parent directory of _build (default: the root)")
+    build.add_argument("--allow-warnings", action="store_true", help="do not turn Sphinx warnings into errors")
+    build.set_defaults(func=_build)
+
+    lst = sub.add_parser("list", help="show the planned runs of a profile and whether each is up to date")
+    lst.add_argument("--profile", default="demo")
+    lst.add_argument("--data-dir", default=None)
+    lst.set_defaults(func=_list)
+
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _run(args: argparse.Namespace) -> int:
+    from genrenet.book import load_config, run_experiments
+
+    config = load_config(args.root)
+    outcomes = run_experiments(config, profile=args.profile, data_dir=args.data_dir, only=args.only,
+                               force=args.force, progress=not args.no_progress)
+    executed = sum(o.status == "executed" for o in outcomes)
+    print(f"{executed} run(s) executed, {len(outcomes) - executed} up to date; "
+          f"notebooks in {config.executed_dir}")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from genrenet.book import build_book
+
+    html = build_book(args.root, output=args.output, warningiserror=not args.allow_warnings)
+    print(f"book written to {html / 'index.html'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from genrenet.book import load_config, plan_runs, read_stamp
+
+    config = load_config(args.root)
+    for run in plan_runs(config, profile=args.profile, data_dir=args.data_dir):
+        stamp = read_stamp(run.output)
+        state = "not executed" if stamp is None else f"executed ({stamp['digest'][:12]})"
+        params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items())
+        print(f"{run.id:22s} {state:26s} {run.notebook.name}: {params}")
+    return 0

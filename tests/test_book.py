@@ -1,0 +1,363 @@
+"""The book: experiment runner (fast, tiny notebooks) and the full build + browser check (slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from genrenet import book
+from genrenet.errors import DataError, ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _notebook(path: Path, params: str, body: list[str], *, title: str = "# Tiny") -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [nbformat.v4.new_markdown_cell(title), nbformat.v4.new_code_cell(params)]
+    cells[1].metadata["tags"] = ["parameters"]
+    cells += [nbformat.v4.new_code_cell(src) for src in body]
+    nb.cells = cells
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def _write_config(root: Path, cfg: dict) -> Path:
+    path = root / "experiments.yml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A tiny project: a folder data set, two notebooks, a run depending on another."""
+    data = tmp_path / "music"
+    for genre in ("low", "high"):
+        (data / genre).mkdir(parents=True)
+        t = np.arange(2205) / 22050
+        sf.write(data / genre / f"{genre}.00000.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+                 22050)
+    _notebook(tmp_path / "notebooks" / "count.ipynb",
+              'dataset = "folder"\ndata_dir = None\nscale = 1\nseed = 0\noutput_dir = "outputs/count"',
+              ["import json, os, pathlib\n"
+               "files = sorted(pathlib.Path(data_dir).rglob('*.wav'))\n"
+               "os.makedirs(output_dir, exist_ok=True)\n"
+               "json.dump({'n': len(files) * scale, 'seed': seed, 'cwd': os.getcwd()},"
+               " open(os.path.join(output_dir, 'count.json'), 'w'))\n"
+               "print('tracks', len(files) * scale)"])
+    _notebook(tmp_path / "notebooks" / "report.ipynb",
+              'output_dir = "outputs/report"',
+              ["import json\nprint(json.load(open('outputs/count/count.json')))"])
+    cfg = {
+        "executed_dir": "book/_executed",
+        "results_dir": "results",
+        "cell_timeout": 60,
+        "defaults": {"seed": 7, "dataset": "folder"},
+        "runs": [
+            {"id": "count", "notebook": "notebooks/count.ipynb", "title": "Count"},
+            {"id": "report", "notebook": "notebooks/report.ipynb", "depends_on": ["count"]},
+        ],
+        "profiles": {
+            "local": {"requires_data_dir": True, "parameters": {}},
+            "double": {"requires_data_dir": True, "runs": {"count": {"scale": 2}}},
+        },
+    }
+    _write_config(tmp_path, cfg)
+    return tmp_path, data
+
+
+def _run(root: Path, **kw):
+    return {o.run.id: o.status for o in book.run_experiments(root, progress=False, log=lambda s: None, **kw)}
+
+
+# --------------------------------------------------------------------------- runner
+
+
+def test_runner_skips_unchanged_and_reruns_on_any_change(project):
+    root, data = project
+    assert _run(root, profile="local", data_dir=data) == {"count": "executed", "report": "executed"}
+    out = root / "book" / "_executed" / "count.ipynb"
+    stamp = book.read_stamp(out)
+    assert stamp["parameters"] == {"data_dir": str(data.resolve()), "dataset": "folder", "output_dir":
+                                   "outputs/count", "seed": 7}
+    assert stamp["data_hash"].startswith("folder:")
+    # kernels ran in results/<profile>/, so relative output dirs land outside notebooks/
+    result = json.loads((root / "results" / "local" / "outputs" / "count" / "count.json").read_text())
+    assert result == {"n": 2, "seed": 7, "cwd": str((root / "results" / "local").resolve())}
+    executed = nbformat.read(out, as_version=4)
+    assert "tracks 2" in "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                                 for o in c.outputs)
+    assert "genrenet-provenance" in executed.cells[1].metadata["tags"]
+
+    # unchanged -> nothing executes, the output file is untouched
+    mtime = out.stat().st_mtime_ns
+    assert _run(root, profile="local", data_dir=data) == {"count": "skipped", "report": "skipped"}
+    assert out.stat().st_mtime_ns == mtime
+
+    # a parameter change (profile override) re-executes the run and the run depending on it
+    assert _run(root, profile="double", data_dir=data) == {"count": "executed", "report": "executed"}
+    assert json.loads((root / "results" / "double" / "outputs" / "count" / "count.json").read_text())["n"] == 4
+
+    # data change: a new file in the data set changes its content hash
+    shutil.copy(data / "low" / "low.00000.wav", data / "low" / "low.00001.wav")
+    assert _run(root, profile="double", data_dir=data, only=["count"]) == {"count": "executed"}
+
+    # notebook change
+    nb_path = root / "notebooks" / "report.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("print('more')"))
+    nbformat.write(nb, nb_path)
+    assert _run(root, profile="double", data_dir=data) == {"count": "skipped", "report": "executed"}
+
+    # --force re-executes even when nothing changed
+    assert _run(root, profile="double", data_dir=data, only=["count"], force=True) == {"count": "executed"}
+
+
+def test_runner_failure_names_notebook_and_cell_and_keeps_old_output(project):
+    root, data = project
+    assert _run(root, profile="local", data_dir=data, only=["count"]) == {"count": "executed"}
+    out = root / "book" / "_executed" / "count.ipynb"
+    before = out.read_bytes()
+    nb_path = root / "notebooks" / "count.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("x = 1"))
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('the tiny notebook broke')"))
+    nbformat.write(nb, nb_path)
+    with pytest.raises(book.NotebookError) as info:
+        _run(root, profile="local", data_dir=data)
+    err = info.value
+    msg = str(err)
+    assert "count.ipynb" in msg and "cell 4" in msg and "RuntimeError" in msg and "tiny notebook broke" in msg
+    assert err.cell_index == 4 and err.run_id == "count"
+    assert "raise RuntimeError" in msg  # the failing cell's first line
+    # the executed notebook the book renders is the previous, complete one; no temp files linger
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["count.ipynb"]
+    assert not list((root / "results" / "local" / ".running").iterdir())
+    # the failed copy is kept for inspection, outside the book
+    assert err.failed_copy == root / "results" / "local" / "failed" / "count.ipynb"
+    assert err.failed_copy.is_file()
+    # the run after the failing one did not start
+    assert not (root / "book" / "_executed" / "report.ipynb").exists()
+
+
+def test_runner_never_writes_a_partial_output(project):
+    root, data = project
+    nb_path = root / "notebooks" / "count.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import os\nos._exit(3)  # the kernel dies mid-run"))
+    nbformat.write(nb, nb_path)
+    with pytest.raises(book.NotebookError) as info:
+        _run(root, profile="local", data_dir=data, only=["count"])
+    assert "count.ipynb" in str(info.value)
+    assert not (root / "book" / "_executed" / "count.ipynb").exists()
+    assert not (root / "book" / "_executed").exists() or not list((root / "book" / "_executed").iterdir())
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_plan_merges_defaults_profile_and_run_overrides(project):
+    root, data = project
+    cfg = book.load_config(root)
+    (count, report) = book.plan_runs(cfg, profile="double", data_dir=data)
+    assert count.parameters == {"data_dir": str(data.resolve()), "dataset": "folder",
+                                "output_dir": "outputs/count", "scale": 2, "seed": 7}
+    # shared parameters reach only notebooks that declare them
+    assert report.parameters == {"output_dir": "outputs/report"}
+    assert report.depends_on == ("count",)
+    assert count.output == root / "book" / "_executed" / "count.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c["runs"].append(dict(c["runs"][0])), "defined twice"),
+        (lambda c: c["runs"][0].update(parameters={"nope": 1}), "does not declare parameter"),
+        (lambda c: c["runs"][0].update(depends_on=["report"]), "not an earlier run"),
+        (lambda c: c["profiles"]["local"].update(runs={"ghost": {}}), "unknown run 'ghost'"),
+        (lambda c: c.update(colour="blue"), "unknown top-level keys"),
+        (lambda c: c.update(cell_timeout=-1), "cell_timeout"),
+    ],
+)
+def test_bad_configuration_is_refused_with_a_reason(project, mutate, message):
+    root, data = project
+    cfg = yaml.safe_load((root / "experiments.yml").read_text())
+    mutate(cfg)
+    _write_config(root, cfg)
+    with pytest.raises(ParameterError, match=message):
+        book.plan_runs(book.load_config(root), profile="local", data_dir=data)
+
+
+def test_profile_and_data_dir_errors(project, monkeypatch):
+    root, data = project
+    cfg = book.load_config(root)
+    monkeypatch.delenv("DATA_DIR", raising=False)
+    with pytest.raises(ParameterError, match="unknown profile 'gpu'"):
+        book.plan_runs(cfg, profile="gpu")
+    with pytest.raises(ParameterError, match="needs a data directory"):
+        book.plan_runs(cfg, profile="local")
+    with pytest.raises(ParameterError, match="not a directory"):
+        book.plan_runs(cfg, profile="local", data_dir=root / "nowhere")
+    with pytest.raises(ParameterError, match="unknown run id"):
+        book.plan_runs(cfg, profile="local", data_dir=data, only=["nope"])
+    monkeypatch.setenv("DATA_DIR", str(data))
+    assert book.plan_runs(cfg, profile="local")[0].parameters["data_dir"] == str(data.resolve())
+    (root / "notebooks" / "count.ipynb").unlink()
+    with pytest.raises(DataError, match="count.ipynb does not exist"):
+        book.plan_runs(cfg, profile="local")
+    with pytest.raises(ParameterError, match="depends on 'count', which has not been executed"):
+        book.run_experiments(cfg, profile="local", only=["report"], progress=False)
+
+
+def test_cli_book_list_and_run(project):
+    root, data = project
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "genrenet", "book", "--root", str(root)]
+    listed = subprocess.run(cmd + ["list", "--profile", "local", "--data-dir", str(data)],
+                            capture_output=True, text=True, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "count" in listed.stdout and "not executed" in listed.stdout
+    bad = subprocess.run(cmd + ["run", "--profile", "nope"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 1 and "unknown profile 'nope'" in bad.stderr
+
+
+# --------------------------------------------------------------------------- the real book sources
+
+
+def test_experiments_yml_plans_every_profile_against_the_real_notebooks(tmp_path):
+    cfg = book.load_config(ROOT)
+    assert {"demo", "gtzan", "smoke"} <= set(cfg.profiles)
+    for profile in cfg.profiles:
+        runs = book.plan_runs(cfg, profile=profile, data_dir=tmp_path)
+        assert [r.id for r in runs] == cfg.run_ids
+        for run in runs:
+            assert run.parameters.get("seed", 42) == 42
+            assert run.parameters.get("output_dir", f"outputs/{run.id}") == f"outputs/{run.id}"
+    demo = {r.id: r for r in book.plan_runs(cfg, profile="demo")}
+    assert demo["train_cnn"].parameters["model"] == "cnn"
+    assert demo["train_compact_cnn"].parameters["feature"] == "logmel"
+
+
+def test_toc_lists_every_run_and_every_chapter_exists():
+    cfg = book.load_config(ROOT)
+    files = book.toc_files(ROOT)
+    executed = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/_executed/")]
+    assert sorted(executed) == sorted(cfg.run_ids)
+    for f in files:
+        if not f.startswith("book/_executed/"):
+            assert (ROOT / f"{f}.md").is_file() or (ROOT / f"{f}.ipynb").is_file(), f
+
+
+def test_check_executed_reports_missing_runs(project):
+    root, data = project
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: book/_executed/count\n")
+    cfg = book.load_config(root)
+    with pytest.raises(DataError, match="TOC pages without a run"):
+        book.check_executed(cfg)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: book/_executed/count\n"
+                                   "- file: book/_executed/report\n")
+    with pytest.raises(DataError, match="not executed yet: count, report"):
+        book.check_executed(cfg)
+
+
+# --------------------------------------------------------------------------- slow: build + browser
+
+
+def _serve(directory: Path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    src = book.copy_sources(ROOT, tmp_path / "src")
+    started = time.perf_counter()
+    outcomes = book.run_experiments(src, profile="smoke", progress=False, log=lambda s: None)
+    assert all(o.status == "executed" for o in outcomes)
+    html = book.build_book(src, quiet=True)
+    build_seconds = time.perf_counter() - started
+    pages = sorted(p for p in html.rglob("*.html") if "_mathjax" not in p.parts and "_static" not in p.parts)
+    assert len(pages) >= 20
+    # nothing in the HTML points at a CDN for scripts or styles
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "cdn.jsdelivr" not in text and "cdnjs" not in text and "unpkg.com" not in text, page
+
+    theory = {"theory_neural_networks.html", "theory_sound.html", "theory_fourier.html"}
+    server = _serve(html)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    problems: list[str] = []
+    foreign: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            context = browser.new_context()
+            context.on("request", lambda r: foreign.append(r.url)
+                       if not r.url.startswith((base, "data:", "blob:", "about:")) else None)
+            page = context.new_page()
+            page.on("pageerror", lambda e: problems.append(f"{page.url}: page error {e}"))
+            page.on("console", lambda m: problems.append(f"{page.url}: console {m.text}")
+                    if m.type == "error" else None)
+            for path in pages:
+                url = base + path.relative_to(html).as_posix()
+                response = page.goto(url, wait_until="networkidle")
+                assert response is not None and response.ok, url
+                broken = page.evaluate(
+                    "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                    ".map(i => i.src)")
+                if broken:
+                    problems.append(f"{url}: broken images {broken}")
+                if path.name in theory:
+                    page.wait_for_selector("mjx-container", timeout=20000)
+                    n_math = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+                    if n_math < 3:
+                        problems.append(f"{url}: only {n_math} MathJax elements")
+                    raw = page.evaluate("() => document.body.innerText.includes('$$')")
+                    if raw:
+                        problems.append(f"{url}: unrendered $$ math")
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not problems, "\n".join(problems)
+    assert not foreign, f"requests left localhost: {sorted(set(foreign))[:10]}"
+    print(f"smoke book: {len(outcomes)} runs + build in {build_seconds:.0f} s, {len(pages)} pages checked")
+
+
+def test_cli_help_is_fast_and_lists_book():
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "genrenet", "book", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "run" in out.stdout and "build" in out.stdout
+    assert time.perf_counter() - start < 10
+    assert "tensorflow" not in textwrap.dedent(out.stderr).lower()
