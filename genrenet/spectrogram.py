@@ -1,0 +1,587 @@
+"""Spectrograms, the mel scale, MFCCs and thesis-style spectrogram images, in NumPy.
+
+Book chapters 03 (the Fourier transform: the short-time transform) and 05 (audio
+processing: mel spectrograms, MFCCs, the 200x200 RGB images the thesis fed its
+networks) and notebook ``notebooks/signal_processing.ipynb`` use this module; it is
+the numerical core of :mod:`genrenet.features`.
+
+Every function accepts a batch: the time axis is the last axis of ``y``; any leading
+axes (for example the windows of a track) are kept, so a whole track is transformed
+with one FFT call. The definitions follow librosa 0.11 (same padding, window, Slaney
+mel filters, dB conversion and orthonormal DCT-II), and the tests check the agreement.
+Computation is in float32 (complex64 spectra) for speed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+
+from genrenet.errors import ParameterError
+
+__all__ = [
+    "stft",
+    "power_spectrogram",
+    "hz_to_mel",
+    "mel_to_hz",
+    "mel_frequencies",
+    "fft_frequencies",
+    "mel_filterbank",
+    "melspectrogram",
+    "power_to_db",
+    "mfcc",
+    "logmel",
+    "n_frames",
+    "colormap_lut",
+    "resize_matrix",
+    "spectrogram_image",
+    "DIVERGING_CMAPS",
+]
+
+#: Diverging matplotlib colormaps, the family the thesis used for its images.
+DIVERGING_CMAPS = ("RdBu", "RdBu_r", "coolwarm", "seismic", "Spectral", "bwr", "PiYG", "PRGn", "BrBG",
+                   "PuOr", "RdGy", "RdYlBu", "RdYlGn")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _pos_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _signal(y, name: str = "y") -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[-1] == 0:
+        raise ParameterError(f"{name} must be a non-empty signal with time on the last axis, got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.floating) and not np.issubdtype(y.dtype, np.integer):
+        raise ParameterError(f"{name} must be real-valued, got dtype {y.dtype}")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=32)
+def _window(window: str, n_fft: int) -> np.ndarray:
+    from scipy.signal import get_window
+
+    try:
+        win = get_window(window, n_fft, fftbins=True)
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"window {window!r} is not a scipy.signal window name ({exc})") from None
+    win = win.astype(np.float32)
+    win.setflags(write=False)
+    return win
+
+
+# --------------------------------------------------------------------------- STFT
+
+
+def n_frames(n_samples: int, *, n_fft: int = 2048, hop_length: int = 512, center: bool = True) -> int:
+    """Number of STFT frames :func:`stft` produces for ``n_samples`` samples."""
+    n_samples = _pos_int(n_samples, "n_samples")
+    n_fft = _pos_int(n_fft, "n_fft")
+    hop_length = _pos_int(hop_length, "hop_length")
+    padded = n_samples + 2 * (n_fft // 2) if center else n_samples
+    if padded < n_fft:
+        raise ParameterError(f"signal of {n_samples} samples is shorter than n_fft={n_fft} (use center=True)")
+    return 1 + (padded - n_fft) // hop_length
+
+
+def _frames_spectrum(y: np.ndarray, n_fft: int, hop_length: int, window: str, center: bool) -> np.ndarray:
+    """Complex spectrum in frame-major layout: (..., n_frames, 1 + n_fft // 2)."""
+    import scipy.fft
+
+    n_frames(y.shape[-1], n_fft=n_fft, hop_length=hop_length, center=center)  # validates
+    if center:
+        pad = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
+        y = np.pad(y, pad, mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop_length, :]
+    return scipy.fft.rfft(frames * _window(window, n_fft), axis=-1)
+
+
+def stft(y, *, n_fft: int = 2048, hop_length: int = 512, window: str = "hann", center: bool = True) -> np.ndarray:
+    """Short-time Fourier transform, equal to ``librosa.stft`` with the same options.
+
+    Parameters
+    ----------
+    y : array_like
+        Real signal, time on the last axis, shape ``(..., n)``.
+    n_fft : int, keyword-only
+        FFT size (and window length) in samples.
+    hop_length : int, keyword-only
+        Samples between successive frames.
+    window : str, keyword-only
+        A ``scipy.signal.get_window`` name (periodic form), default Hann.
+    center : bool, keyword-only
+        Pad ``n_fft // 2`` zeros on both sides so frame ``t`` is centred at ``t * hop_length``.
+
+    Returns
+    -------
+    ndarray of complex64, shape ``(..., 1 + n_fft // 2, n_frames)``
+    """
+    n_fft = _pos_int(n_fft, "n_fft")
+    hop_length = _pos_int(hop_length, "hop_length")
+    spec = _frames_spectrum(_signal(y), n_fft, hop_length, window, bool(center))
+    return np.swapaxes(spec, -1, -2).astype(np.complex64, copy=False)
+
+
+def _power_frames(y: np.ndarray, n_fft: int, hop_length: int, window: str, center: bool,
+                  power: float) -> np.ndarray:
+    spec = _frames_spectrum(y, n_fft, hop_length, window, center)
+    mag2 = spec.real * spec.real
+    mag2 += spec.imag * spec.imag
+    if power == 2.0:
+        return mag2
+    if power == 1.0:
+        return np.sqrt(mag2)
+    return mag2 ** (power / 2.0)
+
+
+def power_spectrogram(y, *, n_fft: int = 2048, hop_length: int = 512, window: str = "hann", center: bool = True,
+                      power: float = 2.0) -> np.ndarray:
+    """``|stft(y)| ** power`` (``power=2``: power, ``power=1``: magnitude).
+
+    Parameters
+    ----------
+    y : array_like
+        Signal, time on the last axis.
+    n_fft, hop_length, window, center
+        As for :func:`stft`.
+    power : float, keyword-only
+        Exponent applied to the magnitude (> 0).
+
+    Returns
+    -------
+    ndarray of float32, shape ``(..., 1 + n_fft // 2, n_frames)``
+    """
+    n_fft = _pos_int(n_fft, "n_fft")
+    hop_length = _pos_int(hop_length, "hop_length")
+    if not np.isfinite(power) or power <= 0:
+        raise ParameterError(f"power must be a positive number, got {power!r}")
+    frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), float(power))
+    return np.ascontiguousarray(np.swapaxes(frames, -1, -2), dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- mel scale
+
+
+def hz_to_mel(freq, *, htk: bool = False):
+    """Convert Hz to mels: Slaney's scale (linear below 1 kHz, logarithmic above) or HTK's.
+
+    Parameters
+    ----------
+    freq : float or array_like
+        Frequencies in Hz.
+    htk : bool, keyword-only
+        Use ``2595 log10(1 + f / 700)`` instead of the Slaney (Auditory Toolbox) scale.
+    """
+    f = np.asanyarray(freq, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    f_sp = 200.0 / 3
+    mels = f / f_sp
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep, mels)
+
+
+def mel_to_hz(mels, *, htk: bool = False):
+    """Inverse of :func:`hz_to_mel`."""
+    m = np.asanyarray(mels, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    freqs = f_sp * m
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), freqs)
+
+
+def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025.0, htk: bool = False) -> np.ndarray:
+    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax``."""
+    n_mels = _pos_int(n_mels, "n_mels")
+    lo, hi = hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk)
+    return mel_to_hz(np.linspace(lo, hi, n_mels), htk=htk)
+
+
+def fft_frequencies(*, sr: int = 22050, n_fft: int = 2048) -> np.ndarray:
+    """Centre frequencies (Hz) of the ``1 + n_fft // 2`` rFFT bins."""
+    return np.fft.rfftfreq(_pos_int(n_fft, "n_fft"), d=1.0 / _pos_int(sr, "sr"))
+
+
+def _check_band(sr: int, fmin, fmax) -> tuple[float, float]:
+    fmin = float(fmin)
+    fmax = sr / 2.0 if fmax is None else float(fmax)
+    if not np.isfinite(fmin) or fmin < 0:
+        raise ParameterError(f"fmin must be a frequency >= 0 Hz, got {fmin!r}")
+    if not np.isfinite(fmax) or fmax <= fmin or fmax > sr / 2.0 + 1e-9:
+        raise ParameterError(f"fmax must satisfy fmin < fmax <= sr/2 = {sr / 2:g} Hz, got fmax={fmax!r} "
+                             f"(fmin={fmin!r})")
+    return fmin, fmax
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_filterbank_cached(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, htk: bool,
+                           norm: str | None) -> np.ndarray:
+    fftfreqs = np.fft.rfftfreq(n_fft, d=1.0 / sr)
+    mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if norm == "slaney":
+        weights *= (2.0 / (mel_f[2: n_mels + 2] - mel_f[:n_mels]))[:, None]
+    weights = weights.astype(np.float32)
+    weights.setflags(write=False)
+    return weights
+
+
+def mel_filterbank(sr: int, n_fft: int, *, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None,
+                   htk: bool = False, norm: str | None = "slaney") -> np.ndarray:
+    """Triangular mel filters, equal to ``librosa.filters.mel`` (Slaney scale and area norm).
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_fft : int
+        FFT size the filters apply to.
+    n_mels : int, keyword-only
+        Number of filters.
+    fmin, fmax : float, keyword-only
+        Band edges in Hz (``fmax=None``: ``sr / 2``).
+    htk : bool, keyword-only
+        HTK mel formula instead of Slaney's.
+    norm : {"slaney", None}, keyword-only
+        ``"slaney"`` divides each triangle by its width in Hz (constant energy per band).
+
+    Returns
+    -------
+    ndarray of float32, shape ``(n_mels, 1 + n_fft // 2)``
+        Read-only (cached); copy it before modifying.
+    """
+    sr = _pos_int(sr, "sr")
+    n_fft = _pos_int(n_fft, "n_fft")
+    n_mels = _pos_int(n_mels, "n_mels")
+    if norm not in ("slaney", None):
+        raise ParameterError(f"norm must be 'slaney' or None, got {norm!r}")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    return _mel_filterbank_cached(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm)
+
+
+def melspectrogram(y=None, sr: int = 22050, *, S=None, n_fft: int = 2048, hop_length: int = 512,
+                   window: str = "hann", center: bool = True, power: float = 2.0, n_mels: int = 128,
+                   fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """Mel-frequency spectrogram, equal to ``librosa.feature.melspectrogram``.
+
+    Parameters
+    ----------
+    y : array_like or None
+        Signal, time on the last axis (or give ``S``).
+    sr : int
+        Sample rate in Hz.
+    S : array_like or None, keyword-only
+        A precomputed ``|STFT| ** power`` spectrogram ``(..., 1 + n_fft // 2, t)``.
+    n_fft, hop_length, window, center, power
+        As for :func:`power_spectrogram`.
+    n_mels, fmin, fmax
+        As for :func:`mel_filterbank`.
+
+    Returns
+    -------
+    ndarray of float32, shape ``(..., n_mels, n_frames)``
+    """
+    n_fft = _pos_int(n_fft, "n_fft")
+    hop_length = _pos_int(hop_length, "hop_length")
+    if S is None:
+        if y is None:
+            raise ParameterError("give either the signal y or the spectrogram S")
+        if not np.isfinite(power) or power <= 0:
+            raise ParameterError(f"power must be a positive number, got {power!r}")
+        frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), float(power))
+    else:
+        S = np.asarray(S, dtype=np.float32)
+        if S.ndim < 2 or S.shape[-2] != 1 + n_fft // 2:
+            raise ParameterError(f"S must have 1 + n_fft // 2 = {1 + n_fft // 2} frequency rows, got shape {S.shape}")
+        frames = np.swapaxes(S, -1, -2)
+    basis_t = _mel_basis_t(sr, n_fft, n_mels, fmin, fmax)
+    lead = frames.shape[:-1]
+    # one 2-D float32 GEMM over every frame of every item (a batched matmul is much slower)
+    mel = (np.ascontiguousarray(frames, dtype=np.float32).reshape(-1, frames.shape[-1]) @ basis_t)
+    return np.ascontiguousarray(np.swapaxes(mel.reshape(*lead, n_mels), -1, -2))
+
+
+def _mel_basis_t(sr, n_fft, n_mels, fmin, fmax) -> np.ndarray:
+    sr, n_fft, n_mels = _pos_int(sr, "sr"), _pos_int(n_fft, "n_fft"), _pos_int(n_mels, "n_mels")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    return _mel_basis_t_cached(sr, n_fft, n_mels, fmin, fmax)
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_basis_t_cached(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    out = np.ascontiguousarray(_mel_filterbank_cached(sr, n_fft, n_mels, fmin, fmax, False, "slaney").T)
+    out.setflags(write=False)
+    return out
+
+
+def power_to_db(S, *, ref: float | Callable = 1.0, amin: float = 1e-10, top_db: float | None = 80.0,
+                axis: tuple[int, ...] | int | None = None) -> np.ndarray:
+    """Convert a power spectrogram to decibels, like ``librosa.power_to_db``.
+
+    ``10 log10(max(amin, S)) - 10 log10(max(amin, ref))``, then values more than
+    ``top_db`` below the maximum are raised to ``max - top_db``.
+
+    Parameters
+    ----------
+    S : array_like
+        Non-negative power values.
+    ref : float or callable, keyword-only
+        Reference power (0 dB); a callable (e.g. ``np.max``) is applied to ``S`` over ``axis``.
+    amin : float, keyword-only
+        Floor for ``S`` and ``ref`` (> 0), avoids log of zero.
+    top_db : float or None, keyword-only
+        Dynamic range kept below the maximum (``None``: no clipping).
+    axis : int, tuple of int or None, keyword-only
+        Axes over which the maximum (for ``top_db`` and callable ``ref``) is taken;
+        ``None`` = the whole array (librosa's behaviour); ``(-2, -1)`` treats each
+        leading item of a batch separately.
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    if not np.isfinite(amin) or amin <= 0:
+        raise ParameterError(f"amin must be a positive number, got {amin!r}")
+    if top_db is not None and (not np.isfinite(top_db) or top_db < 0):
+        raise ParameterError(f"top_db must be a non-negative number or None, got {top_db!r}")
+    S = np.asarray(S, dtype=np.float32)
+    log_spec = 10.0 * np.log10(np.maximum(S, np.float32(amin)))
+    if callable(ref):
+        ref_value = ref(S, axis=axis, keepdims=True) if axis is not None else ref(S)
+    else:
+        ref_value = ref
+    ref_value = np.asarray(ref_value, dtype=np.float32)
+    if np.any(ref_value < 0):
+        raise ParameterError("ref must be a non-negative power")
+    log_spec -= 10.0 * np.log10(np.maximum(ref_value, np.float32(amin)))
+    if top_db is not None:
+        peak = log_spec.max(axis=axis, keepdims=True) if axis is not None else log_spec.max()
+        log_spec = np.maximum(log_spec, peak - np.float32(top_db))
+    return log_spec.astype(np.float32, copy=False)
+
+
+def logmel(y, sr: int = 22050, *, n_mels: int = 128, n_fft: int = 2048, hop_length: int = 512,
+           fmin: float = 0.0, fmax: float | None = None, ref: float = 1.0, top_db: float | None = 80.0,
+           window: str = "hann", center: bool = True) -> np.ndarray:
+    """Log-power mel spectrogram in dB: ``power_to_db(melspectrogram(y))`` per item.
+
+    For a batch ``(..., n)`` the ``top_db`` floor is computed per item (per window),
+    so each window equals what librosa gives for that window on its own.
+
+    Parameters
+    ----------
+    y : array_like
+        Signal(s), time on the last axis.
+    sr : int
+        Sample rate in Hz.
+    n_mels, n_fft, hop_length, fmin, fmax, window, center
+        As for :func:`melspectrogram`.
+    ref, top_db
+        As for :func:`power_to_db` (``ref`` is a fixed power: absolute level is kept).
+
+    Returns
+    -------
+    ndarray of float32, shape ``(..., n_mels, n_frames)``
+    """
+    mel = melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                         window=window, center=center)
+    return power_to_db(mel, ref=ref, top_db=top_db, axis=(-2, -1))
+
+
+def mfcc(y=None, sr: int = 22050, *, S=None, n_mfcc: int = 20, n_mels: int = 128, n_fft: int = 2048,
+         hop_length: int = 512, fmin: float = 0.0, fmax: float | None = None, top_db: float | None = 80.0
+         ) -> np.ndarray:
+    """Mel-frequency cepstral coefficients, equal to ``librosa.feature.mfcc`` (DCT-II, orthonormal).
+
+    Parameters
+    ----------
+    y : array_like or None
+        Signal, time on the last axis (or give ``S``).
+    sr : int
+        Sample rate in Hz.
+    S : array_like or None, keyword-only
+        A log-power mel spectrogram in dB, ``(..., n_mels, t)``.
+    n_mfcc : int, keyword-only
+        Number of coefficients kept (<= number of mel bands).
+    n_mels, n_fft, hop_length, fmin, fmax
+        Mel spectrogram options used when ``y`` is given.
+    top_db : float or None, keyword-only
+        Passed to :func:`power_to_db` (librosa's default 80 dB, over the whole input).
+
+    Returns
+    -------
+    ndarray of float32, shape ``(..., n_mfcc, t)``
+    """
+    import scipy.fft
+
+    n_mfcc = _pos_int(n_mfcc, "n_mfcc")
+    if S is None:
+        if y is None:
+            raise ParameterError("give either the signal y or the log-mel spectrogram S")
+        S = power_to_db(melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin,
+                                       fmax=fmax), top_db=top_db)
+    S = np.asarray(S, dtype=np.float32)
+    if S.ndim < 2:
+        raise ParameterError(f"S must be (..., n_mels, t), got shape {S.shape}")
+    if n_mfcc > S.shape[-2]:
+        raise ParameterError(f"n_mfcc={n_mfcc} exceeds the number of mel bands {S.shape[-2]}")
+    return scipy.fft.dct(S, axis=-2, type=2, norm="ortho")[..., :n_mfcc, :].astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- images
+
+
+@functools.lru_cache(maxsize=32)
+def colormap_lut(cmap: str) -> np.ndarray:
+    """The 256-entry RGB lookup table (uint8, read-only) of a named matplotlib colormap.
+
+    Raises
+    ------
+    ParameterError
+        ``cmap`` is not a registered matplotlib colormap name.
+    """
+    if not isinstance(cmap, str):
+        raise ParameterError(f"cmap must be a matplotlib colormap name, got {cmap!r}")
+    import matplotlib
+
+    try:
+        cm = matplotlib.colormaps[cmap]
+    except KeyError:
+        raise ParameterError(f"cmap {cmap!r} is not a matplotlib colormap; diverging choices include "
+                             + ", ".join(DIVERGING_CMAPS)) from None
+    lut = (cm(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+    lut.setflags(write=False)
+    return lut
+
+
+@functools.lru_cache(maxsize=64)
+def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Linear map ``(n_out, n_in)`` that resamples a 1-D profile of ``n_in`` points to ``n_out``.
+
+    Upsampling uses linear interpolation between pixel centres (like PIL's bilinear);
+    downsampling averages the input pixels each output pixel covers (area averaging),
+    so no detail aliases. Each row sums to one. Read-only (cached).
+    """
+    n_in = _pos_int(n_in, "n_in")
+    n_out = _pos_int(n_out, "n_out")
+    mat = np.zeros((n_out, n_in), dtype=np.float64)
+    scale = n_in / n_out
+    if n_out >= n_in:
+        src = np.clip((np.arange(n_out) + 0.5) * scale - 0.5, 0.0, n_in - 1)
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, n_in - 1)
+        w = src - lo
+        rows = np.arange(n_out)
+        np.add.at(mat, (rows, lo), 1.0 - w)
+        np.add.at(mat, (rows, hi), w)
+    else:
+        edges = np.arange(n_out + 1) * scale
+        for i in range(n_out):
+            a, b = edges[i], edges[i + 1]
+            j0, j1 = int(np.floor(a)), min(int(np.ceil(b)), n_in)
+            for j in range(j0, j1):
+                mat[i, j] = min(b, j + 1) - max(a, j)
+        mat /= mat.sum(axis=1, keepdims=True)
+    mat = mat.astype(np.float32)
+    mat.setflags(write=False)
+    return mat
+
+
+def _crop_rows(freqs: np.ndarray, crop) -> slice:
+    """Rows of a frequency axis (ascending ``freqs``) kept by ``crop``."""
+    n = freqs.size
+    if crop is None:
+        return slice(0, n)
+    try:
+        lo, hi = (float(v) for v in crop)
+    except (TypeError, ValueError):
+        raise ParameterError(f"crop must be None or a pair (low, high), got {crop!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi <= lo:
+        raise ParameterError(f"crop must be a pair low < high of non-negative numbers, got {crop!r}")
+    if hi <= 1.0:  # fractions of the frequency axis
+        start, stop = int(np.floor(lo * n)), int(np.ceil(hi * n))
+    else:  # Hz
+        start = int(np.searchsorted(freqs, lo, side="left"))
+        stop = int(np.searchsorted(freqs, hi, side="right"))
+    if stop - start < 2:
+        raise ParameterError(f"crop {crop!r} keeps fewer than 2 frequency rows of {n}")
+    return slice(start, stop)
+
+
+def spectrogram_image(y, sr: int = 22050, *, size: int = 200, cmap: str = "RdBu", scale: str = "mel",
+                      crop=None, n_fft: int = 2048, hop_length: int = 512, n_mels: int = 128, fmin: float = 0.0,
+                      fmax: float | None = None, top_db: float = 80.0) -> np.ndarray:
+    """Render a signal as a square RGB spectrogram image, the way the thesis fed its CNNs.
+
+    The power spectrogram (mel or linear frequency) is converted to dB relative to its
+    own maximum, floored at ``-top_db``, scaled to [0, 1], optionally cropped in
+    frequency (the thesis recommends dropping the highest and lowest frequencies),
+    resized to ``size x size`` (low frequencies at the bottom row) with
+    :func:`resize_matrix`, and coloured through the named matplotlib colormap's
+    lookup table. No matplotlib figure is created.
+
+    Parameters
+    ----------
+    y : array_like
+        Signal ``(n,)`` or a batch ``(..., n)``.
+    sr : int
+        Sample rate in Hz.
+    size : int, keyword-only
+        Output height and width in pixels.
+    cmap : str, keyword-only
+        A matplotlib colormap name; diverging maps (see :data:`DIVERGING_CMAPS`) match
+        the thesis. Unknown names raise :class:`ParameterError`.
+    scale : {"mel", "linear"}, keyword-only
+        Frequency axis of the image.
+    crop : (float, float) or None, keyword-only
+        Frequency band kept: a pair of fractions of the frequency axis in [0, 1]
+        (e.g. ``(0.05, 0.9)``), or, when the upper value exceeds 1, a band in Hz
+        (e.g. ``(60, 8000)``). ``None`` keeps everything.
+    n_fft, hop_length, n_mels, fmin, fmax
+        Spectrogram options (``n_mels``, ``fmin``, ``fmax`` apply to ``scale="mel"``).
+    top_db : float, keyword-only
+        Dynamic range shown, in dB.
+
+    Returns
+    -------
+    ndarray of uint8, shape ``(..., size, size, 3)``
+    """
+    size = _pos_int(size, "size")
+    if scale not in ("mel", "linear"):
+        raise ParameterError(f"scale must be 'mel' or 'linear', got {scale!r}")
+    if not np.isfinite(top_db) or top_db <= 0:
+        raise ParameterError(f"top_db must be a positive number, got {top_db!r}")
+    lut = colormap_lut(cmap)
+    sr = _pos_int(sr, "sr")
+    if scale == "mel":
+        fmin_, fmax_ = _check_band(sr, fmin, fmax)
+        power = melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin_, fmax=fmax_)
+        freqs = mel_frequencies(n_mels + 2, fmin=fmin_, fmax=fmax_)[1:-1]
+    else:
+        power = power_spectrogram(y, n_fft=n_fft, hop_length=hop_length)
+        freqs = fft_frequencies(sr=sr, n_fft=n_fft)
+    rows = _crop_rows(freqs, crop)
+    db = power_to_db(power[..., rows, :], ref=np.max, top_db=top_db, axis=(-2, -1))
+    unit = (db + np.float32(top_db)) / np.float32(top_db)
+    unit = unit[..., ::-1, :]  # high frequencies at the top of the picture
+    r_mat = resize_matrix(unit.shape[-2], size)
+    c_mat = resize_matrix(unit.shape[-1], size)
+    img = np.matmul(np.matmul(r_mat, unit), c_mat.T)
+    idx = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return lut[idx]
