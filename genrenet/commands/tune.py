@@ -1,0 +1,125 @@
+"""``genrenet tune``: a Keras Tuner search (local or distributed) for one architecture.
+
+Used in the book chapter "The models" (06, tuning section; the page
+``book/tuning_distributed.md`` gives the distributed commands) and by the
+notebook ``notebooks/tuning.ipynb`` through :func:`genrenet.tuning.run_search`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from genrenet.errors import DataError, ParameterError
+
+TUNER_CHOICES = ("random", "hyperband", "bayesian")
+MODEL_CHOICES = ("feed_forward", "lenet", "cnn", "lstm", "compact_cnn")
+
+
+def register(subparsers) -> None:
+    """Add the ``tune`` subcommand."""
+    p = subparsers.add_parser(
+        "tune",
+        help="hyperparameter search with Keras Tuner (random, Hyperband, Bayesian; local or distributed)",
+        description="Search the hyperparameters of one architecture and save the best ones (best.json) and "
+        "a trial table (trials.csv) in a fresh project directory under --out. For distributed tuning run "
+        "the same command with KERASTUNER_TUNER_ID=chief and with KERASTUNER_TUNER_ID=tuner0, tuner1, ... "
+        "(plus KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT) and a shared --project.",
+    )
+    p.add_argument("--model", required=True, choices=MODEL_CHOICES, help="architecture to tune")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--dataset", default="demo", help="data set name (demo, gtzan, folder, soundcloud)")
+    src.add_argument("--data", metavar="NPZ", help="tune on arrays from an .npz with X, y (and optional groups)")
+    p.add_argument("--data-dir", default=None, help="where the data set lives (not needed for demo)")
+    p.add_argument("--genres", default=None, help="comma-separated genres to keep")
+    p.add_argument("--feature", default=None, help="feature preset (default: the model's own)")
+    p.add_argument("--split", default="stratified", choices=("stratified", "block", "fault-filtered"),
+                   help="split whose validation tracks score the trials (default stratified)")
+    p.add_argument("--tuner", default="random", choices=TUNER_CHOICES, help="search algorithm")
+    p.add_argument("--trials", type=int, default=10, help="number of trials (Hyperband: a cap)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs per trial (Hyperband: the maximum)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--space", default=None, metavar="JSON",
+                   help='search-space overrides, e.g. \'{"units": [16, 32], "optimizer": "adam"}\'')
+    p.add_argument("--out", required=True, help="directory holding the project directories")
+    p.add_argument("--project", default=None,
+                   help="project name: resume it (same data and settings only) or create it; required "
+                   "for distributed tuning; default a fresh unique name")
+    p.add_argument("--workers", type=int, default=1, help="distributed chief: number of workers to wait for")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="distributed: seconds before the chief (or a worker waiting for it) gives up")
+    p.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs under the project")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _load_npz(path: str):
+    import numpy as np
+
+    try:
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"--data {path}: cannot read the .npz file: {exc}") from exc
+    for key in ("X", "y"):
+        if key not in arrays:
+            raise DataError(f"--data {path}: the .npz file has no array {key!r} (found {sorted(arrays)})")
+    return arrays
+
+
+def _featureset(args):
+    from genrenet.cache import featurize
+    from genrenet.datasets import load_dataset
+    from genrenet.features import get_spec
+    from genrenet.models import default_feature
+    from genrenet.splits import fault_filtered_split, grouped_kfold, stratified_split
+
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if args.genres:
+        dataset = dataset.subset([g.strip() for g in args.genres.split(",") if g.strip()])
+    spec = get_spec(args.feature or default_feature(args.model))
+    fs = featurize(dataset, spec, progress=not args.quiet)
+    if args.split == "stratified":
+        split = stratified_split(dataset, seed=args.seed)
+    elif args.split == "block":
+        split = grouped_kfold(dataset, by="block", seed=args.seed)[0]
+    else:
+        split = fault_filtered_split(dataset)
+    return fs, split
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the search and print where the best hyperparameters were saved."""
+    from genrenet.tuning import run_search
+
+    space = None
+    if args.space:
+        try:
+            space = json.loads(args.space)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"--space is not valid JSON: {exc}") from exc
+        if not isinstance(space, dict):
+            raise ParameterError("--space must be a JSON object mapping option names to values or lists")
+    common = dict(
+        tuner=args.tuner, max_trials=args.trials, epochs=args.epochs, batch_size=args.batch_size,
+        seed=args.seed, directory=args.out, project_name=args.project, space=space, workers=args.workers,
+        timeout=args.timeout, tensorboard=args.tensorboard, progress=not args.quiet,
+    )
+    if args.data:
+        arrays = _load_npz(args.data)
+        validation = (arrays["X_val"], arrays["y_val"]) if "X_val" in arrays and "y_val" in arrays else None
+        result = run_search(args.model, (arrays["X"], arrays["y"]), groups=arrays.get("groups"),
+                            validation_data=validation, **common)
+    else:
+        fs, split = _featureset(args)
+        result = run_search(args.model, fs, split=split, **common)
+    if result.role == "worker":
+        ids = ", ".join(t["trial_id"] for t in result.trials) or "none"
+        print(f"worker finished; trials run here: {ids}")
+        return 0
+    print(f"project: {result.project_dir}")
+    print(f"best {result.objective}: {result.best_score}")
+    print("best hyperparameters: " + json.dumps(result.best_hyperparameters, sort_keys=True, default=str))
+    print(f"saved {result.project_dir / 'best.json'} and {result.project_dir / 'trials.csv'}")
+    return 0
