@@ -1,0 +1,154 @@
+"""Data sets: tracks, labels, manifests and the loader registry.
+
+``load_dataset(name, root=None, **kw)`` returns a :class:`Dataset` for one of
+the registered sources:
+
+========== ==============================================================
+name       source
+========== ==============================================================
+demo       the synthetic demo corpus (generated on first use)
+gtzan      GTZAN, original ``.au`` archive layout or ``<g>/<g>.000NN.wav``
+folder     any ``<genre>/<file>`` tree of your own music
+soundcloud a manifest written by the SoundCloud collector
+========== ==============================================================
+
+Users add their own with :func:`register_dataset`. Used by book chapter 04
+"Data" (``notebooks/data_exploration.ipynb``) and every experiment notebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from genrenet.datasets.base import MANIFEST_COLUMNS, Dataset, SkippedFile, Track, audio_extensions
+from genrenet.errors import DataError, ParameterError
+
+__all__ = [
+    "Track",
+    "Dataset",
+    "SkippedFile",
+    "MANIFEST_COLUMNS",
+    "audio_extensions",
+    "load_dataset",
+    "register_dataset",
+    "available_datasets",
+]
+
+_REGISTRY: dict[str, Callable[..., Dataset]] = {}
+
+
+def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bool = False) -> None:
+    """Register ``loader(root, **kw) -> Dataset`` under ``name`` for :func:`load_dataset`.
+
+    Parameters
+    ----------
+    name : str
+        Registry key (lower case, no spaces).
+    loader : callable
+        Called as ``loader(root, **kw)``; ``root`` may be None.
+    overwrite : bool, keyword-only
+        Replace an existing registration instead of raising.
+    """
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ParameterError(f"name must be a non-empty identifier, got {name!r}")
+    if not callable(loader):
+        raise ParameterError(f"loader for {name!r} must be callable, got {type(loader).__name__}")
+    if name in _REGISTRY and not overwrite:
+        raise ParameterError(f"data set {name!r} is already registered (pass overwrite=True)")
+    _REGISTRY[name] = loader
+
+
+def available_datasets() -> list[str]:
+    """Names accepted by :func:`load_dataset`."""
+    return sorted(_REGISTRY)
+
+
+def load_dataset(name: str, root: str | Path | None = None, **kw) -> Dataset:
+    """Load a registered data set.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_datasets` (``demo``, ``gtzan``, ``folder``, ``soundcloud``).
+    root : str or Path, optional
+        Where the data lives. Only ``demo`` may omit it (it then generates the corpus
+        into :func:`genrenet.paths.demo_dir` when missing).
+    **kw
+        Loader options, e.g. ``genres=[...]`` for gtzan/folder, ``n_per_genre`` and
+        ``seed`` for demo.
+
+    Returns
+    -------
+    Dataset
+    """
+    if name not in _REGISTRY:
+        raise ParameterError(f"unknown data set {name!r}; available: {', '.join(available_datasets())}")
+    return _REGISTRY[name](root, **kw)
+
+
+def _need_root(name: str, root) -> Path:
+    if root is None:
+        raise ParameterError(f"data set {name!r} needs root= (data_dir): the directory holding it")
+    return Path(root).expanduser()
+
+
+def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = None,
+               genres: list[str] | None = None, progress: bool = False, **gen_kw) -> Dataset:
+    from genrenet.datasets import demo
+    from genrenet.datasets.folder import load_folder
+    from genrenet.paths import demo_dir
+
+    opts = dict(gen_kw)
+    if n_per_genre is not None:
+        opts["n_per_genre"] = n_per_genre
+    if seed is not None:
+        opts["seed"] = seed
+    if root is None:
+        # non-default generation options get their own folder, so corpora never mix
+        variant = "-".join(f"{k}{v}" for k, v in sorted(opts.items()))
+        root = demo_dir() if not variant else demo_dir().parent / f"demo-{variant}"
+    root = Path(root).expanduser()
+    has_audio = root.is_dir() and any(root.glob("*/*.wav"))
+    if not has_audio or opts:
+        # generate_demo is resumable: finished files are kept, so this is cheap when complete
+        demo.generate_demo(root, progress=progress, **opts)
+    ds = load_folder(root, name="demo", check_audio=True, genres=genres)
+    tracks = [replace(t, id=Path(t.id).name) for t in ds.tracks]
+    return Dataset("demo", ds.root, tracks, synthetic=True, skipped=ds.skipped,
+                   description=f"SYNTHETIC demo corpus at {root} (generated, not real music)")
+
+
+def _load_gtzan(root=None, **kw) -> Dataset:
+    from genrenet.datasets.gtzan import load_gtzan
+
+    return load_gtzan(_need_root("gtzan", root), **kw)
+
+
+def _load_folder(root=None, **kw) -> Dataset:
+    from genrenet.datasets.folder import load_folder
+
+    return load_folder(_need_root("folder", root), **kw)
+
+
+def _load_soundcloud(root=None, **kw) -> Dataset:
+    from genrenet.datasets.soundcloud import load_soundcloud
+
+    return load_soundcloud(_need_root("soundcloud", root), **kw)
+
+
+def _load_manifest(root=None, **kw) -> Dataset:
+    path = _need_root("manifest", root)
+    if path.is_dir():
+        path = path / "manifest.tsv"
+    if not path.is_file():
+        raise DataError(f"manifest {path} does not exist")
+    return Dataset.from_manifest(path, **kw)
+
+
+register_dataset("demo", _load_demo)
+register_dataset("gtzan", _load_gtzan)
+register_dataset("folder", _load_folder)
+register_dataset("soundcloud", _load_soundcloud)
+register_dataset("manifest", _load_manifest)

@@ -1,0 +1,118 @@
+"""Your own music as a data set: a ``<genre>/<file>`` folder tree.
+
+Any directory whose sub-folders are genres and whose files (at any depth below
+a genre folder) are audio becomes a :class:`~genrenet.datasets.base.Dataset`:
+the genre is the top-level folder name, non-audio files and hidden files are
+ignored, and files that cannot be decoded are reported in
+``Dataset.skipped`` (and as a warning) instead of stopping the run.
+
+Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
+``genrenet evaluate --data DIR`` for evaluating a bundle on any folder.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from genrenet.datasets.base import Dataset, SkippedFile, Track, audio_extensions
+from genrenet.errors import DataError, ParameterError
+
+__all__ = ["load_folder", "probe_audio"]
+
+
+def probe_audio(path: str | Path) -> float:
+    """Return the duration in seconds of an audio file, reading only its header.
+
+    Raises
+    ------
+    genrenet.errors.AudioError
+        When the file cannot be decoded (empty, not audio, corrupt header).
+    """
+    from genrenet.audio import info
+
+    meta = info(path)
+    duration = meta["duration"] if isinstance(meta, dict) else meta.duration
+    return float(duration)
+
+
+def load_folder(
+    root: str | Path,
+    *,
+    name: str = "folder",
+    check_audio: bool = True,
+    extensions: set[str] | None = None,
+    genres: list[str] | None = None,
+    warn: bool = True,
+) -> Dataset:
+    """Load a ``<genre>/<file>`` tree of audio files.
+
+    Parameters
+    ----------
+    root : str or Path
+        Directory whose sub-folders are genres.
+    name : str, keyword-only
+        Data set name recorded in results.
+    check_audio : bool, keyword-only
+        Probe every file's header (cheap); unreadable files are skipped and listed
+        in ``Dataset.skipped``. With False every file with an audio extension is kept
+        (the feature cache still reports and skips undecodable ones).
+    extensions : set of str, keyword-only, optional
+        Extensions to accept (default: every format :mod:`genrenet.audio` decodes).
+    genres : list of str, keyword-only, optional
+        Keep only these genre folders.
+    warn : bool, keyword-only
+        Emit a :class:`UserWarning` summarising skipped files.
+
+    Returns
+    -------
+    Dataset
+        Tracks sorted by genre then relative path; ``id`` is the path relative to
+        ``root`` without extension (``"jazz/live/track01"``).
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data directory {root} does not exist or is not a directory")
+    exts = {e.lower() for e in (extensions or audio_extensions())}
+    genre_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if genres is not None:
+        have = {p.name for p in genre_dirs}
+        unknown = [g for g in genres if g not in have]
+        if unknown:
+            raise ParameterError(f"genres: {unknown} are not folders of {root} (found {sorted(have)})")
+        genre_dirs = [p for p in genre_dirs if p.name in set(genres)]
+    tracks: list[Track] = []
+    skipped: list[SkippedFile] = []
+    for gdir in genre_dirs:
+        for f in sorted(gdir.rglob("*")):
+            if not f.is_file() or any(part.startswith(".") for part in f.relative_to(root).parts):
+                continue
+            if f.suffix.lower() not in exts:
+                continue
+            duration = None
+            if check_audio:
+                try:
+                    duration = probe_audio(f)
+                except Exception as exc:  # any decoder failure: report, skip, carry on
+                    skipped.append(SkippedFile(f, _cause(exc)))
+                    continue
+            rel = f.relative_to(root).with_suffix("")
+            tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.as_posix(), duration=duration))
+    if not tracks:
+        raise DataError(
+            f"no readable audio found in {root}: expected <genre>/<file> sub-folders with "
+            f"files ending in {sorted(exts)}" + (f" ({len(skipped)} unreadable)" if skipped else "")
+        )
+    if skipped and warn:
+        warnings.warn(
+            f"{len(skipped)} unreadable file(s) skipped in {root}: "
+            + "; ".join(str(s) for s in skipped[:3])
+            + (" ..." if len(skipped) > 3 else ""),
+            stacklevel=2,
+        )
+    return Dataset(name, root.resolve(), tracks, skipped=skipped, description=f"folder tree {root}")
+
+
+def _cause(exc: Exception) -> str:
+    cause = getattr(exc, "cause", None)
+    return str(cause) if cause else f"{type(exc).__name__}: {exc}"

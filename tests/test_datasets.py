@@ -1,0 +1,201 @@
+"""Tests for genrenet.datasets: Track/Dataset, manifests, the gtzan/folder/demo/soundcloud loaders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrenet.datasets import Dataset, Track, available_datasets, load_dataset, register_dataset
+from genrenet.datasets.gtzan import clip_number, load_gtzan
+from genrenet.errors import DataError, ParameterError
+
+
+def _tone(path: Path, *, seconds: float = 0.5, freq: float = 440.0, sr: int = 22050) -> Path:
+    t = np.arange(int(sr * seconds)) / sr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, subtype="PCM_16")
+    return path
+
+
+def _gtzan_tree(root: Path, genres=("blues", "rock"), n=3, *, ext="wav", nested=False) -> Path:
+    base = root / "genres" if nested else root
+    for g in genres:
+        for k in range(n):
+            p = base / g / f"{g}.{k:05d}.{ext}"
+            if ext == "au":
+                p.parent.mkdir(parents=True, exist_ok=True)
+                t = np.arange(11025) / 22050
+                sf.write(p, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050, format="AU",
+                         subtype="PCM_16")
+            else:
+                _tone(p, seconds=0.5 + 0.1 * k)
+    return root
+
+
+def _small_dataset(tmp_path) -> Dataset:
+    tracks = [
+        Track(path=_tone(tmp_path / g / f"{g}{k}.wav"), genre=g, id=f"{g}.{k:05d}", duration=0.5)
+        for g in ("pop", "jazz") for k in range(2)
+    ]
+    return Dataset("small", tmp_path, tracks)
+
+
+def test_dataset_basics(tmp_path):
+    ds = _small_dataset(tmp_path)
+    assert len(ds) == 4
+    assert ds.genres == ["jazz", "pop"]
+    assert list(ds.labels()) == [1, 1, 0, 0]
+    assert list(ds.labels(["pop", "jazz"])) == [0, 0, 1, 1]
+    assert ds[0].id == "pop.00000" and ds["jazz.00001"].genre == "jazz"
+    assert [t.id for t in ds] == ds.ids
+    sub = ds.subset(["jazz"])
+    assert len(sub) == 2 and sub.genres == ["jazz"]
+    with pytest.raises(ParameterError, match="blues"):
+        ds.subset(["blues"])
+    with pytest.raises(ParameterError, match="subset"):
+        ds.labels(["pop"])
+    with pytest.raises(DataError, match="no track"):
+        ds["nope"]
+    rows = ds.summary()
+    assert [r["genre"] for r in rows] == ["jazz", "pop"]
+    assert rows[0]["tracks"] == 2 and rows[0]["total_s"] == pytest.approx(1.0)
+
+
+def test_track_is_frozen_and_ids_unique(tmp_path):
+    t = Track(path=tmp_path / "a.wav", genre="pop", id="a")
+    with pytest.raises(AttributeError):
+        t.genre = "rock"  # type: ignore[misc]
+    with pytest.raises(DataError, match="twice"):
+        Dataset("dup", tmp_path, [t, t])
+
+
+def test_manifest_roundtrip_and_hash(tmp_path):
+    ds = _small_dataset(tmp_path)
+    man = ds.write_manifest(tmp_path / "manifest.tsv")
+    header = man.read_text().splitlines()[0].split("\t")
+    assert header[:3] == ["id", "genre", "path"]
+    back = Dataset.from_manifest(man, name="small")
+    assert back.ids == ds.ids and back.genres == ds.genres
+    assert [t.path for t in back] == [t.path.resolve() for t in ds]
+    assert back.content_hash() == ds.content_hash()
+    # the hash changes when a file changes or a label changes
+    h = ds.content_hash()
+    relabelled = ds.with_tracks([ds.replace_track(0, genre="jazz")] + ds.tracks[1:])
+    assert relabelled.content_hash() != h
+    p = ds[1].path
+    os.utime(p, ns=(1, 1))
+    assert ds.content_hash() != h
+
+
+def test_manifest_errors(tmp_path):
+    bad = tmp_path / "m.tsv"
+    bad.write_text("id\tpath\nx\ta.wav\n")
+    with pytest.raises(DataError, match="genre"):
+        Dataset.from_manifest(bad)
+    with pytest.raises(DataError, match="does not exist"):
+        Dataset.from_manifest(tmp_path / "absent.tsv")
+    ok = tmp_path / "n.tsv"
+    ok.write_text("id\tgenre\tpath\nx\tpop\tmissing.wav\n")
+    ds_err = pytest.raises(DataError, Dataset.from_manifest, ok, missing="raise")
+    assert "missing.wav" in str(ds_err.value)
+
+
+def test_gtzan_wav_layout(tmp_path):
+    root = _gtzan_tree(tmp_path / "g", genres=("blues", "rock"), n=3)
+    ds = load_dataset("gtzan", root)
+    assert len(ds) == 6 and ds.genres == ["blues", "rock"]
+    assert ds[0].id == "blues.00000" and ds[0].duration == pytest.approx(0.5, abs=1e-3)
+    assert clip_number("rock.00042") == 42
+
+
+def test_gtzan_original_au_layout_and_partial_copy(tmp_path):
+    root = _gtzan_tree(tmp_path / "orig", genres=("jazz", "metal"), n=2, ext="au", nested=True)
+    # a manifest listing a clip that is absent (partial copy) and a 15 s duration
+    base = root / "genres"
+    (base / "MANIFEST.tsv").write_text(
+        "path\tgenre\tduration_s\tsha256\n"
+        "jazz/jazz.00000.au\tjazz\t15.0\t\n"
+        "jazz/jazz.00009.au\tjazz\t30.0\t\n"
+    )
+    ds = load_gtzan(root)
+    assert ds.ids == ["jazz.00000", "jazz.00001", "metal.00000", "metal.00001"]
+    assert ds["jazz.00000"].duration == 15.0  # from the manifest, not the header
+    assert any("jazz.00009" in str(s.path) for s in ds.skipped)
+    with pytest.raises(DataError, match="does not look like GTZAN"):
+        load_gtzan(tmp_path / "orig" / "genres" / "jazz")
+
+
+def test_gtzan_mini(gtzan_mini):
+    ds = load_dataset("gtzan", gtzan_mini)
+    assert len(ds) == 162
+    assert len(ds.genres) == 10
+    assert ds.skipped == []
+    assert all(t.sha256 and t.duration for t in ds)
+    short = [t for t in ds if t.duration < 20]
+    assert len(short) == 81 and {t.genre for t in short} == {"classical"}
+
+
+def test_folder_skips_corrupt_and_non_audio(tmp_path):
+    root = tmp_path / "music"
+    _tone(root / "rock" / "a.wav")
+    _tone(root / "rock" / "live" / "b.wav")
+    _tone(root / "jazz" / "c.wav")
+    (root / "jazz" / "notes.txt").write_text("not audio")
+    (root / "jazz" / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    (root / "jazz" / "broken.wav").write_text("this is text, not a wave file")
+    (root / "jazz" / ".hidden.wav").write_bytes(b"")
+    with pytest.warns(UserWarning, match="1 unreadable"):
+        ds = load_dataset("folder", root)
+    assert ds.ids == ["jazz/c", "rock/a", "rock/live/b"]
+    assert [s.path.name for s in ds.skipped] == ["broken.wav"]
+    assert ds.skipped[0].cause
+    with pytest.raises(DataError, match="no readable audio"):
+        load_dataset("folder", tmp_path / "music" / "rock" / "live")
+    with pytest.raises(ParameterError, match="root"):
+        load_dataset("folder")
+
+
+def test_registry(tmp_path):
+    assert {"demo", "gtzan", "folder", "soundcloud"} <= set(available_datasets())
+    with pytest.raises(ParameterError, match="unknown data set"):
+        load_dataset("nope")
+    calls = []
+
+    def loader(root, **kw):
+        calls.append((root, kw))
+        return _small_dataset(tmp_path)
+
+    register_dataset("mine_test", loader, overwrite=True)
+    ds = load_dataset("mine_test", tmp_path, x=1)
+    assert len(ds) == 4 and calls == [(tmp_path, {"x": 1})]
+    with pytest.raises(ParameterError, match="already registered"):
+        register_dataset("mine_test", loader)
+
+
+def test_demo_dataset_is_synthetic(tmp_path):
+    pytest.importorskip("genrenet.datasets.demo")
+    ds = load_dataset("demo", tmp_path / "demo", n_per_genre=2, duration=3.0)
+    assert ds.synthetic and "SYNTHETIC" in ds.describe()
+    assert len(ds) == 2 * len(ds.genres)
+    assert all("." in t.id and "/" not in t.id for t in ds)
+    again = load_dataset("demo", tmp_path / "demo")
+    assert again.content_hash() == ds.content_hash()
+
+
+def test_soundcloud_manifest_dataset(tmp_path):
+    root = tmp_path / "sc"
+    _tone(root / "jazz" / "sc-1.wav")
+    _tone(root / "rock" / "sc-2.wav")
+    (root / "manifest.tsv").write_text(
+        "id\tgenre\tpath\tduration\tartist\tgroup\tsha256\traw_genre\tlicense\n"
+        "sc-1\tjazz\tjazz/sc-1.wav\t0.5\tann\t\t\tJazz & Blues\tcc-by\n"
+        "sc-2\trock\trock/sc-2.wav\t0.5\tbob\t\t\tIndie Rock\tall-rights-reserved\n"
+    )
+    ds = load_dataset("soundcloud", root)
+    assert ds.ids == ["sc-1", "sc-2"] and ds[0].group == "ann"
+    with pytest.raises(DataError, match="collect"):
+        load_dataset("soundcloud", tmp_path / "empty")
