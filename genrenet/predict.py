@@ -1,0 +1,710 @@
+"""Prediction on new tracks with one or more trained model bundles.
+
+A :class:`Predictor` loads model bundles once (the shipped default model, the
+bundles trained by the book's experiments in a models directory, and any bundle
+passed explicitly) and returns, for a whole track, the probability of every genre
+according to every model: the track is cut into windows with each bundle's own
+feature specification, every window is classified, and the window probabilities
+are averaged. Tracks with more windows than ``max_windows`` are analysed on
+evenly spaced windows, and the result says so.
+
+Inference runs in graph mode: each Keras model is wrapped once in a
+``tf.function`` with a fixed input signature (any batch size), traced at load
+time, and called once per request with all the windows of the track. The
+predictor is immutable after construction, so one instance can serve many threads.
+
+Used by the book chapter "The genre detector" (``book/08_web``) and the notebook
+``notebooks/prediction.ipynb``; the web service (:mod:`genrenet.web`) and the
+``genrenet predict`` command are thin layers over it.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrenet.errors import AudioError, ModelError, ParameterError
+
+__all__ = [
+    "DEFAULT_MAX_DURATION",
+    "DEFAULT_MAX_WINDOWS",
+    "RESERVED_KEYS",
+    "TrackTooLongError",
+    "ModelInfo",
+    "ModelResult",
+    "PredictionResult",
+    "Predictor",
+    "default_bundle_path",
+]
+
+#: Longest track (seconds) that is analysed at all.
+DEFAULT_MAX_DURATION = 600.0
+#: Most windows classified per track and model; longer tracks use evenly spaced windows.
+#: 3 s windows with a 1.5 s hop give 19 windows for a 30 s clip, so 48 windows cover
+#: 73 s of audio exhaustively and a 10 minute track at one window every 12.5 s.
+DEFAULT_MAX_WINDOWS = 48
+#: Top-level keys of :meth:`PredictionResult.to_dict` that are not model names.
+RESERVED_KEYS = ("success", "track", "error")
+
+_PRED_BATCH = 64  # windows per graph call (bounds memory for very long inputs)
+
+
+class TrackTooLongError(AudioError):
+    """The track is longer than the predictor's ``max_duration``."""
+
+
+def default_bundle_path() -> Path | None:
+    """Return the directory of the shipped default model bundle, or ``None`` if absent.
+
+    The bundle (trained on real GTZAN audio, ten genres) lives in
+    ``genrenet/pretrained/gtzan10``; :func:`genrenet.models.default_model_path`
+    is asked first, so the models package stays the single owner of that location.
+    """
+    candidates: list[Path] = []
+    try:
+        from genrenet.models import default_model_path  # may import TensorFlow
+
+        candidates.append(Path(default_model_path()))
+    except (ImportError, AttributeError, ModelError):
+        pass
+    candidates.append(Path(__file__).resolve().parent / "pretrained" / "gtzan10")
+    for path in candidates:
+        if (path / "meta.json").is_file():
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Description of one loaded model (what ``GET /api/models`` lists).
+
+    Attributes
+    ----------
+    name : str
+        Display name (unique within a predictor); the key of the model in results.
+    path : Path
+        The bundle directory.
+    model : str
+        Architecture name from the bundle (``"compact_cnn"``, ``"cnn"``, ...).
+    kind : str
+        ``"keras"`` or ``"sklearn"``.
+    genres : tuple of str
+        Class names in output order.
+    feature : dict
+        The bundle's feature specification (``FeatureSpec.to_dict()``).
+    metrics : dict
+        Numeric evaluation metrics stored in the bundle.
+    dataset, split, protocol : str or None
+        Where the metrics come from.
+    default : bool
+        Whether this is the shipped default model.
+    """
+
+    name: str
+    path: Path
+    model: str
+    kind: str
+    genres: tuple[str, ...]
+    feature: dict[str, Any]
+    metrics: dict[str, float]
+    dataset: str | None = None
+    split: str | None = None
+    protocol: str | None = None
+    default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (the bundle path is given by its directory name only)."""
+        return {
+            "name": self.name,
+            "bundle": self.path.name,
+            "model": self.model,
+            "kind": self.kind,
+            "genres": list(self.genres),
+            "feature": dict(self.feature),
+            "metrics": dict(self.metrics),
+            "dataset": self.dataset,
+            "split": self.split,
+            "protocol": self.protocol,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model's verdict on one track.
+
+    Attributes
+    ----------
+    name : str
+        Model display name.
+    probabilities : dict
+        Genre → mean window probability, in the model's genre order (sums to 1).
+    metrics : dict
+        The model's stored evaluation metrics.
+    windows_used, windows_total : int
+        Windows classified, and windows the whole track has under this model's spec.
+    """
+
+    name: str
+    probabilities: dict[str, float]
+    metrics: dict[str, float]
+    windows_used: int
+    windows_total: int
+
+    @property
+    def genre(self) -> str:
+        """The most probable genre."""
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+    @property
+    def truncated(self) -> bool:
+        """True when only a subset of the track's windows was classified."""
+        return self.windows_used < self.windows_total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": {g: float(p) for g, p in self.probabilities.items()},
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "genre": self.genre,
+            "windows": {"used": self.windows_used, "total": self.windows_total},
+        }
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """Every model's verdict on one track, plus facts about the track.
+
+    :meth:`to_dict` gives the web service's response structure, that of the
+    thesis (one key per model holding ``data`` and ``metrics``) with numbers as
+    JSON numbers and a ``track`` key added::
+
+        {"Compact CNN": {"data": {"blues": 0.01, ...},
+                         "metrics": {"accuracy": 0.83, "loss": 0.52},
+                         "genre": "metal",
+                         "windows": {"used": 19, "total": 19}},
+         "track": {"duration": 30.0, "sample_rate": 22050, "windows_used": 19,
+                   "windows_total": 19, "truncated": false, "max_windows": 48},
+         "success": true}
+    """
+
+    results: tuple[ModelResult, ...]
+    duration: float
+    sample_rate: int
+    max_windows: int
+    source: str | None = field(default=None)
+
+    def __getitem__(self, name: str) -> ModelResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    @property
+    def windows_used(self) -> int:
+        """Most windows any model classified."""
+        return max(r.windows_used for r in self.results)
+
+    @property
+    def windows_total(self) -> int:
+        """Most windows the track has under any model's feature spec."""
+        return max(r.windows_total for r in self.results)
+
+    @property
+    def truncated(self) -> bool:
+        """True when some model classified only evenly spaced windows of the track."""
+        return any(r.truncated for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {r.name: r.to_dict() for r in self.results}
+        out["track"] = {
+            "duration": round(float(self.duration), 3),
+            "sample_rate": int(self.sample_rate),
+            "windows_used": self.windows_used,
+            "windows_total": self.windows_total,
+            "truncated": self.truncated,
+            "max_windows": self.max_windows,
+        }
+        out["success"] = True
+        return out
+
+
+# --------------------------------------------------------------------------- runners
+
+
+class _KerasRunner:
+    """A Keras model compiled once into a graph function with a fixed input signature."""
+
+    def __init__(self, model: Any, feature_shape: tuple[int, ...], where: Path, *, input_scale: float = 1.0):
+        from genrenet._tf import tf
+
+        input_shape = tuple(model.inputs[0].shape[1:])
+        if len(input_shape) != len(feature_shape) or any(
+            m is not None and m != f for m, f in zip(input_shape, feature_shape, strict=False)
+        ):
+            raise ModelError(
+                f"bundle {where}: model input shape {input_shape} does not match the "
+                f"feature shape {feature_shape} of its meta.json feature spec"
+            )
+        self.dtype = np.dtype(model.inputs[0].dtype)
+        self.input_scale = float(input_scale)
+        self._tf = tf
+        self._tf_dtype = tf.as_dtype(self.dtype)
+        signature = [tf.TensorSpec(shape=(None, *feature_shape), dtype=self._tf_dtype)]
+
+        @tf.function(input_signature=signature)
+        def infer(x):
+            return model(x, training=False)
+
+        self._infer = infer
+        self._model = model  # keep the variables alive
+        # Trace now, so that no request pays for graph construction.
+        infer(tf.zeros((1, *feature_shape), dtype=self._tf_dtype))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.input_scale != 1.0:
+            X = np.asarray(X, dtype=np.float32) / np.float32(self.input_scale)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        parts = [self._infer(self._tf.constant(X[i : i + _PRED_BATCH])).numpy() for i in range(0, len(X), _PRED_BATCH)]
+        return np.concatenate(parts, axis=0).astype(np.float64)
+
+
+class _SklearnRunner:
+    """A scikit-learn classifier with ``predict_proba``, outputs reordered to the bundle's genres."""
+
+    def __init__(self, model: Any, genres: Sequence[str], where: Path):
+        if not hasattr(model, "predict_proba"):
+            raise ModelError(f"bundle {where}: scikit-learn model has no predict_proba")
+        self._model = model
+        self._lock = threading.Lock()
+        classes = list(getattr(model, "classes_", range(len(genres))))
+        order: list[int] = []
+        for c in classes:
+            if isinstance(c, str | np.str_):
+                if str(c) not in genres:
+                    raise ModelError(f"bundle {where}: model class {c!r} is not among the genres {list(genres)}")
+                order.append(list(genres).index(str(c)))
+            else:
+                i = int(c)
+                if not 0 <= i < len(genres):
+                    raise ModelError(f"bundle {where}: model class index {i} is outside the {len(genres)} genres")
+                order.append(i)
+        self._order = np.asarray(order)
+        self._n = len(genres)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        with self._lock:  # estimators are not documented as thread-safe
+            P = np.asarray(self._model.predict_proba(X), dtype=np.float64)
+        out = np.zeros((len(X), self._n))
+        out[:, self._order] = P
+        return out
+
+
+@dataclass
+class _Loaded:
+    info: ModelInfo
+    spec: Any  # genrenet.features.FeatureSpec
+    runner: Any
+
+
+def _input_scale(meta: dict[str, Any], path: Path) -> float:
+    """Divisor applied to features before the network, as in training.
+
+    Taken from ``meta["input_scale"]`` when the bundle records it, else from the
+    model registry (:data:`genrenet.models.MODELS`; 255 for the thesis's image
+    models, 1 otherwise).
+    """
+    scale = meta.get("input_scale")
+    if scale is None:
+        try:
+            from genrenet.models import MODELS
+        except ImportError:  # pragma: no cover - models package always ships
+            MODELS = {}
+        info = MODELS.get(str(meta.get("model", "")))
+        scale = getattr(info, "input_scale", 1.0) if info is not None else 1.0
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise ModelError(f"bundle {path}: input_scale in meta.json must be a number, got {scale!r}") from None
+    if not scale > 0 or not math.isfinite(scale):
+        raise ModelError(f"bundle {path}: input_scale in meta.json must be positive, got {scale!r}")
+    return scale
+
+
+def _numeric_metrics(metrics: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(metrics, dict):
+        for k, v in metrics.items():
+            if isinstance(v, bool):
+                continue
+            if isinstance(v, int | float | np.integer | np.floating) and math.isfinite(float(v)):
+                out[str(k)] = float(v)
+    return out
+
+
+def _as_probabilities(P: np.ndarray) -> np.ndarray:
+    """Softmax rows that are not already probability vectors (models that output logits)."""
+    P = np.asarray(P, dtype=np.float64)
+    if P.size and (P.min() < 0 or np.abs(P.sum(axis=1) - 1.0).max() > 1e-3):
+        P = np.exp(P - P.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+    return P
+
+
+# --------------------------------------------------------------------------- predictor
+
+
+class Predictor:
+    """Genre prediction for whole tracks with every loaded model bundle.
+
+    Parameters
+    ----------
+    bundles : iterable of path-like, optional
+        Bundle directories to load explicitly.
+    models_dir : path-like, optional, keyword-only
+        Directory searched (recursively) for more bundles. When omitted and no
+        ``bundles`` are given, :func:`genrenet.paths.models_dir` is searched
+        (``$GENRENET_MODELS``, default ``~/.cache/genrenet/models``) if it exists.
+    include_default : bool, keyword-only
+        Also load the shipped default model (``genrenet/pretrained/gtzan10``) when present.
+    max_duration : float, keyword-only
+        Longest track in seconds that is analysed; longer ones raise :class:`TrackTooLongError`.
+    max_windows : int, keyword-only
+        Most windows classified per track and model; tracks with more windows are
+        analysed on ``max_windows`` evenly spaced ones (``truncated`` in the result).
+    warmup : bool, keyword-only
+        Run one short synthetic signal through every model at load time, so the
+        first real request does not pay for JIT compilation and graph tracing.
+
+    Raises
+    ------
+    ModelError
+        If no bundle can be found or a bundle is invalid.
+    ParameterError
+        For invalid option values.
+
+    Examples
+    --------
+    >>> p = Predictor(["runs/compact"], include_default=False)   # doctest: +SKIP
+    >>> p.predict_file("song.mp3").to_dict()                     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        bundles: Iterable[str | Path] | None = None,
+        *,
+        models_dir: str | Path | None = None,
+        include_default: bool = True,
+        max_duration: float = DEFAULT_MAX_DURATION,
+        max_windows: int = DEFAULT_MAX_WINDOWS,
+        warmup: bool = True,
+    ):
+        if not isinstance(max_duration, int | float) or not max_duration > 0 or not math.isfinite(max_duration):
+            raise ParameterError(f"max_duration must be a positive number of seconds, got {max_duration!r}")
+        if isinstance(max_windows, bool) or not isinstance(max_windows, int | np.integer) or max_windows < 1:
+            raise ParameterError(f"max_windows must be a positive integer, got {max_windows!r}")
+        if isinstance(bundles, str | Path):
+            bundles = [bundles]
+        self.max_duration = float(max_duration)
+        self.max_windows = int(max_windows)
+
+        paths: list[tuple[Path, bool]] = []
+        default = default_bundle_path() if include_default else None
+        if default is not None:
+            paths.append((default, True))
+        for b in bundles or []:
+            paths.append((Path(b), False))
+        search = models_dir
+        if search is None and bundles is None:
+            from genrenet.paths import models_dir as _models_dir
+
+            search = _models_dir()
+        if search is not None:
+            search = Path(search)
+            if models_dir is not None and not search.is_dir():
+                raise ModelError(f"models directory {search} does not exist")
+            paths.extend((p, False) for p in _find_bundles(search))
+
+        seen: set[Path] = set()
+        unique: list[tuple[Path, bool]] = []
+        for p, is_default in paths:
+            key = p.resolve()
+            if key not in seen:
+                seen.add(key)
+                unique.append((p, is_default))
+        if not unique:
+            where = f" in {search}" if search is not None else ""
+            raise ModelError(
+                f"no model bundle found{where}: train one (genrenet train ... --out DIR) and pass "
+                "--models-dir DIR, or install the shipped default model"
+            )
+        self._models: list[_Loaded] = []
+        names: set[str] = set()
+        for p, is_default in unique:
+            loaded = self._load(p, is_default=is_default, taken=names)
+            names.add(loaded.info.name)
+            self._models.append(loaded)
+        if warmup:
+            self._warmup()
+
+    # -- loading
+
+    @staticmethod
+    def _load(path: Path, *, is_default: bool, taken: set[str]) -> _Loaded:
+        from genrenet.bundle import load_bundle
+        from genrenet.features import FeatureSpec
+
+        bundle = load_bundle(path)
+        meta = bundle.meta
+        genres = [str(g) for g in meta["genres"]]
+        if len(genres) < 2 or len(set(genres)) != len(genres):
+            raise ModelError(f"bundle {path}: meta.json genres must be at least two distinct names, got {genres}")
+        try:
+            spec = FeatureSpec.from_dict(meta["feature"])
+        except Exception as exc:  # invalid spec dictionaries raise ParameterError/TypeError/KeyError
+            raise ModelError(f"bundle {path}: invalid feature spec in meta.json: {exc}") from exc
+        if bundle.is_keras:
+            scale = _input_scale(meta, path)
+            runner: Any = _KerasRunner(bundle.model, tuple(spec.shape), path, input_scale=scale)
+            kind = "keras"
+            n_out = int(bundle.model.outputs[0].shape[-1])
+            if n_out != len(genres):
+                raise ModelError(f"bundle {path}: model has {n_out} outputs but meta.json lists {len(genres)} genres")
+        else:
+            runner = _SklearnRunner(bundle.model, genres, path)
+            kind = "sklearn"
+        name = str(meta.get("name") or path.name)
+        if name in RESERVED_KEYS or name in taken:
+            base = f"{name} ({path.name})"
+            name, i = base, 2
+            while name in taken or name in RESERVED_KEYS:
+                name, i = f"{base} #{i}", i + 1
+        info = ModelInfo(
+            name=name,
+            path=path,
+            model=str(meta.get("model", "")),
+            kind=kind,
+            genres=tuple(genres),
+            feature=dict(meta["feature"]),
+            metrics=_numeric_metrics(meta.get("metrics")),
+            dataset=meta.get("dataset"),
+            split=meta.get("split"),
+            protocol=meta.get("protocol"),
+            default=is_default,
+        )
+        return _Loaded(info=info, spec=spec, runner=runner)
+
+    def _warmup(self) -> None:
+        rng = np.random.default_rng(0)
+        for sr in {int(m.spec.sr) for m in self._models}:
+            seconds = max(float(m.spec.window) for m in self._models) * 1.5
+            y = (0.1 * rng.standard_normal(int(sr * seconds))).astype(np.float32)
+            self.predict_array(y, sr)
+
+    # -- introspection
+
+    @property
+    def models(self) -> list[ModelInfo]:
+        """The loaded models, the default one first."""
+        return [m.info for m in self._models]
+
+    @property
+    def model_names(self) -> list[str]:
+        return [m.info.name for m in self._models]
+
+    def _select(self, models: Sequence[str] | None) -> list[_Loaded]:
+        if models is None:
+            return list(self._models)
+        if isinstance(models, str):
+            models = [models]
+        chosen = []
+        for name in models:
+            match = [m for m in self._models if m.info.name == name]
+            if not match:
+                raise ParameterError(f"models: unknown model {name!r}; loaded models are {self.model_names}")
+            chosen.append(match[0])
+        if not chosen:
+            raise ParameterError("models: empty selection")
+        return chosen
+
+    # -- prediction
+
+    def predict_file(self, path: str | Path, *, models: Sequence[str] | None = None) -> PredictionResult:
+        """Predict the genre of the audio file at ``path`` with every (or the named) model.
+
+        Parameters
+        ----------
+        path : path-like
+            Any format :mod:`genrenet.audio` reads.
+        models : sequence of str, optional, keyword-only
+            Names of the models to use (default: all).
+
+        Returns
+        -------
+        PredictionResult
+
+        Raises
+        ------
+        AudioError
+            If the file cannot be read; :class:`TrackTooLongError` if it is longer than ``max_duration``.
+        """
+        from genrenet import audio
+
+        chosen = self._select(models)
+        sr = self._decode_rate(chosen)
+        path = Path(path)
+        self._check_length(_probe_duration(path), where=path)
+        y, sr = audio.load(path, sr=sr)
+        return self._predict(y, sr, chosen, where=path, source=path.name)
+
+    def predict_bytes(
+        self, data: bytes, filename_hint: str | None = None, *, models: Sequence[str] | None = None
+    ) -> PredictionResult:
+        """Predict the genre of an encoded audio file held in memory (an upload).
+
+        Parameters
+        ----------
+        data : bytes
+            The file's content.
+        filename_hint : str, optional
+            Original file name or extension; only its extension is used, to pick the decoder.
+        models : sequence of str, optional, keyword-only
+            Names of the models to use (default: all).
+
+        Returns
+        -------
+        PredictionResult
+
+        Raises
+        ------
+        AudioError
+            If the content cannot be decoded; :class:`TrackTooLongError` if it is too long.
+        """
+        from genrenet import audio
+
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ParameterError(f"data must be bytes, got {type(data).__name__}")
+        chosen = self._select(models)
+        sr = self._decode_rate(chosen)
+        y, sr = audio.load_bytes(bytes(data), filename_hint=filename_hint, sr=sr)
+        return self._predict(y, sr, chosen, where=None, source=filename_hint)
+
+    def predict_array(
+        self, y: np.ndarray, sr: int, *, models: Sequence[str] | None = None
+    ) -> PredictionResult:
+        """Predict the genre of a signal already in memory.
+
+        Parameters
+        ----------
+        y : ndarray
+            Mono signal (1-D), or ``(channels, samples)`` which is mixed down.
+        sr : int
+            Its sampling rate; resampled to each model's rate when different.
+        models : sequence of str, optional, keyword-only
+            Names of the models to use (default: all).
+
+        Returns
+        -------
+        PredictionResult
+        """
+        if isinstance(sr, bool) or not isinstance(sr, int | np.integer) or sr <= 0:
+            raise ParameterError(f"sr must be a positive integer sampling rate, got {sr!r}")
+        y = np.asarray(y)
+        if y.ndim == 2:
+            y = y.mean(axis=0)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.number):
+            raise ParameterError(f"y must be a 1-D numeric signal or (channels, samples), got shape {y.shape}")
+        y = y.astype(np.float32, copy=False)
+        if y.size == 0:
+            raise AudioError(None, "signal is empty")
+        if not np.isfinite(y).all():
+            raise AudioError(None, "signal contains NaN or infinite samples")
+        return self._predict(y, int(sr), self._select(models), where=None, source=None)
+
+    # -- internals
+
+    @staticmethod
+    def _decode_rate(chosen: list[_Loaded]) -> int | None:
+        rates = {int(m.spec.sr) for m in chosen}
+        return rates.pop() if len(rates) == 1 else None
+
+    def _check_length(self, duration: float | None, *, where: Path | None) -> None:
+        if duration is not None and duration > self.max_duration:
+            raise TrackTooLongError(
+                where,
+                f"track is {duration:.1f} s long, more than the {self.max_duration:.0f} s this service analyses",
+            )
+
+    def _predict(
+        self, y: np.ndarray, sr: int, chosen: list[_Loaded], *, where: Path | None, source: str | None
+    ) -> PredictionResult:
+        duration = len(y) / sr
+        self._check_length(duration, where=where)
+        resampled: dict[int, np.ndarray] = {}
+        feats: dict[str, tuple[np.ndarray, int, int]] = {}
+        results = []
+        for m in chosen:
+            msr = int(m.spec.sr)
+            if msr not in resampled:
+                resampled[msr] = y if msr == sr else _resample(y, sr, msr)
+            key = m.spec.key()
+            if key not in feats:
+                feats[key] = self._features(m.spec, resampled[msr], msr)
+            X, used, total = feats[key]
+            P = _as_probabilities(m.runner(X))
+            mean = P.mean(axis=0)
+            mean = mean / mean.sum()
+            results.append(
+                ModelResult(
+                    name=m.info.name,
+                    probabilities={g: float(p) for g, p in zip(m.info.genres, mean, strict=True)},
+                    metrics=dict(m.info.metrics),
+                    windows_used=used,
+                    windows_total=total,
+                )
+            )
+        return PredictionResult(
+            results=tuple(results), duration=duration, sample_rate=sr, max_windows=self.max_windows, source=source
+        )
+
+    def _features(self, spec: Any, y: np.ndarray, sr: int) -> tuple[np.ndarray, int, int]:
+        """Features of the track's windows (all, or ``max_windows`` evenly spaced ones)."""
+        from genrenet import audio, features
+
+        kw = {"window": spec.window, "hop": spec.hop}
+        if hasattr(spec, "min_fill"):
+            kw["min_fill"] = spec.min_fill
+        starts, length = audio.window_starts(len(y), sr, **kw)
+        total = len(starts)
+        if total <= self.max_windows:
+            X = features.extract(spec, y, sr)
+            return X, len(X), max(total, len(X))
+        idx = audio.select_windows(total, self.max_windows)
+        X = np.concatenate([features.extract(spec, y[s : s + length], sr)[:1] for s in starts[idx]], axis=0)
+        return X, len(X), total
+
+
+def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
+    from genrenet import audio
+
+    return audio.resample(y, sr, target)
+
+
+def _probe_duration(path: Path) -> float | None:
+    """Duration from the file header when cheap to get, else ``None`` (checked after decoding)."""
+    from genrenet import audio
+
+    return float(audio.info(path).duration)
+
+
+def _find_bundles(root: Path) -> list[Path]:
+    """Bundles below ``root``; a missing directory yields none."""
+    from genrenet.bundle import find_bundles
+
+    return find_bundles(root)

@@ -1,0 +1,112 @@
+"""Helpers shared by the prediction and web-service tests (test_predict, test_web*).
+
+They build small but real model bundles whose answers are known in advance, so
+the tests can check that the whole path (decoding, windowing, features, graph
+inference, averaging, JSON) gives the right genre:
+
+* :func:`make_band_bundle`: a Keras model with hand-set weights that compares the
+  log-mel energy in the mel bands around ``LOW_HZ`` and around ``HIGH_HZ``, with
+  the genres ``("low", "high")``; a low tone is "low", a high tone is "high".
+* :func:`make_sklearn_bundle`: logistic regression on "mfcc_stats" features,
+  fitted on synthesised low and high tones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SR = 22050
+LOW_HZ = 220.0
+HIGH_HZ = 5000.0
+
+
+def tone(freq: float, seconds: float, *, sr: int = SR, amp: float = 0.4, seed: int = 0) -> np.ndarray:
+    """A sine tone with a little noise (float32)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sr))) / sr
+    y = amp * np.sin(2 * np.pi * freq * t) + 0.003 * rng.standard_normal(t.size)
+    return y.astype(np.float32)
+
+
+def write_audio(path: Path, y: np.ndarray, *, sr: int = SR, subtype: str | None = None) -> Path:
+    import soundfile as sf
+
+    path = Path(path)
+    fmt = {".mp3": "MP3", ".ogg": "OGG", ".flac": "FLAC", ".wav": "WAV"}[path.suffix.lower()]
+    if subtype is None:
+        subtype = {"MP3": "MPEG_LAYER_III", "OGG": "VORBIS", "FLAC": "PCM_16", "WAV": "PCM_16"}[fmt]
+    sf.write(path, y, sr, format=fmt, subtype=subtype)
+    return path
+
+
+def tiny_logmel_spec():
+    """A small log-mel feature spec (1 s windows, 0.5 s hop, 32 mel bands)."""
+    from genrenet.features import FeatureSpec
+
+    return FeatureSpec(kind="logmel", sr=SR, window=1.0, hop=0.5, n_fft=1024, hop_length=512, n_mels=32)
+
+
+def make_band_bundle(path: Path, *, name: str = "Band Model", spec=None, metrics=None) -> Path:
+    """Save a Keras bundle that says "low" for low-pitched and "high" for high-pitched audio."""
+    from genrenet._tf import keras
+    from genrenet.bundle import save_bundle
+
+    spec = spec or tiny_logmel_spec()
+    n_mels = spec.shape[0]
+    inputs = keras.Input(shape=spec.shape)
+    x = keras.layers.Conv2D(2, (n_mels, 1), use_bias=False, name="bands")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="decide")(x)
+    model = keras.Model(inputs, outputs)
+    import librosa
+
+    centres = librosa.mel_frequencies(n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sr / 2)[1:-1]
+    kernel = np.zeros((n_mels, 1, 1, 2), dtype=np.float32)
+    for k, freq in enumerate((LOW_HZ, HIGH_HZ)):
+        band = int(np.argmin(np.abs(centres - freq)))
+        lo, hi = max(0, band - 1), min(n_mels, band + 2)
+        kernel[lo:hi, 0, 0, k] = 1.0 / (hi - lo)  # mean dB of the bands around the tone
+    model.get_layer("bands").set_weights([kernel])
+    model.get_layer("decide").set_weights([np.eye(2, dtype=np.float32) * 0.5, np.zeros(2, dtype=np.float32)])
+    meta = {
+        "name": name,
+        "model": "band_test",
+        "genres": ["low", "high"],
+        "feature": spec.to_dict(),
+        "metrics": metrics if metrics is not None else {"accuracy": 0.9, "loss": 0.25},
+        "dataset": "synthetic tones",
+        "split": "none",
+        "protocol": "hand-set weights (test)",
+    }
+    return save_bundle(path, model, meta)
+
+
+def make_sklearn_bundle(path: Path, *, name: str = "Tone Baseline") -> Path:
+    """Save a scikit-learn bundle (logistic regression on mfcc_stats) fitted on tones."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrenet.bundle import save_bundle
+    from genrenet.features import PRESETS, FeatureSpec, extract
+
+    base = PRESETS["mfcc_stats"].to_dict()
+    base.update(window=1.0, hop=0.5)
+    spec = FeatureSpec.from_dict(base)
+    X, y = [], []
+    for i, (label, freq) in enumerate([("low", LOW_HZ), ("high", HIGH_HZ)] * 3):
+        f = extract(spec, tone(freq * (1 + 0.05 * i), 3.0, seed=i), SR)
+        X.append(f)
+        y += [label] * len(f)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    clf.fit(np.concatenate(X).reshape(len(y), -1), np.array(y))
+    meta = {
+        "name": name,
+        "model": "baseline",
+        "genres": ["low", "high"],
+        "feature": spec.to_dict(),
+        "metrics": {"accuracy": 1.0},
+    }
+    return save_bundle(path, clf, meta)

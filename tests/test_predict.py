@@ -1,0 +1,276 @@
+"""Tests of genrenet.predict (Predictor) and the ``genrenet predict`` command."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from genre_detector_helpers import (
+    HIGH_HZ,
+    LOW_HZ,
+    SR,
+    make_band_bundle,
+    make_sklearn_bundle,
+    tiny_logmel_spec,
+    tone,
+    write_audio,
+)
+
+from genrenet.errors import AudioError, ModelError, ParameterError
+from genrenet.predict import PredictionResult, Predictor, TrackTooLongError
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bundles")
+    band = make_band_bundle(root / "band")
+    base = make_sklearn_bundle(root / "baseline")
+    return root, band, base
+
+
+@pytest.fixture(scope="module")
+def band_predictor(bundles):
+    return Predictor([bundles[1]], include_default=False)
+
+
+def expected_windows(seconds: float, spec) -> int:
+    from genrenet.audio import window_starts
+
+    return len(window_starts(int(round(seconds * SR)), SR, window=spec.window, hop=spec.hop)[0])
+
+
+def test_predict_array_gives_the_right_genre(band_predictor):
+    low = band_predictor.predict_array(tone(LOW_HZ, 4.0), SR)
+    high = band_predictor.predict_array(tone(HIGH_HZ, 4.0), SR)
+    assert isinstance(low, PredictionResult)
+    r_low, r_high = low["Band Model"], high["Band Model"]
+    assert r_low.genre == "low" and r_low.probabilities["low"] > 0.9
+    assert r_high.genre == "high" and r_high.probabilities["high"] > 0.9
+    for r in (r_low, r_high):
+        assert list(r.probabilities) == ["low", "high"]
+        assert sum(r.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        n = expected_windows(4.0, tiny_logmel_spec())
+        assert r.windows_used == r.windows_total == n
+        assert not r.truncated
+    assert low.duration == pytest.approx(4.0, abs=1e-3)
+
+
+def test_window_mean_is_over_the_whole_track(band_predictor):
+    # First half low, second half high: both halves count, so neither class is near 1.
+    y = np.concatenate([tone(LOW_HZ, 3.0), tone(HIGH_HZ, 3.0)])
+    r = band_predictor.predict_array(y, SR)["Band Model"]
+    assert 0.2 < r.probabilities["low"] < 0.8
+
+
+def test_stereo_and_resampled_input(band_predictor):
+    y = tone(HIGH_HZ, 3.0)
+    stereo = np.stack([y, y])
+    assert band_predictor.predict_array(stereo, SR)["Band Model"].genre == "high"
+    y16 = tone(LOW_HZ, 3.0, sr=16000)
+    res = band_predictor.predict_array(y16, 16000)
+    assert res["Band Model"].genre == "low"
+    assert res.duration == pytest.approx(3.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3"])
+def test_predict_file_and_bytes_agree(band_predictor, tmp_path, ext):
+    path = write_audio(tmp_path / f"track{ext}", tone(HIGH_HZ, 3.0))
+    from_file = band_predictor.predict_file(path)
+    from_bytes = band_predictor.predict_bytes(path.read_bytes(), f"whatever{ext}")
+    a, b = from_file["Band Model"], from_bytes["Band Model"]
+    assert a.genre == b.genre == "high"
+    assert a.probabilities["high"] == pytest.approx(b.probabilities["high"], abs=1e-6)
+    assert from_file.source == path.name
+
+
+def test_to_dict_has_the_thesis_structure(bundles, band_predictor):
+    d = band_predictor.predict_array(tone(LOW_HZ, 2.0), SR).to_dict()
+    assert d["success"] is True
+    assert set(d) == {"Band Model", "track", "success"}
+    m = d["Band Model"]
+    assert set(m["data"]) == {"low", "high"}
+    assert all(isinstance(v, float) for v in m["data"].values())
+    assert m["metrics"] == {"accuracy": 0.9, "loss": 0.25}
+    assert m["genre"] == "low"
+    assert m["windows"]["used"] == m["windows"]["total"] >= 1
+    t = d["track"]
+    assert t["duration"] == pytest.approx(2.0) and t["sample_rate"] == SR and t["truncated"] is False
+    json.dumps(d)  # plain JSON types only
+
+
+def test_long_tracks_use_evenly_spaced_windows(bundles):
+    p = Predictor([bundles[1]], include_default=False, max_windows=5)
+    res = p.predict_array(tone(LOW_HZ, 20.0), SR)
+    r = res["Band Model"]
+    assert r.windows_used == 5
+    assert r.windows_total == expected_windows(20.0, tiny_logmel_spec()) > 5
+    assert r.truncated and res.truncated
+    assert r.genre == "low"
+    assert res.to_dict()["track"]["truncated"] is True
+
+
+def test_too_long_track_is_refused(bundles, tmp_path):
+    p = Predictor([bundles[1]], include_default=False, max_duration=5.0)
+    with pytest.raises(TrackTooLongError, match="5 s"):
+        p.predict_array(tone(LOW_HZ, 6.0), SR)
+    path = write_audio(tmp_path / "long.wav", tone(LOW_HZ, 6.0))
+    with pytest.raises(TrackTooLongError, match="long.wav"):
+        p.predict_file(path)
+    with pytest.raises(AudioError):
+        p.predict_bytes(path.read_bytes(), "long.wav")
+    assert p.predict_array(tone(LOW_HZ, 4.9), SR)["Band Model"].genre == "low"
+
+
+def test_several_models_keras_and_sklearn(bundles):
+    root, band, base = bundles
+    p = Predictor(models_dir=root, include_default=False)
+    assert sorted(p.model_names) == ["Band Model", "Tone Baseline"]
+    kinds = {m.name: m.kind for m in p.models}
+    assert kinds == {"Band Model": "keras", "Tone Baseline": "sklearn"}
+    res = p.predict_array(tone(HIGH_HZ, 3.0), SR)
+    assert res["Tone Baseline"].genre == "high"
+    assert res["Band Model"].genre == "high"
+    assert res["Tone Baseline"].metrics == {"accuracy": 1.0}
+    only = p.predict_array(tone(LOW_HZ, 3.0), SR, models=["Tone Baseline"])
+    assert [r.name for r in only.results] == ["Tone Baseline"]
+    assert only["Tone Baseline"].genre == "low"
+    with pytest.raises(ParameterError, match="Nope"):
+        p.predict_array(tone(LOW_HZ, 1.0), SR, models=["Nope"])
+
+
+def test_models_dir_from_environment_and_name_clashes(bundles, tmp_path, monkeypatch):
+    root = tmp_path / "models"
+    make_band_bundle(root / "a", name="Same")
+    make_band_bundle(root / "b", name="Same")
+    make_band_bundle(root / "c", name="track")  # would clash with the response's "track" key
+    monkeypatch.setenv("GENRENET_MODELS", str(root))
+    p = Predictor(include_default=False, warmup=False)
+    names = p.model_names
+    assert len(set(names)) == 3
+    assert "Same" in names and "Same (b)" in names and "track (c)" in names
+    d = p.predict_array(tone(LOW_HZ, 1.5), SR).to_dict()
+    assert isinstance(d["track"]["duration"], float)
+    assert d["track (c)"]["genre"] == "low"
+
+
+def test_missing_models_are_reported(tmp_path):
+    with pytest.raises(ModelError, match="does not exist"):
+        Predictor(models_dir=tmp_path / "nowhere", include_default=False)
+    with pytest.raises(ModelError, match="no model bundle found"):
+        Predictor(models_dir=tmp_path, include_default=False)
+
+
+def test_inconsistent_bundles_are_rejected(tmp_path):
+    from genrenet._tf import keras
+    from genrenet.bundle import save_bundle
+
+    spec = tiny_logmel_spec()
+    meta = {"name": "Bad", "model": "x", "genres": ["a", "b", "c"], "feature": spec.to_dict()}
+    inputs = keras.Input(shape=spec.shape)
+    out = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
+    save_bundle(tmp_path / "outputs", keras.Model(inputs, out), meta)
+    with pytest.raises(ModelError, match="2 outputs but meta.json lists 3 genres"):
+        Predictor([tmp_path / "outputs"], include_default=False)
+    wrong = keras.Input(shape=(10, 10, 1))
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(wrong))
+    save_bundle(tmp_path / "shape", keras.Model(wrong, out), meta)
+    with pytest.raises(ModelError, match="does not match the feature shape"):
+        Predictor([tmp_path / "shape"], include_default=False)
+
+
+def test_bad_parameters_and_bad_audio(band_predictor, bundles):
+    with pytest.raises(ParameterError, match="max_windows"):
+        Predictor([bundles[1]], include_default=False, max_windows=0)
+    with pytest.raises(ParameterError, match="max_duration"):
+        Predictor([bundles[1]], include_default=False, max_duration=-1)
+    with pytest.raises(ParameterError, match="sr"):
+        band_predictor.predict_array(tone(LOW_HZ, 1.0), 0)
+    with pytest.raises(ParameterError, match="1-D"):
+        band_predictor.predict_array(np.zeros((2, 2, 2)), SR)
+    with pytest.raises(AudioError, match="NaN"):
+        band_predictor.predict_array(np.full(SR, np.nan, dtype=np.float32), SR)
+    with pytest.raises(AudioError, match="empty"):
+        band_predictor.predict_array(np.zeros(0, dtype=np.float32), SR)
+    with pytest.raises(AudioError, match="song.wav"):
+        band_predictor.predict_bytes(b"this is text, not audio" * 10, "song.wav")
+    with pytest.raises(ParameterError, match="bytes"):
+        band_predictor.predict_bytes("not bytes", "x.wav")
+
+
+def test_inference_is_graph_mode_and_traced_once(band_predictor):
+    runner = band_predictor._models[0].runner
+    for seconds in (1.0, 2.5, 7.0):
+        band_predictor.predict_array(tone(LOW_HZ, seconds), SR)
+    # One trace at load time serves every batch size.
+    assert runner._infer.experimental_get_tracing_count() == 1
+
+
+def test_concurrent_predictions_are_consistent(bundles):
+    root = bundles[0]
+    p = Predictor(models_dir=root, include_default=False)
+    signals = [tone(LOW_HZ if i % 2 else HIGH_HZ, 2.0 + 0.25 * i, seed=i) for i in range(8)]
+    serial = [p.predict_array(y, SR).to_dict() for y in signals]
+    out: list = [None] * len(signals)
+    errors: list = []
+
+    def work(i):
+        try:
+            for _ in range(3):
+                out[i] = p.predict_array(signals[i], SR).to_dict()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(signals))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    for a, b in zip(serial, out, strict=True):
+        for name in p.model_names:
+            for g in ("low", "high"):
+                assert a[name]["data"][g] == pytest.approx(b[name]["data"][g], abs=1e-5)
+
+
+def test_cli_predict_json_and_table(bundles, tmp_path, capsys):
+    from genrenet.cli import main
+
+    root = bundles[0]
+    low = write_audio(tmp_path / "low.wav", tone(LOW_HZ, 2.0))
+    high = write_audio(tmp_path / "high.flac", tone(HIGH_HZ, 2.0))
+    assert main(["predict", str(low), str(high), "--json", "--models-dir", str(root), "--no-default"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[str(low)]["Band Model"]["genre"] == "low"
+    assert out[str(high)]["Tone Baseline"]["genre"] == "high"
+    assert main(["predict", str(low), "--models-dir", str(root), "--no-default"]) == 0
+    text = capsys.readouterr().out
+    assert "low.wav" in text and "Band Model" in text and "-> low" in text
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    assert main(["predict", str(bad), "--models-dir", str(root), "--no-default"]) == 1
+    assert "bad.wav" in capsys.readouterr().err
+
+
+def test_default_model_on_real_gtzan(gtzan_mini):
+    """The shipped default model, on one full 30 s clip per GTZAN genre."""
+    from genrenet.predict import default_bundle_path
+
+    if default_bundle_path() is None:
+        pytest.skip("the default model bundle genrenet/pretrained/gtzan10 is not installed")
+    p = Predictor(include_default=True, models_dir=None, bundles=[])
+    default = next(m for m in p.models if m.default)
+    hits, total = 0, 0
+    for genre_dir in sorted(d for d in gtzan_mini.iterdir() if d.is_dir()):
+        files = sorted(genre_dir.glob("*.wav"))
+        if not files or genre_dir.name not in default.genres:
+            continue
+        res = p.predict_file(files[-1], models=[default.name])[default.name]
+        assert sum(res.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+        assert res.windows_used >= 5
+        hits += res.genre == genre_dir.name
+        total += 1
+    assert total == 10
+    # These clips were part of the model's training data: nearly all must be right.
+    assert hits >= 8, f"default model got {hits}/{total} training clips right"
