@@ -13,6 +13,9 @@ inference, averaging, JSON) gives the right genre:
 
 from __future__ import annotations
 
+import contextlib
+import io
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +113,28 @@ def make_sklearn_bundle(path: Path, *, name: str = "Tone Baseline") -> Path:
         "metrics": {"accuracy": 1.0},
     }
     return save_bundle(path, clf, meta)
+
+
+@contextlib.contextmanager
+def serve_app(app):
+    """Run ``app`` on a threaded werkzeug server on 127.0.0.1 (free port); yield its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="test-http-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def wav_bytes(y: np.ndarray, *, sr: int = SR) -> bytes:
+    """``y`` encoded as a 16-bit WAV file in memory."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()

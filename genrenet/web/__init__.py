@@ -1,0 +1,14 @@
+"""The genre-detector web service (book chapter "The genre detector", ``book/08_web``).
+
+:func:`create_app` builds the Flask application (upload page, JSON API); see
+:mod:`genrenet.web.app` for the routes and the response schema. The
+``notebooks/prediction.ipynb`` notebook shows the same predictions offline.
+
+Development server: ``genrenet serve --port 8000``. Production (tested)::
+
+    gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000
+"""
+
+from genrenet.web.app import DEFAULT_MAX_UPLOAD_MB, PRODUCTION_COMMAND, create_app
+
+__all__ = ["create_app", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB"]
