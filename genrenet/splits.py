@@ -57,7 +57,7 @@ FAULT_FILTERED_FILES = {
 }
 
 #: Where the lists are published (the dnn-mgr project); override with $GENRENET_SPLITS_URL.
-DEFAULT_SPLITS_URL = "https://raw.githubusercontent.com/coreyker/dnn-mgr/master/gtzan/"
+DEFAULT_SPLITS_URL = "https://raw.githubusercontent.com/coreyker/dnn-mgr/master/"
 
 
 @dataclass(frozen=True)
