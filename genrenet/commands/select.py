@@ -1,0 +1,78 @@
+"""``genrenet select``: the genre-selection experiment (every k-genre subset, shared grouped folds).
+
+Used in the book chapter "Data" (04, section "Genre selection") and by the
+notebook ``notebooks/genre_selection.ipynb`` through :mod:`genrenet.selection`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    """Add the ``select`` subcommand."""
+    p = subparsers.add_parser(
+        "select",
+        help="score every k-genre subset and count the genres of the best subsets (thesis figures 27-29)",
+        description="Train the classical baseline on every k-genre subset under one set of grouped folds, "
+        "record each subset's cross-validated score in OUT/selection.json (resumable), and count how often "
+        "each genre appears among the subsets above each threshold (OUT/counts.json, OUT/selection.png).",
+    )
+    p.add_argument("--dataset", default="demo", help="data set name (demo, gtzan, folder, soundcloud)")
+    p.add_argument("--data-dir", default=None, help="where the data set lives (not needed for demo)")
+    p.add_argument("--genres", default=None, help="comma-separated genres to choose from (default all)")
+    p.add_argument("--k", type=int, default=4, help="genres per subset (default 4)")
+    p.add_argument("--folds", type=int, default=4, help="grouped folds (default 4)")
+    p.add_argument("--by", default="block", choices=("block", "track", "artist"), help="fold grouping")
+    p.add_argument("--model", default="svm", choices=("svm", "logreg"), help="baseline classifier")
+    p.add_argument("--metric", default="balanced_accuracy", choices=("balanced_accuracy", "accuracy"))
+    p.add_argument("--level", default="track", choices=("track", "window"))
+    p.add_argument("--thresholds", default="0.65,0.70,0.75", help="comma-separated score thresholds")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--max-subsets", type=int, default=None, help="stop after this many subsets (resume later)")
+    p.add_argument("--out", required=True, help="output directory (reruns resume from it)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run or resume the experiment and print the genre counts."""
+    from pathlib import Path
+
+    from genrenet.datasets import load_dataset
+    from genrenet.errors import ParameterError
+    from genrenet.io import atomic_write_json
+    from genrenet.selection import describe, genre_counts, plot_selection, run_selection
+
+    try:
+        thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
+    except ValueError:
+        raise ParameterError(f"--thresholds must be comma-separated numbers, got {args.thresholds!r}") from None
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if args.genres:
+        dataset = dataset.subset([g.strip() for g in args.genres.split(",") if g.strip()])
+    result = run_selection(dataset, out_dir=args.out, k=args.k, folds=args.folds, by=args.by, model=args.model,
+                           metric=args.metric, level=args.level, seed=args.seed, max_subsets=args.max_subsets,
+                           progress=not args.quiet)
+    out = Path(args.out)
+    summary = describe(result, thresholds=thresholds)
+    atomic_write_json(out / "counts.json", summary)
+    synthetic = " (SYNTHETIC demo corpus)" if result.config.get("synthetic") else ""
+    title = f"{result.config['dataset']}{synthetic}: {result.config['protocol']}"
+    plot_selection(genre_counts(result, thresholds=thresholds, genres=result.config["genres"]),
+                   path=out / "selection.png", title=title)
+    done = len(result.results)
+    print(f"{done} subsets scored ({result.computed} now){'' if result.complete else ' - incomplete, rerun to resume'}")
+    print(f"protocol: {result.config['protocol']}")
+    for t, counts in summary["counts"].items():
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        print(f"score > {t}: {summary['subsets_above'][t]} subsets; " + ", ".join(f"{g} {n}" for g, n in ranked))
+    print("pick: " + ", ".join(summary["pick"]))
+    if summary["thesis_pick_rank"] is not None:
+        print(f"thesis pick {'+'.join(summary['thesis_pick'])}: score {summary['thesis_pick_score']:.3f}, "
+              f"rank {summary['thesis_pick_rank']} of {summary['n_subsets']}")
+    print(f"saved {out / 'selection.json'}, {out / 'counts.json'}, {out / 'selection.png'}")
+    if getattr(args, "json", False):
+        print(json.dumps(summary))
+    return 0
