@@ -7,6 +7,7 @@
   var form = document.getElementById("upload-form");
   var zone = document.getElementById("drop-zone");
   var input = document.getElementById("file-input");
+  var pick = document.getElementById("pick-button");
   var statusBox = document.getElementById("status");
   var statusText = document.getElementById("status-text");
   var bar = document.getElementById("progress-bar");
@@ -111,6 +112,7 @@
     busy = true;
     zone.classList.add("busy");
     errorBox.hidden = true;
+    results.hidden = true;
     setStatus("Uploading " + file.name + "\u2026", 0);
     var data = new FormData();
     data.append("file", file, file.name);
@@ -144,11 +146,13 @@
   input.addEventListener("change", function () {
     if (input.files && input.files.length) upload(input.files[0]);
   });
-  zone.addEventListener("keydown", function (ev) {
-    if (ev.key === "Enter" || ev.key === " ") {
-      ev.preventDefault();
-      input.click();
-    }
+  // The button is the keyboard path (Tab, then Enter or Space); a click anywhere in the zone works too.
+  pick.addEventListener("click", function (ev) {
+    ev.stopPropagation();
+    if (!busy) input.click();
+  });
+  zone.addEventListener("click", function () {
+    if (!busy) input.click();
   });
   ["dragenter", "dragover"].forEach(function (type) {
     zone.addEventListener(type, function (ev) {

@@ -1,0 +1,164 @@
+"""The upload page in headless Chromium (Python playwright, Debian's /usr/bin/chromium).
+
+Drops a file on the drop zone (a DataTransfer ``drop`` event), uses the file
+picker (also from the keyboard), checks the bar charts and an error message, and
+saves screenshots (desktop and a 390x844 phone) to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from genre_detector_helpers import (
+    HIGH_HZ,
+    LOW_HZ,
+    make_band_bundle,
+    make_sklearn_bundle,
+    serve_app,
+    tone,
+    wav_bytes,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip(f"headless browser not available: {CHROMIUM} is missing")
+    pytest.importorskip("playwright.sync_api")
+    from genrenet.predict import Predictor
+    from genrenet.web import create_app
+
+    root = tmp_path_factory.mktemp("browser-models")
+    make_band_bundle(root / "band", name="Band Model")
+    make_sklearn_bundle(root / "baseline", name="Tone Baseline")
+    predictor = Predictor(models_dir=root, include_default=False, max_duration=60.0)
+    app = create_app(predictor, book_dir=root / "no-book")
+    with serve_app(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def drop_file(page, data: bytes, name: str, mime: str) -> None:
+    """Dispatch dragenter/dragover/drop with a DataTransfer holding the file."""
+    page.evaluate(
+        """([b64, name, mime]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], name, {type: mime}));
+            const zone = document.getElementById('drop-zone');
+            for (const type of ['dragenter', 'dragover', 'drop']) {
+                zone.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+            }
+        }""",
+        [base64.b64encode(data).decode(), name, mime],
+    )
+
+
+def winners(page) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.chart')].map(
+            c => [c.dataset.model, c.querySelector('.winner-genre').textContent]))"""
+    )
+
+
+def test_drop_pick_and_error_on_desktop(site, browser, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(site) else external.append(r.url))
+    console_errors: list[str] = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(site + "/")
+    header = page.locator("header").inner_text()
+    assert "MUSIC GENRE DETECTOR" in header and "How does it work?" in header and "Documentation" in header
+    assert page.locator("h1").inner_text() == "Find the genre of your track"
+    assert page.locator("#drop-zone").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "upload_page_desktop.png"), full_page=True)
+
+    # 1. drag and drop
+    drop_file(page, wav_bytes(tone(HIGH_HZ, 3.0)), "high tone.wav", "audio/wav")
+    page.wait_for_selector("#results:not([hidden]) .chart", timeout=30_000)
+    assert winners(page) == {"Band Model": "high", "Tone Baseline": "high"}
+    assert page.locator(".chart").count() == 2
+    assert page.locator(".chart[data-model='Band Model'] .bar").count() == 2
+    width = page.locator(".chart[data-model='Band Model'] .bar.top .bar-fill").evaluate("e => e.style.width")
+    assert float(width.rstrip("%")) > 90
+    assert "for high tone.wav" in page.locator("#results-file").inner_text()
+    assert "accuracy 90.0%" in page.locator(".chart[data-model='Band Model'] .metric").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "results_desktop.png"), full_page=True)
+
+    # 2. the file picker
+    low = tmp_path / "low tone.wav"
+    low.write_bytes(wav_bytes(tone(LOW_HZ, 2.0)))
+    page.set_input_files("#file-input", str(low))
+    page.wait_for_function("document.querySelector('#results-file').textContent.includes('low tone.wav')")
+    assert winners(page) == {"Band Model": "low", "Tone Baseline": "low"}
+
+    # 3. keyboard: Tab reaches the "Choose a file" button; Enter opens the picker
+    page.focus("h1")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "pick-button":
+            break
+    assert page.evaluate("document.activeElement.id") == "pick-button"
+    with page.expect_file_chooser(timeout=10_000) as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(low))
+    page.wait_for_selector("#status[hidden]", state="attached", timeout=30_000)
+
+    # 4. an error from the API is shown in words
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just text")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "unsupported file type '.txt'" in page.locator("#error").inner_text()
+    drop_file(page, b"definitely not audio" * 50, "broken.wav", "audio/wav")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('cannot decode')")
+    assert page.locator("#results").is_hidden()  # stale results are not shown beside an error
+    page.screenshot(path=str(ARTIFACTS / "error_desktop.png"))
+
+    assert external == [], f"the page fetched other hosts: {external}"
+    assert console_errors == [] or all("400" in e or "415" in e or "422" in e for e in console_errors)
+    page.close()
+
+
+def test_phone_layout(site, browser):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                              has_touch=True)
+    page = ctx.new_page()
+    page.goto(site + "/")
+    drop_file(page, wav_bytes(tone(LOW_HZ, 2.0)), "phone.wav", "audio/wav")
+    page.wait_for_selector("#results:not([hidden]) .chart", timeout=30_000)
+    # nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.locator("#drop-zone").bounding_box()
+    assert box["width"] <= 390 and box["x"] >= 0
+    charts = page.locator(".chart")
+    assert charts.count() == 2
+    first, second = charts.nth(0).bounding_box(), charts.nth(1).bounding_box()
+    assert second["y"] > first["y"]  # stacked in one column
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "results_phone.png"), full_page=True)
+    ctx.close()
