@@ -184,6 +184,12 @@ def test_demo_dataset_is_synthetic(tmp_path):
     assert all("." in t.id and "/" not in t.id for t in ds)
     again = load_dataset("demo", tmp_path / "demo")
     assert again.content_hash() == ds.content_hash()
+    # without a root it is generated under genrenet's home, in a folder of its own for these options
+    from genrenet.paths import demo_dir
+
+    small = load_dataset("demo", n_per_genre=1, duration=2.0)
+    assert small.root.parent == demo_dir().parent.resolve() and small.root != demo_dir().resolve()
+    assert len(small) == len(small.genres) and small.synthetic
 
 
 def test_soundcloud_manifest_dataset(tmp_path):

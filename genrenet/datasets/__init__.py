@@ -107,7 +107,10 @@ def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = 
         opts["seed"] = seed
     if root is None:
         # non-default generation options get their own folder, so corpora never mix
-        variant = "-".join(f"{k}{v}" for k, v in sorted(opts.items()))
+        import inspect
+
+        defaults = {k: p.default for k, p in inspect.signature(demo.generate_demo).parameters.items()}
+        variant = "-".join(f"{k}{v}" for k, v in sorted(opts.items()) if defaults.get(k) != v)
         root = demo_dir() if not variant else demo_dir().parent / f"demo-{variant}"
     root = Path(root).expanduser()
     has_audio = root.is_dir() and any(root.glob("*/*.wav"))
