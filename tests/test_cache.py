@@ -150,3 +150,14 @@ def test_bad_parameters(music, tmp_path):
         featurize([1, 2], SPEC, cache_dir=tmp_path)
     assert FeatureCache(SPEC, cache_dir=tmp_path).dir.name == SPEC.key()
     assert cache_mod.FeatureSet
+
+
+def test_cli_features(music, tmp_path, capsys):
+    from genrenet.cli import main
+
+    args = ["features", "--dataset", "folder", "--data-dir", str(music), "--feature", "mfcc_stats",
+            "--cache-dir", str(tmp_path / "c"), "--jobs", "1", "--no-progress"]
+    assert main(args) == 0
+    assert "6 computed, 0 from the cache" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 computed, 6 from the cache" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -205,3 +206,27 @@ def test_soundcloud_manifest_dataset(tmp_path):
     assert ds.ids == ["sc-1", "sc-2"] and ds[0].group == "ann"
     with pytest.raises(DataError, match="collect"):
         load_dataset("soundcloud", tmp_path / "empty")
+
+
+def test_cli_data_info_manifest_split(tmp_path, capsys):
+    from genrenet.cli import main
+
+    root = _gtzan_tree(tmp_path / "g", genres=("blues", "rock"), n=4)
+    assert main(["data", "info", "--dataset", "gtzan", "--data-dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "8 tracks in 2 genres" in out and "content hash" in out
+    assert main(["data", "info", "--dataset", "gtzan", "--data-dir", str(root), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["tracks"] == 8 and info["synthetic"] is False
+    man = tmp_path / "m.tsv"
+    assert main(["data", "manifest", "--dataset", "gtzan", "--data-dir", str(root), "--genres", "rock",
+                 "--out", str(man)]) == 0
+    assert len(Dataset.from_manifest(man)) == 4
+    out_json = tmp_path / "split.json"
+    assert main(["data", "split", "--dataset", "manifest", "--data-dir", str(man), "--protocol", "kfold",
+                 "--folds", "2", "--out", str(out_json)]) == 0
+    splits = json.loads(out_json.read_text())["splits"]
+    assert len(splits) == 2 and sorted(splits[0]["test"] + splits[1]["test"]) == [0, 1, 2, 3]
+    # errors are reported by the CLI as messages, not tracebacks
+    assert main(["data", "info", "--dataset", "gtzan", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "does not exist" in capsys.readouterr().err

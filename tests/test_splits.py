@@ -135,3 +135,33 @@ def test_fault_filtered_checksum_and_absent(tmp_path):
     assert s.ids(ds, "train") == ["blues.00001"] and s.missing == ("blues.00099",)
     with pytest.raises(DataError, match="missing"):
         fault_filtered_split(ds, lists_dir=tmp_path / "none", verify=False)
+
+
+def test_fault_filtered_lists_downloaded_and_verified(gtzan_splits, tmp_path):
+    """The lists are fetched from a configurable base URL (here a server on 127.0.0.1)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from genrenet.splits import fetch_fault_filtered_lists
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(gtzan_splits)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        dest = fetch_fault_filtered_lists(tmp_path / "lists", base_url=base)
+        assert sorted(p.name for p in dest.iterdir()) == ["test_filtered.txt", "train_filtered.txt",
+                                                          "valid_filtered.txt"]
+        ds = _ds(n_per_genre=20)
+        s = fault_filtered_split(ds, lists_dir=dest)
+        assert "blues.00012" in s.ids(ds, "test") and s.info["listed"]["test"] == 290
+        with pytest.raises(DataError):
+            fetch_fault_filtered_lists(tmp_path / "x", base_url=base + "nowhere/")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
