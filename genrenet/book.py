@@ -782,7 +782,9 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
     if check:
         check_executed(config)
     es5 = ensure_mathjax(root)
-    cmd = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(root), "--builder", "html"]
+    # jupyter_book.cli.main has no __main__ guard: call its click entry point explicitly
+    cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+           "build", str(root), "--builder", "html"]
     if output is not None:
         cmd += ["--path-output", str(Path(output).resolve())]
     if warningiserror:
@@ -796,6 +798,8 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
             detail = "\n" + "\n".join(lines[-40:])
         raise GenrenetError(f"jupyter-book build of {root} failed (exit {proc.returncode}){detail}")
     html = Path(output).resolve() / "_build" / "html" if output is not None else root / "_build" / "html"
+    if not (html / "index.html").is_file():
+        raise GenrenetError(f"jupyter-book build of {root} reported success but wrote no {html / 'index.html'}")
     _copy_mathjax(es5, html)
     return html
 
