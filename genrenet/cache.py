@@ -25,8 +25,10 @@ import json
 import multiprocessing
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -384,22 +386,29 @@ def featurize(
         bar.update(1)
 
     try:
-        if jobs == 1:
-            for digest, i in unique.items():
+        done: set[int] = set()
+        if jobs > 1:
+            try:
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+                    futures = {
+                        pool.submit(_compute, spec_dict, str(dataset[i].path), str(cache.path_for(d))): i
+                        for d, i in unique.items()
+                    }
+                    try:
+                        for fut in as_completed(futures):
+                            _record(futures[fut], fut.result())
+                            done.add(futures[fut])
+                    except BaseException:
+                        for fut in futures:
+                            fut.cancel()
+                        raise
+            except BrokenProcessPool as exc:
+                # e.g. a script without an `if __name__ == "__main__":` guard under the spawn start method
+                warnings.warn(f"feature worker processes failed ({exc}); continuing in this process",
+                              RuntimeWarning, stacklevel=2)
+        for digest, i in unique.items():
+            if i not in done:
                 _record(i, _compute(spec_dict, str(dataset[i].path), str(cache.path_for(digest))))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
-                futures = {
-                    pool.submit(_compute, spec_dict, str(dataset[i].path), str(cache.path_for(d))): i
-                    for d, i in unique.items()
-                }
-                try:
-                    for fut in as_completed(futures):
-                        _record(futures[fut], fut.result())
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
     finally:
         bar.close()
 
