@@ -1,0 +1,106 @@
+"""Tests of the synthetic demo corpus (genrenet.datasets.demo) and ``genrenet demo``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrenet.cli import main
+from genrenet.datasets import demo
+from genrenet.errors import DataError, ParameterError
+from genrenet.io import sha256_file
+
+
+def test_render_clip_is_deterministic_and_varied():
+    a = demo.render_clip("techno", 0, seed=1, duration=2.0)
+    assert a.dtype == np.float32 and a.shape == (44100,) and 0.4 < np.abs(a).max() < 1.0
+    np.testing.assert_array_equal(a, demo.render_clip("techno", 0, seed=1, duration=2.0))
+    assert not np.array_equal(a, demo.render_clip("techno", 1, seed=1, duration=2.0))
+    assert not np.array_equal(a, demo.render_clip("techno", 0, seed=2, duration=2.0))
+    with pytest.raises(ParameterError, match="genre"):
+        demo.render_clip("polka", 0)
+    with pytest.raises(ParameterError, match="duration"):
+        demo.render_clip("rock", 0, duration=0.0)
+
+
+def test_generate_layout_readme_and_byte_identity(tmp_path):
+    root = demo.generate_demo(tmp_path / "a", n_per_genre=2, duration=1.0, seed=5, progress=False)
+    files = demo.demo_files(root, n_per_genre=2)
+    assert len(files) == 2 * len(demo.DEMO_GENRES) and all(p.is_file() for p in files)
+    assert files[0].relative_to(root).as_posix() == "ambient/ambient.00000.wav"
+    meta = sf.info(str(files[0]))
+    assert (meta.samplerate, meta.channels, meta.frames, meta.subtype) == (22050, 1, 22050, "PCM_16")
+    readme = (root / "README.txt").read_text()
+    assert "SYNTHETIC" in readme and "seed 5" in readme
+    other = demo.generate_demo(tmp_path / "b", n_per_genre=2, duration=1.0, seed=5, progress=False)
+    for p in files:
+        assert sha256_file(p) == sha256_file(other / p.relative_to(root))
+
+
+def test_resume_skips_finished_files(tmp_path, monkeypatch):
+    root = demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+    victim = root / "rock" / "rock.00000.wav"
+    digest = sha256_file(victim)
+    victim.unlink()
+    calls = []
+    real = demo.render_clip
+    monkeypatch.setattr(demo, "render_clip", lambda g, i, **kw: calls.append((g, i)) or real(g, i, **kw))
+    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+    assert calls == [("rock", 0)] and sha256_file(victim) == digest
+    calls.clear()
+    demo.generate_demo(tmp_path, n_per_genre=2, duration=1.0, progress=False)  # grows: only new clips
+    assert sorted(calls) == sorted((g, 1) for g in demo.DEMO_GENRES)
+    calls.clear()
+    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)  # shrinks: extras removed
+    assert calls == [] and not (root / "rock" / "rock.00001.wav").exists()
+    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, seed=7, progress=False)  # new seed: all rewritten
+    assert len(calls) == len(demo.DEMO_GENRES) and sha256_file(victim) != digest
+
+
+def test_refuses_foreign_directory_and_bad_parameters(tmp_path):
+    (tmp_path / "rock").mkdir()
+    (tmp_path / "rock" / "rock.00000.wav").write_bytes(b"my own recording")
+    with pytest.raises(DataError, match="not a genrenet demo corpus"):
+        demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+    assert (tmp_path / "rock" / "rock.00000.wav").read_bytes() == b"my own recording"
+    with pytest.raises(ParameterError, match="n_per_genre"):
+        demo.generate_demo(tmp_path / "x", n_per_genre=0)
+    with pytest.raises(ParameterError, match="seed"):
+        demo.generate_demo(tmp_path / "x", seed=-3)
+
+
+def test_default_root_and_cli(tmp_path, capsys):
+    from genrenet.paths import demo_dir
+
+    root = demo.generate_demo(n_per_genre=1, duration=0.5, progress=False)
+    assert root == demo_dir() and (root / "README.txt").exists()
+    assert main(["demo", "--to", str(tmp_path / "cli"), "--per-genre", "1", "--duration", "0.5",
+                 "--seed", "3", "--no-progress"]) == 0
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert len(list((tmp_path / "cli").glob("*/*.wav"))) == len(demo.DEMO_GENRES)
+    assert main(["demo", "--to", str(tmp_path / "bad"), "--per-genre", "0"]) == 1
+
+
+def test_styles_are_separable_but_not_identical():
+    """A linear classifier on MFCC statistics, cross-validated over whole clips, tells the styles apart."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrenet.features import extract
+
+    X, y, groups = [], [], []
+    for gi, genre in enumerate(demo.DEMO_GENRES):
+        for i in range(4):
+            feats = extract("mfcc_stats", demo.render_clip(genre, i, seed=11, duration=4.5), 22050)
+            X.append(feats)
+            y += [gi] * len(feats)
+            groups += [gi * 10 + i] * len(feats)
+    X, y, groups = np.concatenate(X), np.array(y), np.array(groups)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+    assert cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(4)).mean() >= 0.85
+    # clips of one style are not copies of each other
+    per_clip = X.reshape(len(demo.DEMO_GENRES), 4, -1, X.shape[1]).mean(axis=2)
+    assert np.min(np.abs(per_clip[:, 0] - per_clip[:, 1]).sum(axis=1)) > 1.0
