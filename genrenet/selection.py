@@ -409,7 +409,7 @@ def run_selection(
 
     bar = None
     if progress and todo:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=len(subsets), initial=len(results), desc=f"genre subsets (k={k})", unit="subset")
     computed = 0
@@ -478,8 +478,14 @@ def plot_selection(
         ax.set_xticklabels(names, rotation=60, ha="right")
         ax.set_title(f"subsets with score > {t:.2f}")
         ax.set_ylabel("number of subsets")
+    present = {g for c in counts.values() for g in c} & set(highlight)
+    if present:
+        from matplotlib.patches import Patch
+
+        axes[0].legend(handles=[Patch(color="tab:orange", label="the thesis's pick"),
+                                Patch(color="tab:blue", label="other genres")], fontsize=8, loc="lower left")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     if path is not None:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, format="png", dpi=110)

@@ -470,7 +470,7 @@ class _TunerMixin:
     def on_search_begin(self):
         super().on_search_begin()
         if self._gn_progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             done = sum(1 for t in getattr(self.oracle, "trials", {}).values() if t.status == "COMPLETED")
             self._gn_bar = tqdm(total=self._gn_total, initial=done, desc=f"tuning {self.hypermodel.name}", unit="trial")
