@@ -112,6 +112,7 @@ def build_compact_cnn(
     freq_masks: int = 2,
     time_masks: int = 2,
     weight_decay: float = 1e-4,
+    stem_stride: int = 2,
     seed: int | None = None,
 ):
     """Build and compile the compact log-mel CNN.
@@ -139,6 +140,9 @@ def build_compact_cnn(
         Bands masked per window along each axis when ``spec_augment`` is on.
     weight_decay : float, keyword-only
         L2 penalty on the convolution and dense kernels (0 disables it).
+    stem_stride : int, keyword-only
+        Stride of the first convolution (2 quarters the cost of every later
+        layer; the input must then be at least ``2**(depth+1)`` in both axes).
     seed : int or None, keyword-only
         Seed of the masking layer (the training runner passes its seed).
 
@@ -150,11 +154,15 @@ def build_compact_cnn(
     depth = _check_int("depth", depth)
     if depth > 6:
         raise ParameterError(f"depth must be between 1 and 6, got {depth!r}")
+    stem_stride = _check_int("stem_stride", stem_stride)
+    if stem_stride > 4:
+        raise ParameterError(f"stem_stride must be between 1 and 4, got {stem_stride!r}")
     shape, n = check_input(input_shape, n_classes)
-    if min(shape[:2]) < 2**depth:
+    need = 2**depth * stem_stride
+    if min(shape[:2]) < need:
         raise ParameterError(
-            f"input_shape {shape} is too small for depth={depth}: each of the {depth} blocks halves "
-            f"both axes, so both must be at least {2**depth}"
+            f"input_shape {shape} is too small for depth={depth} and stem_stride={stem_stride}: "
+            f"both axes must be at least {need}"
         )
     width = _check_int("width", width)
     dropout = _check_float("dropout", dropout, low=0.0, high=1.0)
@@ -176,7 +184,8 @@ def build_compact_cnn(
         filters = width * min(2**i, 8)
         if i == 0:
             conv = keras.layers.Conv2D(
-                filters, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"conv{i + 1}"
+                filters, 3, strides=stem_stride, padding="same", use_bias=False, kernel_regularizer=reg,
+                name=f"conv{i + 1}",
             )
         else:
             conv = keras.layers.SeparableConv2D(

@@ -1,0 +1,387 @@
+"""Evaluation: window- and track-level accuracy, macro-F1, per-genre precision and
+recall, confusion matrices, learning curves, and evaluation of a saved bundle on
+any labelled audio.
+
+A model sees fixed-length windows of a track; a *track* prediction is the mean
+of its windows' probabilities (the same rule :mod:`genrenet.predict` applies to
+uploads), so every result here is given at both levels.
+
+Used in the book chapter "Results" (07) and the notebooks
+``notebooks/train_model.ipynb`` and ``notebooks/results.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrenet.errors import DataError, ModelError, ParameterError
+
+__all__ = [
+    "track_probabilities",
+    "classification_metrics",
+    "metrics_from_confusion",
+    "evaluate_predictions",
+    "predict_proba",
+    "evaluate_bundle",
+    "plot_confusion",
+    "plot_history",
+    "format_metrics",
+    "figure_png",
+]
+
+
+def track_probabilities(probs, track_of_window) -> tuple[np.ndarray, np.ndarray]:
+    """Average window probabilities per track.
+
+    Parameters
+    ----------
+    probs : array, shape (n_windows, n_classes)
+    track_of_window : array of int, shape (n_windows,)
+        Track index of each window.
+
+    Returns
+    -------
+    tracks : ndarray of int
+        Sorted unique track indices.
+    track_probs : ndarray, shape (len(tracks), n_classes)
+        Mean probability of each track's windows.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    tow = np.asarray(track_of_window)
+    if probs.ndim != 2 or tow.ndim != 1 or len(tow) != len(probs):
+        raise ParameterError(
+            f"probs must be (n_windows, n_classes) and track_of_window (n_windows,), got {probs.shape} and {tow.shape}"
+        )
+    tracks, inverse = np.unique(tow, return_inverse=True)
+    sums = np.zeros((len(tracks), probs.shape[1]))
+    np.add.at(sums, inverse, probs)
+    counts = np.bincount(inverse, minlength=len(tracks))[:, None]
+    return tracks, sums / counts
+
+
+def classification_metrics(y_true, y_pred, genres: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-genre precision/recall/F1/support and the confusion matrix.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of int
+        Class indices into ``genres``.
+    genres : sequence of str
+        Class names, index order.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``n``, ``per_genre``
+        (genre → precision, recall, f1, support) and ``confusion`` (rows: true
+        genre, columns: predicted genre, counts as nested lists).
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    genres = list(genres)
+    k = len(genres)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ParameterError(f"y_true and y_pred must be 1-D of equal length, got {y_true.shape} and {y_pred.shape}")
+    if len(y_true) == 0:
+        raise ParameterError("y_true is empty: nothing to evaluate")
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.min() < 0 or arr.max() >= k:
+            raise ParameterError(f"{name} holds a class index outside 0..{k - 1} ({k} genres)")
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return metrics_from_confusion(cm, genres)
+
+
+def metrics_from_confusion(cm, genres: Sequence[str]) -> dict[str, Any]:
+    """The metrics of :func:`classification_metrics` from a confusion matrix of counts.
+
+    Pooling cross-validation folds sums their confusion matrices (each track is
+    tested exactly once) and calls this.
+    """
+    cm = np.asarray(cm, dtype=np.int64)
+    genres = list(genres)
+    if cm.shape != (len(genres), len(genres)):
+        raise ParameterError(f"cm must be {len(genres)}×{len(genres)}, got shape {cm.shape}")
+    n = int(cm.sum())
+    if n == 0:
+        raise ParameterError("the confusion matrix is empty: nothing to evaluate")
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(axis=1).astype(float)
+    predicted = cm.sum(axis=0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    present = support > 0
+    return {
+        "n": n,
+        "accuracy": float(tp.sum() / n),
+        # macro averages over the genres present in y_true (sklearn's labels=present)
+        "macro_f1": float(f1[present].mean()),
+        "balanced_accuracy": float(recall[present].mean()),
+        "per_genre": {
+            g: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, g in enumerate(genres)
+        },
+        "confusion": cm.tolist(),
+    }
+
+
+def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> dict[str, Any]:
+    """Metrics at window and track level from window probabilities.
+
+    Parameters
+    ----------
+    probs : array, shape (n_windows, n_classes)
+    y : array of int, shape (n_windows,)
+        True class of each window (constant within a track).
+    track_of_window : array of int, shape (n_windows,)
+    genres : sequence of str
+
+    Returns
+    -------
+    dict
+        ``{"window": classification_metrics(...) + "loss", "track": classification_metrics(...)}``;
+        ``loss`` is the mean window cross-entropy.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    tow = np.asarray(track_of_window)
+    if len(y) != len(probs):
+        raise ParameterError(f"y has {len(y)} labels for {len(probs)} windows")
+    if probs.shape[1] != len(genres):
+        raise ParameterError(f"probs has {probs.shape[1]} columns for {len(genres)} genres")
+    window = classification_metrics(y, probs.argmax(axis=1), genres)
+    window["loss"] = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
+    tracks, tprobs = track_probabilities(probs, tow)
+    first = {t: i for i, t in reversed(list(enumerate(tow)))}
+    ty = y[[first[t] for t in tracks]]
+    if any(len(set(y[tow == t])) != 1 for t in tracks[:50]):
+        raise DataError("windows of one track carry different labels")
+    track = classification_metrics(ty, tprobs.argmax(axis=1), genres)
+    return {"window": window, "track": track}
+
+
+def predict_proba(model, X, *, batch_size: int = 64) -> np.ndarray:
+    """Window probabilities from a Keras model or a scikit-learn estimator.
+
+    Keras models are called in inference mode batch by batch (``X`` may be a
+    memory map larger than RAM); estimators use ``predict_proba``.
+    """
+    n = len(X)
+    if hasattr(model, "predict_proba") and not hasattr(model, "layers"):
+        return np.asarray(model.predict_proba(np.asarray(X, dtype=np.float32)), dtype=np.float32)
+    out = []
+    for start in range(0, n, batch_size):
+        xb = np.asarray(X[start : start + batch_size], dtype=np.float32)
+        out.append(np.asarray(model(xb, training=False)))
+    if not out:
+        raise ParameterError("X is empty: nothing to predict")
+    return np.concatenate(out).astype(np.float32)
+
+
+def evaluate_bundle(
+    bundle_path,
+    dataset,
+    *,
+    split=None,
+    part: str = "test",
+    batch_size: int = 64,
+    cache_dir=None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a saved model bundle on a labelled data set.
+
+    Tracks whose genre the model does not know are left out and listed in
+    the result; the features are the bundle's own (its ``meta.json`` feature
+    specification), computed through the feature cache.
+
+    Parameters
+    ----------
+    bundle_path : path-like
+        A bundle written by :mod:`genrenet.train` (Keras or baseline).
+    dataset : genrenet.datasets.Dataset
+        Labelled tracks (genre = folder name for a ``folder`` data set).
+    split : genrenet.splits.Split, keyword-only, optional
+        Evaluate only the ``part`` tracks of this split; default: every track.
+    part : {"test", "val", "train"}, keyword-only
+    batch_size : int, keyword-only
+    cache_dir : path-like, keyword-only, optional
+        Feature cache location (default :func:`genrenet.paths.cache_dir`).
+    progress : bool, keyword-only
+        Show the featurisation progress bar.
+
+    Returns
+    -------
+    dict
+        ``model``, ``name``, ``bundle``, ``dataset``, ``genres``, ``n_tracks``,
+        ``skipped_genres`` (genre → number of tracks left out), ``errors`` (unreadable
+        files), ``window`` and ``track`` metrics (see :func:`evaluate_predictions`).
+    """
+    from genrenet.bundle import load_bundle
+    from genrenet.cache import featurize
+    from genrenet.features import FeatureSpec
+
+    bundle = load_bundle(bundle_path)
+    genres = bundle.genres
+    try:
+        spec = FeatureSpec.from_dict(bundle.meta["feature"])
+    except Exception as exc:
+        raise ModelError(f"bundle {bundle_path}: invalid feature specification in meta.json: {exc}") from exc
+    indices = list(range(len(dataset))) if split is None else [int(i) for i in split.indices(part)]
+    known = [i for i in indices if dataset[i].genre in genres]
+    skipped: dict[str, int] = {}
+    for i in indices:
+        if dataset[i].genre not in genres:
+            skipped[dataset[i].genre] = skipped.get(dataset[i].genre, 0) + 1
+    if not known:
+        raise DataError(
+            f"no track of data set {getattr(dataset, 'name', '?')!r} has a genre the model knows "
+            f"(model genres: {', '.join(genres)}; data genres: {', '.join(sorted(skipped))})"
+        )
+    sub = dataset.subset(ids=[dataset[i].id for i in known])
+    fs = featurize(sub, spec, cache_dir=cache_dir, progress=progress)
+    X, _, tow = fs.load()
+    if len(X) == 0:
+        raise DataError(f"no features could be computed for data set {getattr(dataset, 'name', '?')!r}")
+    index = {g: i for i, g in enumerate(genres)}
+    y = np.array([index[sub[int(t)].genre] for t in tow], dtype=np.int64)
+    probs = predict_proba(bundle.model, X, batch_size=batch_size)
+    result = evaluate_predictions(probs, y, tow, genres)
+    result.update(
+        model=bundle.meta.get("model"),
+        name=bundle.name,
+        bundle=str(Path(bundle_path)),
+        dataset=getattr(dataset, "name", None),
+        genres=genres,
+        n_tracks=len(fs.tracks),
+        n_windows=int(len(X)),
+        skipped_genres=skipped,
+        errors=[[str(i), str(c)] for i, c in getattr(fs, "errors", [])],
+        feature=spec.to_dict(),
+    )
+    return result
+
+
+def plot_confusion(cm, genres: Sequence[str], *, title: str = "", normalize: bool = True, ax=None):
+    """Draw a confusion matrix as a seaborn heatmap.
+
+    Parameters
+    ----------
+    cm : array, shape (k, k)
+        Counts; rows are true genres, columns predicted genres.
+    genres : sequence of str
+    title : str, keyword-only
+        Should name the data set, split and protocol.
+    normalize : bool, keyword-only
+        Colour by row fraction (recall) and annotate ``fraction (count)``.
+    ax : matplotlib Axes, keyword-only, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    cm = np.asarray(cm)
+    k = len(genres)
+    if cm.shape != (k, k):
+        raise ParameterError(f"cm must be {k}×{k} for {k} genres, got shape {cm.shape}")
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros(cm.shape, float), where=rows > 0)
+    if normalize:
+        annot = np.array([[f"{frac[i, j]:.2f}\n({cm[i, j]})" for j in range(k)] for i in range(k)])
+        data, fmt = frac, ""
+    else:
+        annot, data, fmt = True, cm, "d"
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.75 * k, 0.8 + 0.65 * k))
+    else:
+        fig = ax.figure
+    sns.heatmap(
+        data, annot=annot, fmt=fmt, cmap="Blues", vmin=0, vmax=1 if normalize else None, cbar=False,
+        xticklabels=list(genres), yticklabels=list(genres), ax=ax, annot_kws={"fontsize": 7 if k > 6 else 9},
+    )
+    ax.set_xlabel("predicted genre")
+    ax.set_ylabel("true genre")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], *, title: str = ""):
+    """Learning curves (loss and accuracy per epoch, training and validation).
+
+    Parameters
+    ----------
+    history : dict
+        ``keras.callbacks.History.history``-style mapping (``loss``, ``val_loss``,
+        ``accuracy``, ``val_accuracy``...).
+    title : str, keyword-only
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if not history or "loss" not in history:
+        raise ParameterError("history must contain at least a 'loss' curve")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if key in history and len(history[key]):
+                epochs = np.arange(1, len(history[key]) + 1)
+                ax.plot(epochs, history[key], style, marker="o", ms=3, label=key.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def figure_png(fig, *, dpi: int = 120) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def format_metrics(result: dict[str, Any]) -> str:
+    """A plain-text table of a result from :func:`evaluate_predictions` / :func:`evaluate_bundle`."""
+    lines = []
+    for level in ("window", "track"):
+        m = result.get(level)
+        if not m:
+            continue
+        extra = f"  loss {m['loss']:.4f}" if "loss" in m else ""
+        lines.append(
+            f"{level:>6}-level: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"balanced accuracy {m['balanced_accuracy']:.4f}  (n={m['n']}){extra}"
+        )
+    track = result.get("track") or result.get("window")
+    if track:
+        lines.append("")
+        lines.append(f"{'genre':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'tracks':>8}")
+        for g, r in track["per_genre"].items():
+            lines.append(f"{g:<14}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['support']:>8d}")
+    return "\n".join(lines)

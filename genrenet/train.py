@@ -1,0 +1,732 @@
+"""The training runner: one function trains any registered model (or the
+classical baseline) on any data set and split, and leaves a model bundle with
+its history, metrics and confusion matrix.
+
+* Features come from the feature cache (:func:`genrenet.cache.featurize`), so a
+  second run featurises nothing.
+* A ``tf.data`` pipeline feeds shuffled batches of window indices, gathers the
+  windows from the cached arrays and scales them (thesis images: ``uint8`` →
+  ``[0, 1]``), so the thesis's layer lists stay exactly as published.
+* Early stopping watches the split's validation tracks, which never share a
+  track with the test tracks; class imbalance is handled with balanced class
+  weights (GTZAN-mini has ten times more classical clips than anything else).
+* One seed (:func:`genrenet.repro.set_seed`, TensorFlow op determinism): the
+  same call gives the same numbers.
+* A finished run directory is recognised and skipped (unless its configuration
+  changed); an interrupted ``fit`` resumes from its last epoch
+  (``keras.callbacks.BackupAndRestore``); cross-validation skips finished folds.
+* The run directory is a bundle (:mod:`genrenet.bundle`) holding the model
+  saved for inference (scaling included, training-only layers removed),
+  ``meta.json``, ``history.json``, ``metrics.json`` (data set, split, protocol,
+  seed, versions, window- and track-level metrics) and ``confusion.png``.
+
+Used in the book chapter "The models" (06) and the notebook
+``notebooks/train_model.ipynb``; the shipped default model was made with
+:func:`cross_validate` and :func:`train` (see ``genrenet/pretrained/gtzan10/MODEL_CARD.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrenet.errors import DataError, ModelError, ParameterError
+from genrenet.repro import DEFAULT_SEED
+
+__all__ = [
+    "RunResult",
+    "CVResult",
+    "SPLITS",
+    "resolve_dataset",
+    "resolve_split",
+    "class_weights",
+    "make_tf_dataset",
+    "serving_model",
+    "train",
+    "cross_validate",
+]
+
+#: Split names accepted by :func:`train` (``"kfold"`` is :func:`cross_validate`).
+SPLITS = ("stratified", "fault-filtered", "all")
+METRICS_FILE = "metrics.json"
+CV_METRICS_FILE = "cv_metrics.json"
+HISTORY_FILE = "history.json"
+
+
+@dataclass
+class RunResult:
+    """Outcome of :func:`train`."""
+
+    out_dir: Path
+    model: str
+    metrics: dict[str, Any]
+    history: dict[str, list[float]] = field(default_factory=dict)
+    skipped: bool = False
+
+    @property
+    def window_accuracy(self) -> float | None:
+        return (self.metrics.get("window") or {}).get("accuracy")
+
+    @property
+    def track_accuracy(self) -> float | None:
+        return (self.metrics.get("track") or {}).get("accuracy")
+
+
+@dataclass
+class CVResult:
+    """Outcome of :func:`cross_validate`: every fold plus pooled metrics."""
+
+    out_dir: Path
+    model: str
+    folds: list[RunResult]
+    metrics: dict[str, Any]
+
+    @property
+    def window_accuracy(self) -> float:
+        return self.metrics["window"]["accuracy"]
+
+    @property
+    def track_accuracy(self) -> float:
+        return self.metrics["track"]["accuracy"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def resolve_dataset(dataset, *, data_dir=None, genres=None):
+    """Turn a data set name (+ directory) or a Dataset into a Dataset, optionally restricted to ``genres``.
+
+    Parameters
+    ----------
+    dataset : str or genrenet.datasets.Dataset
+        ``"demo"``, ``"gtzan"``, ``"folder"``... or a loaded data set.
+    data_dir : path-like, keyword-only, optional
+        Where a named data set lives (``demo`` may omit it).
+    genres : str or sequence of str, keyword-only, optional
+        Keep only these genres (``"classical,country"`` or a list).
+    """
+    from genrenet.datasets import Dataset, load_dataset
+
+    if isinstance(dataset, str):
+        ds = load_dataset(dataset, data_dir)
+    elif isinstance(dataset, Dataset):
+        ds = dataset
+    else:
+        raise ParameterError(f"dataset must be a data set name or a Dataset, got {type(dataset).__name__}")
+    if genres is not None:
+        if isinstance(genres, str):
+            genres = [g.strip() for g in genres.split(",") if g.strip()]
+        ds = ds.subset(list(genres))
+    if len(ds) == 0:
+        raise DataError(f"data set {ds.name!r} has no tracks")
+    if len(ds.genres) < 2:
+        raise DataError(f"data set {ds.name!r} has {len(ds.genres)} genre(s): training needs at least two")
+    return ds
+
+
+def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED):
+    """Turn ``split`` (None, a name of :data:`SPLITS` or a Split) into a Split checked against ``dataset``."""
+    from genrenet.splits import Split, fault_filtered_split, stratified_split
+
+    if split is None or split == "stratified":
+        return stratified_split(dataset, seed=seed)
+    if isinstance(split, Split):
+        split.check(dataset)
+        return split
+    if split in ("fault-filtered", "fault_filtered"):
+        return fault_filtered_split(dataset)
+    if split == "all":
+        return Split(
+            "all",
+            range(len(dataset)),
+            (),
+            (),
+            "trained on every track (no held-out tracks; see the cross-validation metrics)",
+            dataset=dataset.name,
+            dataset_hash=dataset.content_hash(),
+            seed=seed,
+        )
+    if split == "kfold":
+        raise ParameterError("split='kfold' is cross-validation: call genrenet.train.cross_validate")
+    raise ParameterError(f"split must be one of {SPLITS}, a Split or None, got {split!r}")
+
+
+def _resolve_feature(model_name: str, feature):
+    from genrenet.features import FeatureSpec, get_spec
+    from genrenet.models import default_feature
+
+    spec = get_spec(default_feature(model_name) if feature is None else feature)
+    expected = "mfcc_stats" if model_name == "baseline" else None
+    if expected and spec.kind != expected:
+        raise ParameterError(f"feature: the baseline needs a 'mfcc_stats' feature, got kind {spec.kind!r}")
+    if model_name != "baseline" and spec.kind == "mfcc_stats":
+        raise ParameterError(f"feature: model {model_name!r} needs a spectrogram feature, not 'mfcc_stats'")
+    assert isinstance(spec, FeatureSpec)
+    return spec
+
+
+def class_weights(y, n_classes: int, mode="balanced") -> np.ndarray:
+    """Per-class loss weights.
+
+    Parameters
+    ----------
+    y : array of int
+        Training labels (one per window).
+    n_classes : int
+    mode : "balanced", None or dict
+        ``"balanced"``: ``n / (n_classes * count_c)`` (scikit-learn's rule);
+        ``None``: all ones; a dict maps class index → weight.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if mode is None:
+        return np.ones(n_classes)
+    if isinstance(mode, dict):
+        w = np.ones(n_classes)
+        for k, v in mode.items():
+            if not 0 <= int(k) < n_classes or not float(v) > 0:
+                raise ParameterError(f"class_weight: bad entry {k!r}: {v!r}")
+            w[int(k)] = float(v)
+        return w
+    if mode != "balanced":
+        raise ParameterError(f"class_weight must be 'balanced', None or a dict, got {mode!r}")
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise DataError(f"the training part has no window of class(es) {missing}")
+    return len(y) / (n_classes * counts)
+
+
+def make_tf_dataset(X, y, *, weights=None, batch_size: int = 32, shuffle: bool = False, seed: int = DEFAULT_SEED,
+                    scale: float = 1.0):
+    """A ``tf.data.Dataset`` of ``(x, y[, sample_weight])`` batches gathered from in-memory or memory-mapped arrays.
+
+    Only window *indices* go through TensorFlow; each batch is gathered with
+    NumPy, cast to float32 and divided by ``scale``, so the whole feature array
+    is never copied into the graph.
+    """
+    from genrenet._tf import tf
+
+    n = len(X)
+    if n == 0:
+        raise DataError("no windows to train or evaluate on")
+    y = np.asarray(y, dtype=np.int64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float32)
+    shape = tuple(X.shape[1:])
+
+    def gather(idx):
+        xb = np.asarray(X[idx], dtype=np.float32)
+        if scale != 1.0:
+            xb = xb / np.float32(scale)
+        if w is None:
+            return xb, y[idx]
+        return xb, y[idx], w[idx]
+
+    ds = tf.data.Dataset.from_tensor_slices(np.arange(n, dtype=np.int64))
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    out_types = (tf.float32, tf.int64) if w is None else (tf.float32, tf.int64, tf.float32)
+
+    def fetch(idx):
+        parts = tf.numpy_function(gather, [idx], out_types)
+        parts[0].set_shape((None, *shape))
+        for p in parts[1:]:
+            p.set_shape((None,))
+        return tuple(parts)
+
+    return ds.map(fetch).prefetch(2)
+
+
+def serving_model(model, *, scale: float = 1.0):
+    """The model as saved in bundles: raw features in, probabilities out.
+
+    Training-only layers (SpecAugment) are replaced by identities and, when the
+    data pipeline divided inputs by ``scale``, a ``Rescaling(1/scale)`` layer is
+    put in front, so :mod:`genrenet.predict` feeds features exactly as
+    :func:`genrenet.features.extract` returns them.
+    """
+    from genrenet._tf import keras
+    from genrenet.models.compact import inference_model
+
+    model = inference_model(model)
+    if scale == 1.0:
+        return model
+    return keras.Sequential(
+        [keras.Input(shape=model.input_shape[1:]), keras.layers.Rescaling(1.0 / scale, name="input_scaling"), model],
+        name=f"{model.name}_serving",
+    )
+
+
+class _EpochProgress:
+    """A tqdm bar over epochs (Keras callback built lazily so this module imports without TF)."""
+
+    @staticmethod
+    def make(total: int, desc: str, enabled: bool):
+        from tqdm.auto import tqdm
+
+        from genrenet._tf import keras
+
+        class Progress(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not enabled, file=sys.stderr)
+
+            def on_epoch_begin(self, epoch, logs=None):
+                if self.bar.n < epoch:  # resumed by BackupAndRestore
+                    self.bar.update(epoch - self.bar.n)
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in
+                                      ("loss", "accuracy", "val_loss", "val_accuracy")})
+                self.bar.update(1)
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
+
+        return Progress()
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def _config_hash(cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _finished(out_dir: Path, config_hash: str) -> RunResult | None:
+    mfile = out_dir / METRICS_FILE
+    if not mfile.is_file():
+        return None
+    try:
+        metrics = json.loads(mfile.read_text())
+    except json.JSONDecodeError:
+        return None
+    if metrics.get("config_hash") != config_hash:
+        return None
+    hfile = out_dir / HISTORY_FILE
+    history = json.loads(hfile.read_text()) if hfile.is_file() else {}
+    return RunResult(out_dir, metrics.get("model", "?"), metrics, history, skipped=True)
+
+
+def _title(metrics: dict, level: str) -> str:
+    data = metrics["dataset"] + (" (SYNTHETIC demo)" if metrics.get("synthetic") else "")
+    return (f"{metrics['name']} — {data}, {level}-level, split {metrics['split']['name']}\n"
+            f"{metrics['protocol']}")
+
+
+def train(
+    model_name: str,
+    dataset,
+    *,
+    split=None,
+    feature=None,
+    epochs: int = 30,
+    batch_size: int = 32,
+    seed: int = DEFAULT_SEED,
+    out_dir,
+    patience: int | None = 8,
+    class_weight="balanced",
+    genres=None,
+    data_dir=None,
+    name: str | None = None,
+    save_model: bool = True,
+    reference_metrics: dict | None = None,
+    cache_dir=None,
+    progress: bool = True,
+    force: bool = False,
+    **model_kwargs,
+) -> RunResult:
+    """Train one model on one split and write its run directory (a bundle).
+
+    Parameters
+    ----------
+    model_name : str
+        A key of :data:`genrenet.models.MODELS` or ``"baseline"``.
+    dataset : str or Dataset
+        Data set or its registered name (see :func:`resolve_dataset`).
+    split : None, "stratified", "fault-filtered", "all" or Split, keyword-only
+        Default: a stratified split by track with ``seed``. ``"all"`` trains on
+        every track (no test metrics; pass ``reference_metrics``).
+    feature : str or FeatureSpec, keyword-only, optional
+        Default: the model's preset (:func:`genrenet.models.default_feature`).
+    epochs : int, keyword-only
+        Maximum epochs (early stopping may end sooner).
+    batch_size : int, keyword-only
+    seed : int, keyword-only
+        The one seed of the run (Python, NumPy, TensorFlow, shuffling, split).
+    out_dir : path-like, keyword-only
+        Run directory; a finished run with the same configuration is skipped.
+    patience : int or None, keyword-only
+        Early-stopping patience in epochs on the validation loss (best weights
+        restored); None disables early stopping.
+    class_weight : "balanced", None or dict, keyword-only
+    genres : str or sequence of str, keyword-only, optional
+        Train on these genres only.
+    data_dir : path-like, keyword-only, optional
+        Directory of a named data set.
+    name : str, keyword-only, optional
+        Display name stored in the bundle (default: the registry's title).
+    save_model : bool, keyword-only
+        Write the model file (cross-validation folds of the big thesis models skip it).
+    reference_metrics : dict, keyword-only, optional
+        Metrics to publish in ``meta.json`` instead of this run's test metrics
+        (e.g. cross-validation metrics for a model trained on every track).
+    cache_dir : path-like, keyword-only, optional
+        Feature cache root.
+    progress : bool, keyword-only
+        Show progress bars.
+    force : bool, keyword-only
+        Retrain even if ``out_dir`` holds a finished run.
+    **model_kwargs
+        Keyword options of the model builder (or of
+        :func:`genrenet.baseline.build_baseline` for the baseline).
+
+    Returns
+    -------
+    RunResult
+    """
+    from genrenet import __version__
+    from genrenet.cache import featurize
+    from genrenet.models import BASELINE, MODELS, display_name
+
+    if model_name != BASELINE and model_name not in MODELS:
+        raise ParameterError(f"model must be one of {sorted([*MODELS, BASELINE])}, got {model_name!r}")
+    for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParameterError(f"{pname} must be a positive integer, got {value!r}")
+    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+        raise ParameterError(f"patience must be a positive integer or None, got {patience!r}")
+    if out_dir is None:
+        raise ParameterError("out_dir is required: the directory the run (bundle) is written to")
+    out_dir = Path(out_dir)
+    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
+    spec = _resolve_feature(model_name, feature)
+    split = resolve_split(split, ds, seed=seed)
+    genre_list = ds.genres
+    n_classes = len(genre_list)
+
+    config = {
+        "model": model_name,
+        "dataset": ds.name,
+        "dataset_hash": ds.content_hash(),
+        "genres": genre_list,
+        "feature": spec.key(),
+        "split": split.to_dict(),
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+        "patience": patience,
+        "class_weight": class_weight,
+        "model_kwargs": model_kwargs,
+        "save_model": save_model,
+        "reference_metrics": reference_metrics,
+        "name": name,
+        "genrenet": __version__,
+    }
+    chash = _config_hash(config)
+    if not force:
+        done = _finished(out_dir, chash)
+        if done is not None:
+            if progress:
+                print(f"train: {out_dir} is finished (same configuration); skipped", file=sys.stderr)
+            return done
+
+    fs = featurize(ds, spec, cache_dir=cache_dir, progress=progress)
+    train_idx = list(split.train) + (list(split.val) if model_name == BASELINE else [])
+    Xtr, ytr, _ = fs.load(train_idx)
+    has_val = len(split.val) > 0 and model_name != BASELINE
+    has_test = len(split.test) > 0
+    if len(Xtr) == 0:
+        raise DataError(f"split {split.name!r} leaves no training windows")
+    title = name or display_name(model_name)
+    started = time.perf_counter()
+    history: dict[str, list[float]] = {}
+    best_epoch = None
+    n_params = None
+
+    from genrenet.repro import set_seed
+
+    set_seed(seed, tensorflow=model_name != BASELINE)
+    if model_name == BASELINE:
+        from genrenet.baseline import fit_baseline
+
+        opts = {"seed": seed, "class_weight": class_weight, **model_kwargs}
+        export = fit_baseline(Xtr.reshape(len(Xtr), -1), ytr, n_classes=n_classes, **opts)
+        epochs_run = 0
+    else:
+        from genrenet._tf import keras
+        from genrenet.models import build_model
+
+        info = MODELS[model_name]
+        kwargs = dict(model_kwargs)
+        if model_name == "compact_cnn":
+            kwargs.setdefault("seed", seed)
+        model = build_model(model_name, spec.shape, n_classes, **kwargs)
+        n_params = int(model.count_params())
+        cw = class_weights(ytr, n_classes, class_weight)
+        train_ds = make_tf_dataset(Xtr, ytr, weights=cw[ytr], batch_size=batch_size, shuffle=True, seed=seed,
+                                   scale=info.input_scale)
+        val_ds = None
+        if has_val:
+            Xva, yva, _ = fs.load(list(split.val))
+            val_ds = make_tf_dataset(Xva, yva, batch_size=batch_size, scale=info.input_scale)
+        backup = out_dir.parent / f".{out_dir.name}.backup"
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(backup)),
+            _EpochProgress.make(int(epochs), f"{model_name} {out_dir.name}", progress),
+        ]
+        stopper = None
+        if patience is not None and has_val:
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=int(patience), restore_best_weights=True
+            )
+            callbacks.append(stopper)
+        fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=0, callbacks=callbacks,
+                        shuffle=False)
+        history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+        epochs_run = len(history.get("loss", []))
+        if has_val and history.get("val_loss"):
+            best_epoch = int(np.argmin(history["val_loss"])) + 1
+        export = serving_model(model, scale=info.input_scale)
+    train_seconds = time.perf_counter() - started
+
+    from genrenet.bundle import versions
+    from genrenet.evaluate import evaluate_predictions, figure_png, plot_confusion, predict_proba
+
+    metrics: dict[str, Any] = {
+        "kind": "run",
+        "model": model_name,
+        "name": title,
+        "dataset": ds.name,
+        "synthetic": bool(getattr(ds, "synthetic", False)),
+        "dataset_hash": config["dataset_hash"],
+        "genres": genre_list,
+        "feature": spec.to_dict(),
+        "feature_key": spec.key(),
+        "split": {k: v for k, v in split.to_dict().items() if k not in ("train", "val", "test")},
+        "protocol": split.protocol,
+        "seed": int(seed),
+        "epochs": int(epochs),
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "batch_size": int(batch_size),
+        "patience": patience,
+        "class_weight": class_weight if not isinstance(class_weight, dict) else dict(class_weight),
+        "model_kwargs": model_kwargs,
+        "n_params": n_params,
+        "train_windows": int(len(Xtr)),
+        "train_seconds": round(train_seconds, 2),
+        "versions": versions(),
+        "config_hash": chash,
+    }
+    files: dict[str, bytes] = {}
+    if has_test:
+        Xte, yte, tte = fs.load(list(split.test))
+        probs = predict_proba(export, Xte.reshape(len(Xte), -1) if model_name == BASELINE else Xte)
+        result = evaluate_predictions(probs, yte, tte, genre_list)
+        metrics["window"] = result["window"]
+        metrics["track"] = result["track"]
+        metrics["test_tracks"] = [ds[int(t)].id for t in np.unique(tte)]
+        files["confusion.png"] = figure_png(
+            plot_confusion(np.array(result["track"]["confusion"]), genre_list, title=_title(metrics, "track"))
+        )
+        files["confusion_windows.png"] = figure_png(
+            plot_confusion(np.array(result["window"]["confusion"]), genre_list, title=_title(metrics, "window"))
+        )
+    if reference_metrics is not None:
+        metrics["reference_metrics"] = reference_metrics
+    files[HISTORY_FILE] = (json.dumps(history, indent=2) + "\n").encode()
+    files[METRICS_FILE] = (json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+    if reference_metrics is not None:
+        published = dict(reference_metrics)
+    elif has_test:
+        published = {
+            "accuracy": metrics["track"]["accuracy"],
+            "track_accuracy": metrics["track"]["accuracy"],
+            "window_accuracy": metrics["window"]["accuracy"],
+            "macro_f1": metrics["track"]["macro_f1"],
+            "loss": metrics["window"]["loss"],
+        }
+    else:
+        published = {}
+    meta = {
+        "name": title,
+        "model": model_name,
+        "genres": genre_list,
+        "feature": spec.to_dict(),
+        "metrics": published,
+        "dataset": ds.name,
+        "synthetic": metrics["synthetic"],
+        "split": split.name,
+        "protocol": (reference_metrics or {}).get("protocol", split.protocol),
+        "seed": int(seed),
+        "versions": metrics["versions"],
+        "input": "raw features from genrenet.features.extract (scaling is inside the model)",
+    }
+    _write_run(out_dir, export if save_model else None, meta, files)
+    return RunResult(out_dir, model_name, metrics, history, skipped=False)
+
+
+def _write_run(out_dir: Path, model, meta: dict, files: dict[str, bytes]) -> None:
+    from genrenet.bundle import save_bundle
+    from genrenet.io import atomic_dir
+
+    if model is not None:
+        save_bundle(out_dir, model, meta, extra_files=files)
+        return
+    with atomic_dir(out_dir) as tmp:  # metrics only (no model file): not a loadable bundle
+        for fname, data in files.items():
+            (tmp / fname).write_bytes(data)
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def cross_validate(
+    model_name: str,
+    dataset,
+    *,
+    folds: int = 5,
+    by: str = "block",
+    out_dir,
+    seed: int = DEFAULT_SEED,
+    val_size: float = 0.1,
+    genres=None,
+    data_dir=None,
+    save_models: bool = False,
+    progress: bool = True,
+    **train_kwargs,
+) -> CVResult:
+    """Grouped k-fold cross-validation: train on every fold, pool the test predictions.
+
+    Every track is tested exactly once (no track in two folds); with
+    ``by="block"`` each fold holds out a contiguous block of ids per genre
+    (consecutive GTZAN clips often share an artist). Finished folds are
+    skipped on a re-run.
+
+    Parameters
+    ----------
+    model_name : str
+    dataset : str or Dataset
+    folds : int, keyword-only
+        Number of folds (>= 2).
+    by : {"block", "track", "artist"}, keyword-only
+        Grouping of :func:`genrenet.splits.grouped_kfold`.
+    out_dir : path-like, keyword-only
+        Folds go to ``out_dir/fold1..k``; pooled metrics to ``out_dir/cv_metrics.json``
+        and ``out_dir/confusion.png``.
+    seed : int, keyword-only
+    val_size : float, keyword-only
+        Fraction of each fold's training tracks used for early stopping.
+    genres, data_dir : keyword-only
+        As in :func:`train`.
+    save_models : bool, keyword-only
+        Keep each fold's model file (off by default: the thesis models are large).
+    progress : bool, keyword-only
+    **train_kwargs
+        Passed to :func:`train` (``feature``, ``epochs``, ``batch_size``, ``patience``,
+        model options...).
+
+    Returns
+    -------
+    CVResult
+    """
+    from tqdm.auto import tqdm
+
+    from genrenet.evaluate import figure_png, metrics_from_confusion, plot_confusion
+    from genrenet.io import atomic_write_bytes, atomic_write_json
+    from genrenet.splits import grouped_kfold
+
+    if out_dir is None:
+        raise ParameterError("out_dir is required: the directory the folds are written to")
+    out_dir = Path(out_dir)
+    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
+    splits = grouped_kfold(ds, n_splits=folds, by=by, seed=seed, val_size=val_size)
+    results: list[RunResult] = []
+    for k, split in enumerate(tqdm(splits, desc=f"{model_name} folds", unit="fold", disable=not progress,
+                                   file=sys.stderr), start=1):
+        results.append(
+            train(model_name, ds, split=split, seed=seed, out_dir=out_dir / f"fold{k}", save_model=save_models,
+                  progress=progress, **train_kwargs)
+        )
+    genre_list = ds.genres
+    first = results[0].metrics
+    pooled: dict[str, Any] = {}
+    for level in ("window", "track"):
+        cm = sum(np.array(r.metrics[level]["confusion"]) for r in results)
+        m = metrics_from_confusion(cm, genre_list)
+        accs = [r.metrics[level]["accuracy"] for r in results]
+        f1s = [r.metrics[level]["macro_f1"] for r in results]
+        m.update(fold_accuracy_mean=float(np.mean(accs)), fold_accuracy_std=float(np.std(accs)),
+                 fold_macro_f1_mean=float(np.mean(f1s)))
+        if level == "window":
+            m["loss"] = float(np.mean([r.metrics["window"]["loss"] for r in results]))
+        pooled[level] = m
+    metrics = {
+        "kind": "cross_validation",
+        "model": model_name,
+        "name": first["name"],
+        "dataset": ds.name,
+        "synthetic": first["synthetic"],
+        "dataset_hash": first["dataset_hash"],
+        "genres": genre_list,
+        "n_tracks": len(ds),
+        "feature": first["feature"],
+        "split": {"name": f"{by}-{folds}fold", "protocol": splits[0].protocol, "folds": folds, "by": by},
+        "protocol": splits[0].protocol + " (test predictions of all folds pooled)",
+        "seed": int(seed),
+        "epochs": first["epochs"],
+        "batch_size": first["batch_size"],
+        "model_kwargs": first["model_kwargs"],
+        "n_params": first["n_params"],
+        "best_epochs": [r.metrics.get("best_epoch") for r in results],
+        "train_seconds_total": round(sum(r.metrics["train_seconds"] for r in results), 2),
+        "per_fold": [
+            {
+                "fold": k,
+                "window_accuracy": r.metrics["window"]["accuracy"],
+                "track_accuracy": r.metrics["track"]["accuracy"],
+                "track_macro_f1": r.metrics["track"]["macro_f1"],
+                "epochs_run": r.metrics["epochs_run"],
+                "train_seconds": r.metrics["train_seconds"],
+                "test_tracks": len(r.metrics.get("test_tracks", [])),
+            }
+            for k, r in enumerate(results, start=1)
+        ],
+        "window": pooled["window"],
+        "track": pooled["track"],
+        "versions": first["versions"],
+    }
+    atomic_write_json(out_dir / CV_METRICS_FILE, metrics)
+    data = metrics["dataset"] + (" (SYNTHETIC demo)" if metrics["synthetic"] else "")
+    for level, fname in (("track", "confusion.png"), ("window", "confusion_windows.png")):
+        title = f"{metrics['name']} — {data}, {level}-level, pooled over {folds} folds\n{splits[0].protocol}"
+        atomic_write_bytes(out_dir / fname, figure_png(
+            plot_confusion(np.array(pooled[level]["confusion"]), genre_list, title=title)))
+    return CVResult(out_dir, model_name, results, metrics)
+
+
+def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
+    """The compact metrics dict stored in a bundle's ``meta.json`` from cross-validation results."""
+    m = cv.metrics if isinstance(cv, CVResult) else cv
+    if m.get("kind") != "cross_validation":
+        raise ModelError("published_metrics expects cross-validation metrics")
+    return {
+        "accuracy": m["track"]["accuracy"],
+        "track_accuracy": m["track"]["accuracy"],
+        "window_accuracy": m["window"]["accuracy"],
+        "macro_f1": m["track"]["macro_f1"],
+        "loss": m["window"]["loss"],
+        "protocol": m["protocol"],
+        "dataset": m["dataset"],
+        "n_tracks": m["n_tracks"],
+    }

@@ -1,0 +1,155 @@
+"""Tests of genrenet.train and ``genrenet train`` on a tiny synthetic demo corpus."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from genrenet.errors import DataError, ParameterError
+
+TINY_CNN = {"width": 8, "depth": 2}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 4-genre, 4-clips-per-genre, 4-second synthetic corpus and its own feature cache."""
+    from genrenet.datasets import load_dataset
+    from genrenet.datasets.demo import generate_demo
+
+    base = tmp_path_factory.mktemp("tiny-demo")
+    root = generate_demo(base / "demo", n_per_genre=4, duration=4.0, seed=7, progress=False)
+    ds = load_dataset("folder", root)
+    ds = ds.subset(ds.genres[:4])
+    return ds, base / "cache"
+
+
+def test_train_writes_a_complete_bundle_and_skips_when_finished(tiny, tmp_path):
+    from genrenet.bundle import load_bundle
+    from genrenet.train import train
+
+    ds, cache = tiny
+    out = tmp_path / "run"
+    res = train("compact_cnn", ds, epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+                patience=1, **TINY_CNN)
+    assert not res.skipped
+    for name in ("model.keras", "meta.json", "metrics.json", "history.json", "confusion.png"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["dataset"] == ds.name and m["protocol"] and m["seed"] == 42 and m["split"]["name"] == "stratified"
+    assert 0 <= m["window"]["accuracy"] <= 1 and 0 <= m["track"]["accuracy"] <= 1
+    assert m["track"]["n"] == len(m["test_tracks"]) and m["track"]["n"] >= 4
+    assert set(m["versions"]) >= {"python", "numpy"}
+    assert len(res.history["loss"]) == m["epochs_run"] <= 2
+    # the validation tracks never appear among the test tracks
+    test_ids = set(m["test_tracks"])
+    assert m["split"]["sizes"]["test"] == len(test_ids)
+    bundle = load_bundle(out)
+    assert bundle.genres == ds.genres and bundle.meta["metrics"]["accuracy"] == m["track"]["accuracy"]
+    # the saved model has no genrenet-only layer and takes raw features
+    assert all(type(layer).__module__.startswith("keras") for layer in bundle.model.layers)
+    # second call: finished, same configuration -> skipped, nothing retrained
+    again = train("compact_cnn", ds, epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+                  patience=1, **TINY_CNN)
+    assert again.skipped and again.metrics == res.metrics
+    # a changed configuration retrains
+    other = train("compact_cnn", ds, epochs=1, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+                  **TINY_CNN)
+    assert not other.skipped and other.metrics["epochs"] == 1
+
+
+def test_same_seed_same_numbers(tiny, tmp_path):
+    from genrenet.train import train
+
+    ds, cache = tiny
+    runs = [
+        train("compact_cnn", ds, epochs=2, batch_size=8, seed=3, out_dir=tmp_path / f"r{i}", cache_dir=cache,
+              progress=False, **TINY_CNN)
+        for i in range(2)
+    ]
+    assert runs[0].history == runs[1].history
+    assert runs[0].metrics["window"] == runs[1].metrics["window"]
+    other = train("compact_cnn", ds, epochs=2, batch_size=8, seed=4, out_dir=tmp_path / "r3", cache_dir=cache,
+                  progress=False, **TINY_CNN)
+    assert other.history["loss"] != runs[0].history["loss"]
+
+
+def test_thesis_model_bundle_includes_pixel_scaling(tiny, tmp_path):
+    from genrenet.bundle import load_bundle
+    from genrenet.features import get_spec
+    from genrenet.train import train
+
+    ds, cache = tiny
+    spec = get_spec("thesis_image").replace(image_size=32, window=3.0, hop=3.0)
+    res = train("lenet", ds, feature=spec, epochs=1, batch_size=8, out_dir=tmp_path / "lenet", cache_dir=cache,
+                progress=False, units=8)
+    model = load_bundle(tmp_path / "lenet").model
+    assert model.layers[0].__class__.__name__ == "Rescaling"
+    assert np.isclose(model.layers[0].scale, 1 / 255)
+    assert res.metrics["n_params"] == model.layers[1].count_params()
+
+
+def test_cross_validate_tests_every_track_once(tiny, tmp_path):
+    from genrenet.train import cross_validate
+
+    ds, cache = tiny
+    cv = cross_validate("compact_cnn", ds, folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
+                        cache_dir=cache, progress=False, **TINY_CNN)
+    tested = [t for f in cv.folds for t in f.metrics["test_tracks"]]
+    assert sorted(tested) == sorted(t.id for t in ds) and len(set(tested)) == len(tested)
+    m = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
+    assert m["kind"] == "cross_validation" and m["track"]["n"] == len(ds)
+    assert "contiguous id blocks" in m["protocol"]
+    assert (tmp_path / "cv" / "confusion.png").stat().st_size > 1000
+    assert not (tmp_path / "cv" / "fold1" / "model.keras").exists()  # fold models not kept by default
+    again = cross_validate("compact_cnn", ds, folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
+                           cache_dir=cache, progress=False, **TINY_CNN)
+    assert all(f.skipped for f in again.folds) and again.metrics["track"] == m["track"]
+
+
+def test_baseline_run(tiny, tmp_path):
+    from genrenet.bundle import load_bundle
+    from genrenet.train import train
+
+    ds, cache = tiny
+    res = train("baseline", ds, out_dir=tmp_path / "base", cache_dir=cache, progress=False)
+    assert (tmp_path / "base" / "model.joblib").is_file()
+    assert res.metrics["feature"]["kind"] == "mfcc_stats" and res.metrics["track"]["n"] >= 4
+    model = load_bundle(tmp_path / "base").model
+    assert hasattr(model, "predict_proba")
+
+
+def test_bad_arguments(tiny, tmp_path):
+    from genrenet.train import class_weights, train
+
+    ds, cache = tiny
+    with pytest.raises(ParameterError, match="model must be one of"):
+        train("resnet", ds, out_dir=tmp_path / "x")
+    with pytest.raises(ParameterError, match="epochs"):
+        train("cnn", ds, epochs=0, out_dir=tmp_path / "x")
+    with pytest.raises(ParameterError, match="feature"):
+        train("cnn", ds, feature="mfcc_stats", out_dir=tmp_path / "x", cache_dir=cache)
+    with pytest.raises(ParameterError, match="kfold"):
+        train("cnn", ds, split="kfold", out_dir=tmp_path / "x", cache_dir=cache)
+    with pytest.raises(ParameterError, match="genres"):
+        train("cnn", ds, genres="nope", out_dir=tmp_path / "x", cache_dir=cache)
+    np.testing.assert_allclose(class_weights([0, 0, 0, 1], 2), [4 / 6, 2.0])
+    with pytest.raises(DataError, match="no window of class"):
+        class_weights([0, 0], 2)
+
+
+def test_cli_train_end_to_end(tiny, tmp_path, capsys, monkeypatch):
+    from genrenet.cli import main
+
+    ds, cache = tiny
+    monkeypatch.setenv("GENRENET_CACHE", str(cache))
+    out = tmp_path / "cli"
+    code = main(["train", "--model", "compact_cnn", "--dataset", "folder", "--data-dir", str(ds.root),
+                 "--genres", ",".join(ds.genres), "--epochs", "1", "--batch-size", "8", "--out", str(out),
+                 "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "accuracy" in text and "protocol" in text and str(out) in text
+    assert (out / "model.keras").is_file()
+    assert main(["train", "--model", "compact_cnn", "--dataset", "nope", "--out", str(out), "--quiet"]) == 1
