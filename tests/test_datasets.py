@@ -152,6 +152,9 @@ def test_folder_skips_corrupt_and_non_audio(tmp_path):
     with pytest.warns(UserWarning, match="1 unreadable"):
         ds = load_dataset("folder", root)
     assert ds.ids == ["jazz/c", "rock/a", "rock/live/b"]
+    _tone(root / "rock" / "a.flac")  # same stem, other format: ids keep the extension
+    ids = load_dataset("folder", root, check_audio=False).ids
+    assert "rock/a.wav" in ids and "rock/a.flac" in ids and len(set(ids)) == len(ids)
     assert [s.path.name for s in ds.skipped] == ["broken.wav"]
     assert ds.skipped[0].cause
     with pytest.raises(DataError, match="no readable audio"):

@@ -13,6 +13,8 @@ Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
 from __future__ import annotations
 
 import warnings
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from genrenet.datasets.base import Dataset, SkippedFile, Track, audio_extensions
@@ -98,6 +100,12 @@ def load_folder(
                     continue
             rel = f.relative_to(root).with_suffix("")
             tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.as_posix(), duration=duration))
+    # "song.mp3" next to "song.wav": keep the extension in both ids so they stay unique
+    counts = Counter(t.id for t in tracks)
+    tracks = [
+        t if counts[t.id] == 1 else replace(t, id=Path(t.path).relative_to(root.resolve()).as_posix())
+        for t in tracks
+    ]
     if not tracks:
         raise DataError(
             f"no readable audio found in {root}: expected <genre>/<file> sub-folders with "
