@@ -66,6 +66,7 @@ class FeatureCache:
         if not spec_file.exists():
             atomic_write_json(spec_file, self.spec.to_dict())
         self._hashes: dict[str, list] | None = None
+        self._dirty = False
 
     def __repr__(self) -> str:
         return f"FeatureCache({self.dir})"
@@ -91,12 +92,17 @@ class FeatureCache:
             return hit[2]
         digest = sha256_file(path)
         hashes[key] = [st.st_size, st.st_mtime_ns, digest]
+        self._dirty = True
         return digest
 
     def save_hashes(self) -> None:
-        """Write the hash index (atomically); a no-op when nothing was hashed."""
-        if self._hashes is not None:
-            atomic_write_json(self.root / _HASH_INDEX, self._hashes, indent=0)
+        """Write the hash index (atomically); a no-op when nothing new was hashed."""
+        if self._hashes is not None and self._dirty:
+            mine, self._hashes = self._hashes, None
+            merged = self._load_hashes()  # keep entries another process added meanwhile
+            merged.update(mine)
+            atomic_write_json(self.root / _HASH_INDEX, merged, indent=0)
+            self._dirty = False
 
     # -- entries -------------------------------------------------------------
     def path_for(self, digest: str) -> Path:
