@@ -122,8 +122,16 @@ def download(
             raise DataError(f"cannot download {url}: {exc}") from exc
         with resp:
             if resp.status_code == 416 and have:
-                # requested range starts at or past the end: the .part file is complete
-                break
+                # requested range starts at or past the end: the .part file is complete,
+                # unless the server reports another size (the remote file changed): start over
+                m = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
+                if m is None or int(m.group(1)) == have:
+                    break
+                part.unlink()
+                restarts += 1
+                if restarts > max_restarts:
+                    raise DataError(f"download of {url} keeps failing: the server's file size changes")
+                continue
             if resp.status_code >= 400:
                 raise DataError(f"cannot download {url}: HTTP {resp.status_code} {resp.reason}")
             if have and resp.status_code == 206:

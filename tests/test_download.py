@@ -191,3 +191,11 @@ def test_safe_extract_refuses_links(tmp_path):
         (tmp_path / "x.tar").write_bytes(b"nope")
         safe_extract(tmp_path / "x.tar", tmp_path / "out")
     assert isinstance(Path(tmp_path), Path)
+
+
+def test_oversized_part_file_restarts(server, tmp_path):
+    h, base = server
+    h.files["/f.bin"] = PAYLOAD
+    (tmp_path / "f.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 10))  # from an older, longer file
+    download(base + "/f.bin", tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
