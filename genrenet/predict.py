@@ -314,20 +314,13 @@ class _Loaded:
 
 
 def _input_scale(meta: dict[str, Any], path: Path) -> float:
-    """Divisor applied to features before the network, as in training.
+    """Divisor applied to features before the network (``meta["input_scale"]``, default 1).
 
-    Taken from ``meta["input_scale"]`` when the bundle records it, else from the
-    model registry (:data:`genrenet.models.MODELS`; 255 for the thesis's image
-    models, 1 otherwise).
+    Bundles written by :mod:`genrenet.train` take raw features (any scaling is a
+    layer inside the saved model), so they need no divisor; the key exists for
+    models trained elsewhere on scaled inputs.
     """
-    scale = meta.get("input_scale")
-    if scale is None:
-        try:
-            from genrenet.models import MODELS
-        except ImportError:  # pragma: no cover - models package always ships
-            MODELS = {}
-        info = MODELS.get(str(meta.get("model", "")))
-        scale = getattr(info, "input_scale", 1.0) if info is not None else 1.0
+    scale = meta.get("input_scale", 1.0)
     try:
         scale = float(scale)
     except (TypeError, ValueError):

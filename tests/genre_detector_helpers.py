@@ -51,7 +51,7 @@ def tiny_logmel_spec():
     return FeatureSpec(kind="logmel", sr=SR, window=1.0, hop=0.5, n_fft=1024, hop_length=512, n_mels=32)
 
 
-def make_band_bundle(path: Path, *, name: str = "Band Model", spec=None, metrics=None) -> Path:
+def make_band_bundle(path: Path, *, name: str = "Band Model", spec=None, metrics=None, extra_meta=None) -> Path:
     """Save a Keras bundle that says "low" for low-pitched and "high" for high-pitched audio."""
     from genrenet._tf import keras
     from genrenet.bundle import save_bundle
@@ -82,6 +82,7 @@ def make_band_bundle(path: Path, *, name: str = "Band Model", spec=None, metrics
         "dataset": "synthetic tones",
         "split": "none",
         "protocol": "hand-set weights (test)",
+        **(extra_meta or {}),
     }
     return save_bundle(path, model, meta)
 

@@ -180,6 +180,19 @@ def test_inconsistent_bundles_are_rejected(tmp_path):
         Predictor([tmp_path / "shape"], include_default=False)
 
 
+def test_input_scale_from_meta(tmp_path, band_predictor):
+    make_band_bundle(tmp_path / "scaled", extra_meta={"input_scale": 4.0})
+    p = Predictor([tmp_path / "scaled"], include_default=False, warmup=False)
+    y = tone(LOW_HZ, 2.0)
+    plain = band_predictor.predict_array(y, SR)["Band Model"].probabilities["low"]
+    scaled = p.predict_array(y, SR)["Band Model"].probabilities["low"]
+    # the features are divided by 4 before the network: the logit gap shrinks
+    assert 0.5 < scaled < plain
+    make_band_bundle(tmp_path / "bad", extra_meta={"input_scale": -2})
+    with pytest.raises(ModelError, match="input_scale"):
+        Predictor([tmp_path / "bad"], include_default=False)
+
+
 def test_bad_parameters_and_bad_audio(band_predictor, bundles):
     with pytest.raises(ParameterError, match="max_windows"):
         Predictor([bundles[1]], include_default=False, max_windows=0)
