@@ -30,7 +30,12 @@ KINDS = ("svm", "logreg")
 
 
 def build_baseline(
-    *, kind: str = "svm", C: float = 10.0, class_weight: str | None = "balanced", seed: int = 42
+    *,
+    kind: str = "svm",
+    C: float = 10.0,
+    class_weight: str | None = "balanced",
+    seed: int = 42,
+    calibration_folds: int = 3,
 ):
     """Return an unfitted baseline pipeline (StandardScaler → classifier).
 
@@ -44,12 +49,15 @@ def build_baseline(
         Weight classes inversely to their frequency (GTZAN-mini's classical is ten
         times larger than the other genres).
     seed : int, keyword-only
-        Seed of the SVM's probability calibration.
+        Seed of the classifier.
+    calibration_folds : int, keyword-only
+        Folds of the SVM's sigmoid (Platt) probability calibration (>= 2).
 
     Returns
     -------
     sklearn.pipeline.Pipeline
     """
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -63,10 +71,15 @@ def build_baseline(
         raise ParameterError(f"C must be a positive number, got {C!r}") from None
     if not C > 0:
         raise ParameterError(f"C must be a positive number, got {C!r}")
+    if isinstance(calibration_folds, bool) or not isinstance(calibration_folds, int) or calibration_folds < 2:
+        raise ParameterError(f"calibration_folds must be an integer >= 2, got {calibration_folds!r}")
     if class_weight not in ("balanced", None):
         raise ParameterError(f"class_weight must be 'balanced' or None, got {class_weight!r}")
     if kind == "svm":
-        clf = SVC(C=C, kernel="rbf", gamma="scale", probability=True, class_weight=class_weight, random_state=seed)
+        # Platt scaling fitted by internal cross-validation, then one SVM on all the data
+        # (what SVC(probability=True) did before scikit-learn 1.9 deprecated it)
+        svc = SVC(C=C, kernel="rbf", gamma="scale", class_weight=class_weight, random_state=seed)
+        clf = CalibratedClassifierCV(svc, method="sigmoid", cv=calibration_folds, ensemble=False)
     else:
         clf = LogisticRegression(C=C, max_iter=2000, class_weight=class_weight, random_state=seed)
     return Pipeline([("scale", StandardScaler()), ("clf", clf)])
@@ -113,6 +126,12 @@ def fit_baseline(X, y, *, n_classes: int | None = None, **options):
     if n_classes is not None and not np.array_equal(classes, np.arange(n_classes)):
         missing = sorted(set(range(n_classes)) - set(classes.tolist()))
         raise ParameterError(f"y lacks classes {missing}: every class needs training windows")
+    smallest = int(np.bincount(np.searchsorted(classes, y)).min())
+    if options.get("kind", "svm") == "svm":
+        # stratified calibration folds need that many windows of every class
+        options.setdefault("calibration_folds", max(2, min(3, smallest)))
+        if smallest < 2:
+            raise ParameterError("y: every class needs at least two windows to calibrate the SVM's probabilities")
     model = build_baseline(**options)
     model.fit(X, y)
     return model

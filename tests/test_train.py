@@ -12,6 +12,13 @@ from genrenet.errors import DataError, ParameterError
 TINY_CNN = {"width": 8, "depth": 2}
 
 
+def small_logmel():
+    """A cheap log-mel spec for tests: 32 bands, hop 1024 -> (32, 65, 1) per 3 s window."""
+    from genrenet.features import get_spec
+
+    return get_spec("logmel").replace(n_mels=32, hop_length=1024, n_fft=1024)
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 4-genre, 4-clips-per-genre, 4-second synthetic corpus and its own feature cache."""
@@ -31,7 +38,7 @@ def test_train_writes_a_complete_bundle_and_skips_when_finished(tiny, tmp_path):
 
     ds, cache = tiny
     out = tmp_path / "run"
-    res = train("compact_cnn", ds, epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+    res = train("compact_cnn", ds, feature=small_logmel(), epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
                 patience=1, **TINY_CNN)
     assert not res.skipped
     for name in ("model.keras", "meta.json", "metrics.json", "history.json", "confusion.png"):
@@ -50,11 +57,11 @@ def test_train_writes_a_complete_bundle_and_skips_when_finished(tiny, tmp_path):
     # the saved model has no genrenet-only layer and takes raw features
     assert all(type(layer).__module__.startswith("keras") for layer in bundle.model.layers)
     # second call: finished, same configuration -> skipped, nothing retrained
-    again = train("compact_cnn", ds, epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+    again = train("compact_cnn", ds, feature=small_logmel(), epochs=2, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
                   patience=1, **TINY_CNN)
     assert again.skipped and again.metrics == res.metrics
     # a changed configuration retrains
-    other = train("compact_cnn", ds, epochs=1, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
+    other = train("compact_cnn", ds, feature=small_logmel(), epochs=1, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
                   **TINY_CNN)
     assert not other.skipped and other.metrics["epochs"] == 1
 
@@ -64,13 +71,13 @@ def test_same_seed_same_numbers(tiny, tmp_path):
 
     ds, cache = tiny
     runs = [
-        train("compact_cnn", ds, epochs=2, batch_size=8, seed=3, out_dir=tmp_path / f"r{i}", cache_dir=cache,
+        train("compact_cnn", ds, feature=small_logmel(), epochs=2, batch_size=8, seed=3, out_dir=tmp_path / f"r{i}", cache_dir=cache,
               progress=False, **TINY_CNN)
         for i in range(2)
     ]
     assert runs[0].history == runs[1].history
     assert runs[0].metrics["window"] == runs[1].metrics["window"]
-    other = train("compact_cnn", ds, epochs=2, batch_size=8, seed=4, out_dir=tmp_path / "r3", cache_dir=cache,
+    other = train("compact_cnn", ds, feature=small_logmel(), epochs=2, batch_size=8, seed=4, out_dir=tmp_path / "r3", cache_dir=cache,
                   progress=False, **TINY_CNN)
     assert other.history["loss"] != runs[0].history["loss"]
 
@@ -94,7 +101,7 @@ def test_cross_validate_tests_every_track_once(tiny, tmp_path):
     from genrenet.train import cross_validate
 
     ds, cache = tiny
-    cv = cross_validate("compact_cnn", ds, folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
+    cv = cross_validate("compact_cnn", ds, feature=small_logmel(), folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
                         cache_dir=cache, progress=False, **TINY_CNN)
     tested = [t for f in cv.folds for t in f.metrics["test_tracks"]]
     assert sorted(tested) == sorted(t.id for t in ds) and len(set(tested)) == len(tested)
@@ -103,7 +110,7 @@ def test_cross_validate_tests_every_track_once(tiny, tmp_path):
     assert "contiguous id blocks" in m["protocol"]
     assert (tmp_path / "cv" / "confusion.png").stat().st_size > 1000
     assert not (tmp_path / "cv" / "fold1" / "model.keras").exists()  # fold models not kept by default
-    again = cross_validate("compact_cnn", ds, folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
+    again = cross_validate("compact_cnn", ds, feature=small_logmel(), folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
                            cache_dir=cache, progress=False, **TINY_CNN)
     assert all(f.skipped for f in again.folds) and again.metrics["track"] == m["track"]
 

@@ -1,0 +1,128 @@
+"""Tests of genrenet.evaluate and ``genrenet evaluate``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from genrenet.errors import DataError, ModelError, ParameterError
+from genrenet.evaluate import (
+    classification_metrics,
+    evaluate_predictions,
+    format_metrics,
+    metrics_from_confusion,
+    plot_confusion,
+    plot_history,
+    track_probabilities,
+)
+
+GENRES = ["a", "b", "c"]
+
+
+def test_track_probabilities_are_window_means():
+    probs = np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.2, 0.2, 0.6], [0.6, 0.2, 0.2]])
+    tracks, tp = track_probabilities(probs, [5, 5, 2, 2])
+    assert tracks.tolist() == [2, 5]
+    np.testing.assert_allclose(tp, [[0.4, 0.2, 0.4], [0.5, 0.5, 0.0]])
+    with pytest.raises(ParameterError, match="track_of_window"):
+        track_probabilities(probs, [1, 2])
+
+
+def test_metrics_against_sklearn():
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    p = np.where(rng.random(200) < 0.7, y, rng.integers(0, 3, 200))
+    m = classification_metrics(y, p, GENRES)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
+    assert m["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
+    assert m["confusion"] == confusion_matrix(y, p).tolist()
+    for i, g in enumerate(GENRES):
+        assert m["per_genre"][g]["precision"] == pytest.approx(precision_score(y, p, labels=[i], average="macro"))
+        assert m["per_genre"][g]["recall"] == pytest.approx(recall_score(y, p, labels=[i], average="macro"))
+    assert metrics_from_confusion(np.array(m["confusion"]), GENRES) == m
+    with pytest.raises(ParameterError, match="y_pred"):
+        classification_metrics([0, 1], [0, 3], GENRES)
+    with pytest.raises(ParameterError, match="empty"):
+        classification_metrics([], [], GENRES)
+
+
+def test_window_and_track_levels_differ_as_expected():
+    # track 0 (class 0): windows 2 right, 1 wrong; track 1 (class 1): 1 right, 2 wrong but the mean is right
+    probs = np.array([[0.8, 0.2, 0], [0.7, 0.3, 0], [0.4, 0.6, 0], [0.0, 1.0, 0], [0.55, 0.45, 0], [0.51, 0.49, 0]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    res = evaluate_predictions(probs, y, [0, 0, 0, 1, 1, 1], GENRES)
+    assert res["window"]["accuracy"] == pytest.approx(3 / 6)
+    assert res["track"]["accuracy"] == 1.0 and res["track"]["n"] == 2
+    assert res["window"]["loss"] == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.4, 1.0, 0.45, 0.49])))
+    with pytest.raises(DataError, match="different labels"):
+        evaluate_predictions(probs, np.array([0, 1, 0, 1, 1, 1]), [0, 0, 0, 1, 1, 1], GENRES)
+    text = format_metrics(res)
+    assert "track-level: accuracy 1.0000" in text and "window-level: accuracy 0.5000" in text
+
+
+def test_plots_render(tmp_path):
+    from genrenet.evaluate import figure_png
+
+    fig = plot_confusion([[3, 1, 0], [0, 2, 2], [0, 0, 4]], GENRES, title="demo, test split")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "0.75\n(3)" in texts and fig.axes[0].get_title() == "demo, test split"
+    png = figure_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.9], "accuracy": [0.3, 0.6]})
+    assert len(fig.axes[0].lines) == 2 and len(fig.axes[1].lines) == 1
+    with pytest.raises(ParameterError, match="cm must be"):
+        plot_confusion([[1, 2]], GENRES)
+    with pytest.raises(ParameterError, match="history"):
+        plot_history({})
+
+
+@pytest.fixture(scope="module")
+def labelled_folder(tmp_path_factory):
+    """Synthetic labelled audio in <genre>/<file> layout plus a trained baseline bundle on it."""
+    from genrenet.datasets import load_dataset
+    from genrenet.datasets.demo import generate_demo
+    from genrenet.train import train
+
+    base = tmp_path_factory.mktemp("eval")
+    root = generate_demo(base / "music", n_per_genre=3, duration=4.0, seed=11, progress=False)
+    ds = load_dataset("folder", root)
+    known = ds.subset(ds.genres[:3])
+    train("baseline", known, split="all", out_dir=base / "bundle", cache_dir=base / "cache", progress=False)
+    return root, base / "bundle", base / "cache", ds.genres
+
+
+def test_evaluate_bundle_skips_unknown_genres(labelled_folder):
+    from genrenet.datasets import load_dataset
+    from genrenet.evaluate import evaluate_bundle
+
+    root, bundle, cache, genres = labelled_folder
+    ds = load_dataset("folder", root)
+    res = evaluate_bundle(bundle, ds, cache_dir=cache, progress=False)
+    assert res["genres"] == genres[:3]
+    assert res["skipped_genres"] == {g: 3 for g in genres[3:]}
+    assert res["track"]["n"] == 9 and res["n_tracks"] == 9
+    # trained on exactly these tracks: the baseline must fit them well
+    assert res["track"]["accuracy"] >= 0.6
+    with pytest.raises(DataError, match="no track"):
+        evaluate_bundle(bundle, ds.subset(genres[3:]), cache_dir=cache, progress=False)
+    with pytest.raises(ModelError, match="meta.json"):
+        evaluate_bundle(root, ds, cache_dir=cache, progress=False)
+
+
+def test_cli_evaluate(labelled_folder, capsys, monkeypatch):
+    from genrenet.cli import main
+
+    root, bundle, cache, genres = labelled_folder
+    monkeypatch.setenv("GENRENET_CACHE", str(cache))
+    assert main(["evaluate", "--model", str(bundle), "--data", str(root), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "track-level: accuracy" in out and "left out" in out and genres[0] in out
+    assert main(["evaluate", "--model", str(bundle), "--data", str(root), "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["track"]["n"] == 9
+    assert main(["evaluate", "--model", str(bundle), "--data", str(root / "missing")]) == 1
+    assert "not a directory" in capsys.readouterr().err
