@@ -52,8 +52,9 @@ def test_resume_skips_finished_files(tmp_path, monkeypatch):
     demo.generate_demo(tmp_path, n_per_genre=2, duration=1.0, progress=False)  # grows: only new clips
     assert sorted(calls) == sorted((g, 1) for g in demo.DEMO_GENRES)
     calls.clear()
-    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)  # shrinks: extras removed
-    assert calls == [] and not (root / "rock" / "rock.00001.wav").exists()
+    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)  # smaller request: extras kept
+    assert calls == [] and (root / "rock" / "rock.00001.wav").exists()
+    assert '"n_per_genre": 2' in (root / ".demo.json").read_text()
     demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, seed=7, progress=False)  # new seed: all rewritten
     assert len(calls) == len(demo.DEMO_GENRES) and sha256_file(victim) != digest
 

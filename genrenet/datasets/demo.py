@@ -404,7 +404,7 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     rate and format) for the same seed, duration and rate are skipped, so a re-run resumes
     an interrupted generation. If ``.demo.json`` records other settings, the old clips are
     deleted first and every clip is rewritten. Clips numbered ``n_per_genre`` or above from
-    an earlier, larger run are removed. A directory that holds clips named like ours but
+    an earlier, larger run with the same settings are kept (they are valid clips). A directory that holds clips named like ours but
     no ``.demo.json`` is refused (:class:`DataError`) rather than overwritten.
     """
     import json
@@ -437,11 +437,16 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     if not marker.exists() and existing:
         raise DataError(f"{root} already holds {len(existing)} clip(s) such as {existing[0]} but no .demo.json: "
                         "it is not a genrenet demo corpus; choose an empty or new directory")
-    if not same:
+    n = int(round(duration * sr))
+    if same:
+        # clips beyond n_per_genre from an earlier, larger run are valid clips of the same settings: keep
+        # them (another notebook may be using them) and record the largest count generated
+        n_recorded = max(int(n_per_genre), sum(_complete(p, n=n, sr=sr) for p in existing) // len(DEMO_GENRES))
+    else:
         for path in existing:  # clips of other settings: start over (the marker says they are ours)
             path.unlink()
-    atomic_write_json(marker, {**settings, "n_per_genre": int(n_per_genre)})
-    n = int(round(duration * sr))
+        n_recorded = int(n_per_genre)
+    atomic_write_json(marker, {**settings, "n_per_genre": n_recorded})
     files = demo_files(root, n_per_genre=int(n_per_genre))
     todo = [p for p in files if not (same and _complete(p, n=n, sr=sr))]
     with tqdm(total=len(files), initial=len(files) - len(todo), desc="demo corpus", unit="clip",
@@ -452,18 +457,10 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
             with atomic_path(path, suffix=".wav") as tmp:
                 sf.write(str(tmp), y, sr, format="WAV", subtype="PCM_16")
             bar.update(1)
-    for genre in DEMO_GENRES:
-        for extra in (root / genre).glob(f"{genre}.*.wav"):
-            try:
-                number = int(extra.stem.split(".")[1])
-            except (IndexError, ValueError):
-                continue
-            if number >= n_per_genre:
-                extra.unlink()
     descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, {_STYLES[g].__name__[1:]} recipe"
                              for g in DEMO_GENRES)
     atomic_write_text(root / "README.txt", _README.format(
-        version=_version(), genres=descriptions, sr=sr, duration=duration, n=n_per_genre, seed=seed,
+        version=_version(), genres=descriptions, sr=sr, duration=duration, n=n_recorded, seed=seed,
         demo_version=DEMO_VERSION))
     return root
 
