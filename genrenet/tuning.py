@@ -460,6 +460,8 @@ class _TunerMixin:
 
     def search(self, *args, **kwargs):
         if distributed_role() == "chief":
+            # the chief's progress display: Keras Tuner's table of each trial handed out and finished
+            self.oracle.verbose = 1 if self._gn_progress else 0
             self.save()
             self._gn_chief_info = _serve_oracle(
                 self.oracle, expected_workers=self._gn_expected_workers, timeout=self._gn_timeout
@@ -919,11 +921,14 @@ def run_search(
                     "(no search.json); choose another project name"
                 )
             old = json.loads(stamp_file.read_text())
-            if old.get("fingerprint") != fingerprint or old.get("config") != config:
+            same_config = {**(old.get("config") or {}), "max_trials": None} == {**config, "max_trials": None}
+            if old.get("fingerprint") != fingerprint or not same_config:
                 raise ParameterError(
                     f"project_name {project_name!r}: {project_dir} holds a search on different data or with a "
                     "different configuration; choose a new project name instead of reloading a stale search"
                 )
+            # same data and settings: Keras Tuner reloads the oracle and runs the remaining trials
+            # (a larger max_trials extends the search)
         else:
             atomic_write_json(stamp_file, {**identity, "data": prepared["info"],
                                            "created": _dt.datetime.now(_dt.UTC).isoformat()})
@@ -937,7 +942,7 @@ def run_search(
                      seed=int(seed), directory=directory, project_name=project_name,
                      executions_per_trial=int(executions_per_trial), hyperband_factor=int(hyperband_factor))
     kt._gn_progress = bool(progress)
-    kt._gn_total = int(max_trials) if tuner != "hyperband" or max_trials else None
+    kt._gn_total = None if role == "worker" else int(max_trials)  # a worker runs an unknown share
     kt._gn_expected_workers = int(workers)
     kt._gn_timeout = float(timeout)
 

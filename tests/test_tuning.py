@@ -90,6 +90,12 @@ def test_two_trial_search_saves_best(tmp_path):
     again = run_search("feed_forward", (X, y), groups=groups, max_trials=1, epochs=1, seed=3,
                        directory=tmp_path, space=TINY_SPACE, progress=False)
     assert again.project_dir != result.project_dir
+    # naming the first project with the same data resumes it: a larger budget adds trials only
+    resumed = run_search("feed_forward", (X, y), groups=groups, max_trials=3, epochs=1, seed=3,
+                         directory=tmp_path, project_name=result.project_dir.name, space=TINY_SPACE, progress=False)
+    assert resumed.project_dir == result.project_dir
+    assert sorted(t["trial_id"] for t in resumed.trials) == ["0", "1", "2"]
+    assert [t for t in resumed.trials if t["trial_id"] in ("0", "1")] == result.trials
     X2 = X + 1.0
     with pytest.raises(ParameterError, match="different data"):
         run_search("feed_forward", (X2, y), groups=groups, max_trials=2, epochs=1, seed=3, directory=tmp_path,
