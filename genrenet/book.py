@@ -507,11 +507,13 @@ def _failed_cell(nb: Any, exc: Any) -> tuple[int | None, str]:
 def _provenance_cell(run: Run, stamp: dict[str, Any]) -> Any:
     import nbformat
 
+    # a colon fence: a backtick fence's info string may not contain backticks (CommonMark)
     lines = [
-        f"```{{admonition}} How this page was made: run `{run.id}`, profile `{run.profile}`",
+        f":::{{admonition}} How this page was made: run `{run.id}`, profile `{run.profile}`",
         ":class: note",
         f"Executed by `genrenet book run --profile {run.profile}` (genrenet {__version__}) from "
-        f"`notebooks/{run.notebook.name}` with these parameters:",
+        f"`notebooks/{run.notebook.name}`. Parameters set by `experiments.yml` (every other parameter "
+        "keeps the default of the notebook's parameters cell):",
         "",
         "| parameter | value |",
         "|---|---|",
@@ -521,19 +523,55 @@ def _provenance_cell(run: Run, stamp: dict[str, Any]) -> Any:
         lines.append(f"| `{key}` | `{text}` |")
     if stamp.get("data_hash"):
         lines += ["", f"Data set content hash: `{stamp['data_hash'][:60]}`."]
-    lines.append("```")
+    lines.append(":::")
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell.metadata["tags"] = ["genrenet-provenance"]
     return cell
 
 
-def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progress: bool) -> None:
+def _make_readable(path: Path) -> None:
+    """Temporary files are created 0600; give the executed notebook the usual permissions."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _prepare_output_dir(run: Run, cwd: Path, stamp: dict[str, Any], *, force: bool) -> None:
+    """Clear a run's ``output_dir`` when it holds results of other inputs.
+
+    Notebooks resume long jobs from what they find in ``output_dir``; that is right after
+    an interrupted run with the same inputs, and wrong after the parameters, the notebook,
+    the data or a dependency changed (old results would be skipped over or mixed in).
+    The digest of the inputs that last wrote the directory is kept in
+    ``<cwd>/.stamps/<run id>.json``. Only directories inside ``cwd`` are ever removed.
+    """
+    out = run.parameters.get("output_dir")
+    if not isinstance(out, str):
+        return
+    out_dir = (cwd / out).resolve()
+    if cwd.resolve() not in out_dir.parents:
+        return
+    marker = cwd / ".stamps" / f"{run.id}.json"
+    previous = None
+    if marker.is_file():
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8")).get("digest")
+        except (OSError, ValueError):
+            previous = None
+    if out_dir.exists() and (force or previous != stamp["digest"]):
+        shutil.rmtree(out_dir)
+    atomic_write_json(marker, {"run": run.id, "digest": stamp["digest"], "output_dir": str(out_dir)})
+
+
+def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progress: bool,
+             force: bool = False) -> None:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     cwd = config.profile_results_dir(run.profile)
     cwd.mkdir(parents=True, exist_ok=True)
+    _prepare_output_dir(run, cwd, stamp, force=force)
     running = cwd / ".running"
     running.mkdir(exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f"{run.id}.", suffix=".ipynb", dir=running)
@@ -569,9 +607,14 @@ def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progr
                                 if str(exc).strip() else repr(exc)) from exc
         nb = nbformat.read(tmp, as_version=4)
         nb.metadata[STAMP_KEY] = {"stamp": stamp}
+        for cell in nb.cells:  # the provenance box lists the injected values
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags and "remove-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "remove-cell"]
         first_md = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
         nb.cells.insert(first_md, _provenance_cell(run, stamp))
         atomic_write_text(run.output, nbformat.writes(nb))
+        _make_readable(run.output)
     finally:
         for key, value in saved_env.items():
             if value is None:
@@ -645,7 +688,7 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
             status = "skipped"
         else:
             write(f"[{profile}] executing {run.id}: {run.title}")
-            _execute(run, config, stamp, progress=progress)
+            _execute(run, config, stamp, progress=progress, force=force)
             status = "executed"
         seconds = time.perf_counter() - start
         digests[run.id] = stamp["digest"]

@@ -114,9 +114,14 @@ def test_runner_skips_unchanged_and_reruns_on_any_change(project):
     assert _run(root, profile="double", data_dir=data) == {"count": "executed", "report": "executed"}
     assert json.loads((root / "results" / "double" / "outputs" / "count" / "count.json").read_text())["n"] == 4
 
-    # data change: a new file in the data set changes its content hash
+    # data change: a new file in the data set changes its content hash; results the notebook
+    # left in its output_dir for other inputs are cleared first, so nothing stale is resumed
+    stale = root / "results" / "double" / "outputs" / "count" / "stale.json"
+    stale.write_text("{}")
     shutil.copy(data / "low" / "low.00000.wav", data / "low" / "low.00001.wav")
     assert _run(root, profile="double", data_dir=data, only=["count"]) == {"count": "executed"}
+    assert not stale.exists()
+    assert json.loads((root / "results" / "double" / "outputs" / "count" / "count.json").read_text())["n"] == 6
 
     # notebook change
     nb_path = root / "notebooks" / "report.ipynb"
