@@ -881,6 +881,9 @@ def run_search(
                                      or "/" in project_name or project_name in (".", "..")):
         raise ParameterError(f"project_name must be a plain directory name, got {project_name!r}")
 
+    if role == "worker":
+        _wait_for_chief(timeout)  # fail fast, before any data is prepared or TensorFlow imported
+
     from genrenet.repro import set_seed
 
     set_seed(int(seed))
@@ -932,8 +935,6 @@ def run_search(
         else:
             atomic_write_json(stamp_file, {**identity, "data": prepared["info"],
                                            "created": _dt.datetime.now(_dt.UTC).isoformat()})
-    elif role == "worker":
-        _wait_for_chief(timeout)
 
     hypermodel = GenreHyperModel(model_name, X.shape[1:], n_classes, space=space, fingerprint=fingerprint,
                                  seed=int(seed), batch_size=int(batch_size))

@@ -108,6 +108,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_worker_without_chief_times_out(tmp_path, monkeypatch):
+    from genrenet.tuning import TuningError, run_search
+
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(_free_port()))
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    X, y, groups = _tiny_data()
+    with pytest.raises(ParameterError, match="project_name is required"):
+        run_search("feed_forward", (X, y), groups=groups, directory=tmp_path, progress=False)
+    start = time.monotonic()
+    with pytest.raises(TuningError, match="could not reach the chief"):
+        run_search("feed_forward", (X, y), groups=groups, directory=tmp_path, project_name="p", timeout=1.5,
+                   space=TINY_SPACE, progress=False)
+    assert time.monotonic() - start < 30
+
+
 @pytest.mark.slow
 def test_distributed_chief_and_two_workers(tmp_path):
     X, y, groups = _tiny_data(seed=1)
