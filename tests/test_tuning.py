@@ -182,3 +182,20 @@ def test_distributed_chief_and_two_workers(tmp_path):
     assert best["role"] == "chief" and best["trials_completed"] == max_trials
     assert set(best["workers"]["stopped"]) == {"tuner0", "tuner1"}
     assert "best hyperparameters" in outputs["chief"]
+
+
+def test_hypermodel_refuses_other_data_than_the_chiefs():
+    import keras_tuner
+
+    from genrenet.tuning import GenreHyperModel
+
+    hm = GenreHyperModel("feed_forward", (8, 8, 1), 3, space=TINY_SPACE, fingerprint="aaaa")
+    assert isinstance(hm, keras_tuner.HyperModel)
+    fresh = keras_tuner.HyperParameters()
+    model = hm.build(fresh)
+    assert model.output_shape == (None, 3)
+    assert fresh.values["data_fingerprint"] == "aaaa" and fresh.values["filters"] in (2, 4)
+    chiefs = keras_tuner.HyperParameters()
+    chiefs.Fixed("data_fingerprint", "bbbb")  # the value a trial from another data set carries
+    with pytest.raises(keras_tuner.errors.FatalError, match="differs"):
+        hm.build(chiefs)
