@@ -59,7 +59,8 @@ def _transform(x, sign: float, name: str) -> np.ndarray:
     out = np.empty(x.shape, dtype=np.complex128)
     for start in range(0, n, _BLOCK):
         rows = np.arange(start, min(n, start + _BLOCK))
-        out[..., rows] = x @ _twiddles(rows, n, sign).T
+        # einsum without BLAS: single-threaded and predictable on a busy machine
+        out[..., rows] = np.einsum("...m,km->...k", x, _twiddles(rows, n, sign))
     return out
 
 
