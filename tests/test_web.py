@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import re
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -83,6 +84,24 @@ def test_predict_other_formats(client, tmp_path, ext):
     resp = post_file(client, path.read_bytes(), f"My Song{ext.upper()}")
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["Band Model"]["genre"] == "low"
+
+
+def test_predict_m4a_through_ffmpeg(client, tmp_path):
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg is not installed")
+    wav = write_audio(tmp_path / "in.wav", tone(HIGH_HZ, 2.0))
+    m4a = tmp_path / "out.m4a"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(wav), "-c:a", "aac", "-b:a", "96k", str(m4a)], check=True,
+                   timeout=60)
+    before = set(Path(tempfile.gettempdir()).glob("genrenet-upload-*"))
+    resp = post_file(client, m4a.read_bytes(), "phone recording.m4a")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["Band Model"]["genre"] == "high"
+    assert set(Path(tempfile.gettempdir()).glob("genrenet-upload-*")) == before  # temporary file removed
 
 
 def test_type_from_mimetype_when_name_has_no_extension(client):
