@@ -59,6 +59,7 @@ __all__ = [
     "load_config",
     "plan_runs",
     "run_stamp",
+    "compute_stamps",
     "read_stamp",
     "run_experiments",
     "toc_files",
@@ -625,6 +626,36 @@ def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progr
             tmp.unlink()
 
 
+def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
+    """Stamp of every planned run (see :func:`run_stamp`), dependencies included.
+
+    A dependency planned in ``runs`` contributes its new stamp (so a change upstream
+    marks every run downstream as stale); one outside the plan (``--only``) contributes
+    the stamp stored in its executed notebook.
+
+    Raises
+    ------
+    ParameterError
+        A dependency outside the plan has never been executed.
+    """
+    hasher = _DataHasher()
+    digests: dict[str, str] = {}
+    stamps: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        deps: dict[str, str] = {}
+        for dep in run.depends_on:
+            if dep not in digests:
+                dep_stamp = read_stamp(config.executed_dir / f"{dep}.ipynb")
+                if dep_stamp is None:
+                    raise ParameterError(f"run {run.id!r} depends on {dep!r}, which has not been executed; "
+                                         f"run it first (genrenet book run --profile {run.profile} --only {dep})")
+                digests[dep] = dep_stamp["digest"]
+            deps[dep] = digests[dep]
+        stamps[run.id] = run_stamp(run, data_hash=hasher(run.parameters), dependency_digests=deps)
+        digests[run.id] = stamps[run.id]["digest"]
+    return stamps
+
+
 def run_experiments(config: ExperimentConfig | str | Path | None = None, *, profile: str = "demo",
                     data_dir: str | Path | None = None, only: Sequence[str] | None = None,
                     force: bool = False, progress: bool = True,
@@ -666,22 +697,12 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
         config = load_config(config)
     runs = plan_runs(config, profile=profile, data_dir=data_dir, only=only)
     write = log or tqdm.write
-    hasher = _DataHasher()
-    digests: dict[str, str] = {}
+    stamps = compute_stamps(config, runs)
     outcomes: list[RunOutcome] = []
     bar = tqdm(runs, desc=f"book runs ({profile})", unit="run", disable=not progress)
     for run in bar:
         bar.set_postfix_str(run.id)
-        deps: dict[str, str] = {}
-        for dep in run.depends_on:
-            if dep not in digests:
-                dep_stamp = read_stamp(config.executed_dir / f"{dep}.ipynb")
-                if dep_stamp is None:
-                    raise ParameterError(f"run {run.id!r} depends on {dep!r}, which has not been executed; "
-                                         f"run it first (genrenet book run --profile {profile} --only {dep})")
-                digests[dep] = dep_stamp["digest"]
-            deps[dep] = digests[dep]
-        stamp = run_stamp(run, data_hash=hasher(run.parameters), dependency_digests=deps)
+        stamp = stamps[run.id]
         old = read_stamp(run.output)
         start = time.perf_counter()
         if not force and old is not None and old.get("digest") == stamp["digest"]:
@@ -691,7 +712,6 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
             _execute(run, config, stamp, progress=progress, force=force)
             status = "executed"
         seconds = time.perf_counter() - start
-        digests[run.id] = stamp["digest"]
         outcomes.append(RunOutcome(run=run, status=status, seconds=seconds, digest=stamp["digest"]))
         write(f"[{profile}] {run.id}: {status}" + (f" in {seconds:.1f} s" if status == "executed" else
                                                     " (notebook, parameters, data and version unchanged)"))

@@ -239,6 +239,14 @@ def test_cli_book_list_and_run(project):
                             capture_output=True, text=True, env=env)
     assert listed.returncode == 0, listed.stderr
     assert "count" in listed.stdout and "not executed" in listed.stdout
+    _run(root, profile="local", data_dir=data, only=["count"])
+    listed = subprocess.run(cmd + ["list", "--profile", "local", "--data-dir", str(data)],
+                            capture_output=True, text=True, env=env)
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert "up to date" in lines["count"] and "not executed" in lines["report"]
+    listed = subprocess.run(cmd + ["list", "--profile", "double", "--data-dir", str(data)],
+                            capture_output=True, text=True, env=env)
+    assert "stale" in listed.stdout.splitlines()[0]
     bad = subprocess.run(cmd + ["run", "--profile", "nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "unknown profile 'nope'" in bad.stderr
 
@@ -318,7 +326,7 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
         text = page.read_text(encoding="utf-8")
         assert "cdn.jsdelivr" not in text and "cdnjs" not in text and "unpkg.com" not in text, page
 
-    theory = {"theory_neural_networks.html", "theory_sound.html", "theory_fourier.html"}
+    theory = {"theory_ml.html", "theory_neural_networks.html", "theory_sound.html", "theory_fourier.html"}
     server = _serve(html)
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     problems: list[str] = []

@@ -68,12 +68,19 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from genrenet.book import load_config, plan_runs, read_stamp
+    from genrenet.book import compute_stamps, load_config, plan_runs, read_stamp
 
     config = load_config(args.root)
-    for run in plan_runs(config, profile=args.profile, data_dir=args.data_dir):
+    runs = plan_runs(config, profile=args.profile, data_dir=args.data_dir)
+    stamps = compute_stamps(config, runs)
+    for run in runs:
         stamp = read_stamp(run.output)
-        state = "not executed" if stamp is None else f"executed ({stamp['digest'][:12]})"
+        if stamp is None:
+            state = "not executed"
+        elif stamp["digest"] == stamps[run.id]["digest"]:
+            state = "up to date"
+        else:
+            state = "stale (will re-execute)"
         params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items())
         print(f"{run.id:22s} {state:26s} {run.notebook.name}: {params}")
     return 0
