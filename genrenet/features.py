@@ -183,9 +183,9 @@ class FeatureSpec:
         if not isinstance(self.cmap, str):
             raise ParameterError(f"FeatureSpec.cmap must be a colormap name, got {self.cmap!r}")
         if self.kind == "image":
-            from genrenet.spectrogram import colormap_lut
+            from genrenet.spectrogram import check_cmap
 
-            colormap_lut(self.cmap)  # raises ParameterError for unknown names
+            check_cmap(self.cmap)  # raises ParameterError for unknown names
 
     # ------------------------------------------------------------------ derived
 

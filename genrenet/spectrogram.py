@@ -38,11 +38,31 @@ __all__ = [
     "resize_matrix",
     "spectrogram_image",
     "DIVERGING_CMAPS",
+    "KNOWN_CMAPS",
+    "check_cmap",
 ]
 
 #: Diverging matplotlib colormaps, the family the thesis used for its images.
 DIVERGING_CMAPS = ("RdBu", "RdBu_r", "coolwarm", "seismic", "Spectral", "bwr", "PiYG", "PRGn", "BrBG",
                    "PuOr", "RdGy", "RdYlBu", "RdYlGn")
+
+
+#: Built-in matplotlib colormap names accepted without importing matplotlib (with their ``_r`` forms);
+#: any other name is checked against matplotlib's registry when first used.
+KNOWN_CMAPS = frozenset(n + r for n in DIVERGING_CMAPS + ("viridis", "magma", "inferno", "plasma", "cividis",
+                                                         "gray", "Greys", "Blues", "hot", "jet")
+                        if not n.endswith("_r") for r in ("", "_r"))
+
+
+def check_cmap(cmap) -> str:
+    """Return ``cmap`` if it names a matplotlib colormap, else raise :class:`ParameterError`.
+
+    Names in :data:`KNOWN_CMAPS` are accepted without importing matplotlib.
+    """
+    if isinstance(cmap, str) and cmap in KNOWN_CMAPS:
+        return cmap
+    colormap_lut(cmap)
+    return cmap
 
 
 # --------------------------------------------------------------------------- validation

@@ -159,3 +159,13 @@ def test_real_gtzan_clips(gtzan_mini):
     # 30.013 s: 19 full windows plus a half-filled tail window (see genrenet.audio.windows)
     assert out.shape == (20, 128, 130, 1) and np.isfinite(out).all()
     assert features.extract_file("thesis_image", full).shape == (12, 200, 200, 3)
+
+
+def test_import_is_light():
+    """Importing the feature module (and its presets) must not pull in matplotlib or TensorFlow."""
+    import subprocess
+    import sys
+
+    code = "import sys, genrenet.features; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

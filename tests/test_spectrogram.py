@@ -135,3 +135,11 @@ def test_parameter_errors():
         sp.mfcc(y, SR, n_mfcc=200, n_mels=40)
     with pytest.raises(ParameterError, match="amin"):
         sp.power_to_db(np.ones(3), amin=0)
+
+
+def test_known_cmap_names_are_real_matplotlib_colormaps():
+    for name in sp.KNOWN_CMAPS:
+        assert sp.check_cmap(name) == name
+        assert sp.colormap_lut(name).shape == (256, 3)
+    with pytest.raises(ParameterError, match="cmap"):
+        sp.check_cmap("RdBu_r_r")
