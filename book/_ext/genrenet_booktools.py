@@ -25,8 +25,8 @@ def _source_notebooks(confdir: Path) -> dict[str, str]:
 def _rewrite(node: Any, old: str, new: str) -> None:
     if isinstance(node, dict):
         url = node.get("url")
-        if isinstance(url, str) and old in url:
-            node["url"] = url.replace(old, new)
+        if isinstance(url, str) and f"urlpath=tree/{old}" in url:  # launch links, not downloads
+            node["url"] = url.replace(f"urlpath=tree/{old}", f"urlpath=tree/{new}")
         for value in node.values():
             _rewrite(value, old, new)
     elif isinstance(node, list):
