@@ -20,20 +20,30 @@ between the two log-mel outputs in dB; ``--json OUT`` also writes the numbers.
 
 Usage::
 
-    python benchmarks/bench_features.py [--data DIR] [--limit N] [--jobs 2] [--json out.json]
+    python benchmarks/bench_features.py [--data DIR] [--limit N] [--jobs 2] [--blas-threads 1] [--json out.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-import numpy as np
+# One BLAS thread per process (both sides alike), set before NumPy loads: with a pool of one
+# worker per core, BLAS threads would only compete for the same cores. Override: --blas-threads N.
+if "--blas-threads" in sys.argv[:-1]:
+    _threads = sys.argv[sys.argv.index("--blas-threads") + 1]
+else:
+    _threads = "1"
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, _threads)
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
@@ -93,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N files")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default 2)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="BLAS threads per process, both sides (default 1; read before NumPy loads)")
     args = parser.parse_args(argv)
 
     from tqdm.auto import tqdm
@@ -109,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     files = _files(data, args.limit)
     seconds_audio = sum(__import__("soundfile").info(str(p)).duration for p in files)
     print(f"data: {label}: {len(files)} files, {seconds_audio / 60:.1f} min of audio; jobs={args.jobs}; "
-          f"cpu_count={os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
+          f"BLAS threads/process={os.environ.get('OPENBLAS_NUM_THREADS')}; cpu_count={os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
     # warm-up: imports, librosa's numba JIT, FFT plans, mel filters
     _ours(str(files[0]))
@@ -137,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "files": n,
         "audio_seconds": seconds_audio,
         "jobs": args.jobs,
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "load_average": os.getloadavg()[0],
         "librosa_loop_files_per_s": n / t_lib,
         "librosa_whole_file_files_per_s": n / t_whole,
