@@ -21,8 +21,10 @@ Used by the book chapter "The genre detector" (``book/08_web``) and the notebook
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,6 +313,7 @@ class _Loaded:
     info: ModelInfo
     spec: Any  # genrenet.features.FeatureSpec
     runner: Any
+    key: str = ""  # spec.key(): models with equal keys share one feature computation
 
 
 def _input_scale(meta: dict[str, Any], path: Path) -> float:
@@ -443,6 +446,12 @@ class Predictor:
             loaded = self._load(p, is_default=is_default, taken=names)
             names.add(loaded.info.name)
             self._models.append(loaded)
+        n_specs = len({m.key for m in self._models})
+        self._pool = (
+            ThreadPoolExecutor(max_workers=min(n_specs, os.cpu_count() or 1, 4), thread_name_prefix="genrenet-features")
+            if n_specs > 1 and (os.cpu_count() or 1) > 1
+            else None
+        )
         if warmup:
             self._warmup()
 
@@ -491,7 +500,7 @@ class Predictor:
             protocol=meta.get("protocol"),
             default=is_default,
         )
-        return _Loaded(info=info, spec=spec, runner=runner)
+        return _Loaded(info=info, spec=spec, runner=runner, key=spec.key())
 
     def _warmup(self) -> None:
         rng = np.random.default_rng(0)
@@ -640,16 +649,24 @@ class Predictor:
         duration = len(y) / sr
         self._check_length(duration, where=where)
         resampled: dict[int, np.ndarray] = {}
-        feats: dict[str, tuple[np.ndarray, int, int]] = {}
-        results = []
+        specs: dict[str, Any] = {}
         for m in chosen:
             msr = int(m.spec.sr)
             if msr not in resampled:
                 resampled[msr] = y if msr == sr else _resample(y, sr, msr)
-            key = m.spec.key()
-            if key not in feats:
-                feats[key] = self._features(m.spec, resampled[msr], msr)
-            X, used, total = feats[key]
+            specs.setdefault(m.key, m.spec)
+        feats: dict[str, Any] = {}
+        if len(specs) > 1 and self._pool is not None:
+            # Different feature specs are computed concurrently (NumPy/SciPy release the GIL);
+            # each model starts as soon as its own features are ready.
+            for key, spec in specs.items():
+                feats[key] = self._pool.submit(self._features, spec, resampled[int(spec.sr)], int(spec.sr))
+        results = []
+        for m in chosen:
+            if m.key not in feats:
+                feats[m.key] = self._features(m.spec, resampled[int(m.spec.sr)], int(m.spec.sr))
+            ready = feats[m.key]
+            X, used, total = ready.result() if isinstance(ready, Future) else ready
             P = _as_probabilities(m.runner(X))
             mean = P.mean(axis=0)
             mean = mean / mean.sum()
