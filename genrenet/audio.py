@@ -382,7 +382,10 @@ def load_bytes(data: bytes, *, filename_hint: str | None = None, sr: int | None 
     if len(data) == 0:
         raise AudioError(where, "the upload is empty (0 bytes)")
     if ext in FFMPEG_EXTENSIONS:
-        _ffmpeg()
+        try:
+            _ffmpeg()
+        except AudioError as exc:
+            raise AudioError(where, exc.cause) from None
         fd, tmp = tempfile.mkstemp(prefix="genrenet-upload-", suffix=ext)
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -104,8 +104,9 @@ def test_missing_ffmpeg_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(AudioError, match="ffmpeg") as err:
         audio.load(path)
     assert "song.m4a" in str(err.value)
-    with pytest.raises(AudioError, match="ffmpeg"):
+    with pytest.raises(AudioError, match="ffmpeg") as err:
         audio.load_bytes(b"\0" * 100, filename_hint="x.aac")
+    assert "x.aac" in str(err.value)
 
 
 # --------------------------------------------------------------------------- bad input
