@@ -31,6 +31,9 @@ __all__ = [
     "plot_history",
     "format_metrics",
     "figure_png",
+    "THESIS_RESULT",
+    "collect_results",
+    "results_table",
 ]
 
 
@@ -385,3 +388,77 @@ def format_metrics(result: dict[str, Any]) -> str:
         for g, r in track["per_genre"].items():
             lines.append(f"{g:<14}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['support']:>8d}")
     return "\n".join(lines)
+
+
+#: The thesis's published result, shown beside ours (its own SoundCloud data, 4 genres).
+THESIS_RESULT = {
+    "model": "cnn",
+    "name": "CNN Model (thesis)",
+    "dataset": "thesis SoundCloud data (not public)",
+    "genres": ["classical", "country", "metal", "pop"],
+    "protocol": "the thesis's own held-out data (split not published)",
+    "accuracy": 0.7704485654830933,
+    "loss": 0.7446410059928894,
+}
+
+
+def collect_results(results_dir) -> list[dict[str, Any]]:
+    """Every result under ``results_dir``: cross-validation summaries and stand-alone runs.
+
+    Reads each ``cv_metrics.json`` and each ``metrics.json`` that is not a fold of
+    a cross-validation (a fold's parent holds ``cv_metrics.json``). Each record
+    gets ``path`` (its directory) added.
+
+    Returns
+    -------
+    list of dict
+        Sorted by path.
+    """
+    import json
+
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise DataError(f"results_dir {root} is not a directory")
+    out = []
+    for f in sorted(root.rglob("cv_metrics.json")):
+        out.append({**json.loads(f.read_text()), "path": str(f.parent)})
+    for f in sorted(root.rglob("metrics.json")):
+        if (f.parent.parent / "cv_metrics.json").is_file():
+            continue
+        m = json.loads(f.read_text())
+        if m.get("kind") != "run" or "track" not in m:
+            continue  # not a training run, or no held-out tracks
+        out.append({**m, "path": str(f.parent)})
+    return sorted(out, key=lambda m: m["path"])
+
+
+def results_table(records, *, include_thesis: bool = True):
+    """A pandas DataFrame comparing results (one row per record), the thesis's CNN first.
+
+    Columns: model, data set (SYNTHETIC marked), genres, split, protocol,
+    window accuracy, track accuracy, track macro-F1, seed, path.
+    """
+    import pandas as pd
+
+    rows = []
+    if include_thesis:
+        t = THESIS_RESULT
+        rows.append({
+            "model": t["name"], "dataset": t["dataset"], "genres": len(t["genres"]), "split": "thesis",
+            "protocol": t["protocol"], "window accuracy": t["accuracy"], "track accuracy": float("nan"),
+            "track macro-F1": float("nan"), "seed": None, "path": "",
+        })
+    for m in records:
+        rows.append({
+            "model": m.get("name", m.get("model")),
+            "dataset": m["dataset"] + (" (SYNTHETIC)" if m.get("synthetic") else ""),
+            "genres": len(m["genres"]),
+            "split": m["split"]["name"],
+            "protocol": m["protocol"],
+            "window accuracy": m["window"]["accuracy"],
+            "track accuracy": m["track"]["accuracy"],
+            "track macro-F1": m["track"]["macro_f1"],
+            "seed": m.get("seed"),
+            "path": m.get("path", ""),
+        })
+    return pd.DataFrame(rows)

@@ -51,6 +51,8 @@ __all__ = [
     "serving_model",
     "train",
     "cross_validate",
+    "published_metrics",
+    "quiet_tensorflow",
 ]
 
 #: Split names accepted by :func:`train` (``"kfold"`` is :func:`cross_validate`).
@@ -464,7 +466,8 @@ def train(
         from genrenet._tf import keras
         from genrenet.models import build_model
 
-        info = MODELS[model_name]
+        # uint8 pictures are scaled to [0, 1] in the pipeline; spectrogram features are left as they are
+        scale = 255.0 if spec.kind == "image" else 1.0
         kwargs = dict(model_kwargs)
         if model_name == "compact_cnn":
             kwargs.setdefault("seed", seed)
@@ -472,11 +475,11 @@ def train(
         n_params = int(model.count_params())
         cw = class_weights(ytr, n_classes, class_weight)
         train_ds = make_tf_dataset(Xtr, ytr, weights=cw[ytr], batch_size=batch_size, shuffle=True, seed=seed,
-                                   scale=info.input_scale)
+                                   scale=scale)
         val_ds = None
         if has_val:
             Xva, yva, _ = fs.load(list(split.val))
-            val_ds = make_tf_dataset(Xva, yva, batch_size=batch_size, scale=info.input_scale)
+            val_ds = make_tf_dataset(Xva, yva, batch_size=batch_size, scale=scale)
         backup = out_dir.parent / f".{out_dir.name}.backup"
         callbacks = [
             keras.callbacks.BackupAndRestore(str(backup)),
@@ -484,8 +487,10 @@ def train(
         ]
         stopper = None
         if patience is not None and has_val:
+            # the first epochs are noisy (batch-norm statistics still settling): never stop in them
             stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(patience), restore_best_weights=True
+                monitor="val_loss", patience=int(patience), restore_best_weights=True,
+                start_from_epoch=min(5, int(epochs) // 3),
             )
             callbacks.append(stopper)
         fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=0, callbacks=callbacks,
@@ -494,7 +499,7 @@ def train(
         epochs_run = len(history.get("loss", []))
         if has_val and history.get("val_loss"):
             best_epoch = int(np.argmin(history["val_loss"])) + 1
-        export = serving_model(model, scale=info.input_scale)
+        export = serving_model(model, scale=scale)
     train_seconds = time.perf_counter() - started
 
     from genrenet.bundle import versions
@@ -730,3 +735,24 @@ def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
         "dataset": m["dataset"],
         "n_tracks": m["n_tracks"],
     }
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up C++ log lines (oneDNN notice...) kept off stderr.
+
+    Notebooks call this first so their outputs show results, not log noise.
+    """
+    import os
+
+    if "genrenet._tf" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import genrenet._tf  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

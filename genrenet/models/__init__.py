@@ -51,8 +51,6 @@ class ModelInfo:
     module: str
     builder: str
     feature: str
-    #: Divide inputs by this before the network (uint8 images → [0, 1]).
-    input_scale: float = 1.0
 
     def build(self, input_shape, n_classes, **kwargs):
         """Call the builder with ``input_shape``, ``n_classes`` and keyword options."""
@@ -62,13 +60,13 @@ class ModelInfo:
 
 MODELS: dict[str, ModelInfo] = {
     "feed_forward": ModelInfo(
-        "feed_forward", "Feed-forward (thesis)", "genrenet.models.thesis", "build_feed_forward", "thesis_image", 255.0
+        "feed_forward", "Feed-forward (thesis)", "genrenet.models.thesis", "build_feed_forward", "thesis_image"
     ),
-    "lenet": ModelInfo("lenet", "LeNet (thesis)", "genrenet.models.thesis", "build_lenet", "thesis_image", 255.0),
-    "cnn": ModelInfo("cnn", "CNN Model", "genrenet.models.thesis", "build_cnn", "thesis_image", 255.0),
-    "lstm": ModelInfo("lstm", "LSTM (thesis)", "genrenet.models.thesis", "build_lstm", "thesis_image", 255.0),
+    "lenet": ModelInfo("lenet", "LeNet (thesis)", "genrenet.models.thesis", "build_lenet", "thesis_image"),
+    "cnn": ModelInfo("cnn", "CNN Model", "genrenet.models.thesis", "build_cnn", "thesis_image"),
+    "lstm": ModelInfo("lstm", "LSTM (thesis)", "genrenet.models.thesis", "build_lstm", "thesis_image"),
     "compact_cnn": ModelInfo(
-        "compact_cnn", "Compact CNN", "genrenet.models.compact", "build_compact_cnn", "logmel", 1.0
+        "compact_cnn", "Compact CNN", "genrenet.models.compact", "build_compact_cnn", "logmel"
     ),
 }
 

@@ -11,7 +11,9 @@ to answer a web request on a CPU in a few milliseconds:
 * SpecAugment-style masking (Park et al. 2019): random frequency bands and time
   spans of each training window are set to zero (the mean after
   standardisation); active only in training;
-* ``depth`` convolution blocks (batch normalisation, ReLU, 2×2 max pooling):
+* ``depth`` convolution blocks (batch normalisation with momentum 0.9, so its
+  running statistics settle within the few hundred steps a small data set
+  gives; ReLU; 2×2 max pooling):
   an ordinary convolution first, depthwise-separable convolutions after it,
   doubling the width each block up to ``8 × width``;
 * global average and max pooling, dropout and a softmax layer.
@@ -198,7 +200,7 @@ def build_compact_cnn(
                 name=f"sepconv{i + 1}",
             )
         x = conv(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     x = keras.layers.Concatenate(name="pool_stats")(
