@@ -170,3 +170,27 @@ def test_phone_layout(site, browser):
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "results_phone.png"), full_page=True)
     ctx.close()
+
+
+def test_real_clip_with_the_default_model(browser, gtzan_mini, tmp_path):
+    """A real GTZAN clip through the shipped default model: ten bars, the right genre."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"headless browser not available: {CHROMIUM} is missing")
+    from genrenet.predict import Predictor, default_bundle_path
+    from genrenet.web import create_app
+
+    if default_bundle_path() is None:
+        pytest.skip("the default model bundle genrenet/pretrained/gtzan10 is not installed")
+    predictor = Predictor(bundles=[], include_default=True)
+    name = predictor.model_names[0]
+    clip = sorted((gtzan_mini / "metal").glob("*.wav"))[0]
+    with serve_app(create_app(predictor, book_dir=tmp_path)) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/")
+        page.set_input_files("#file-input", str(clip))
+        page.wait_for_selector("#results:not([hidden]) .chart", timeout=60_000)
+        assert page.locator(".chart .bar").count() == len(predictor.models[0].genres) == 10
+        assert winners(page) == {name: "metal"}
+        assert "30.0 s" in page.locator("#track-info").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "results_gtzan_default_model.png"), full_page=True)
+        page.close()
