@@ -505,7 +505,7 @@ class Predictor:
     def _warmup(self) -> None:
         rng = np.random.default_rng(0)
         for sr in {int(m.spec.sr) for m in self._models}:
-            seconds = max(float(m.spec.window) for m in self._models) * 1.5
+            seconds = min(max(float(m.spec.window) for m in self._models) * 1.5, self.max_duration)
             y = (0.1 * rng.standard_normal(int(sr * seconds))).astype(np.float32)
             self.predict_array(y, sr)
 

@@ -121,6 +121,9 @@ def test_too_long_track_is_refused(bundles, tmp_path):
     with pytest.raises(AudioError):
         p.predict_bytes(path.read_bytes(), "long.wav")
     assert p.predict_array(tone(LOW_HZ, 4.9), SR)["Band Model"].genre == "low"
+    # a limit shorter than the warm-up signal or even than one window still works
+    tiny = Predictor([bundles[1]], include_default=False, max_duration=0.5)
+    assert tiny.predict_array(tone(HIGH_HZ, 0.4), SR)["Band Model"].genre == "high"
 
 
 def test_several_models_keras_and_sklearn(bundles):
