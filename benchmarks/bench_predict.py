@@ -17,7 +17,7 @@ image input, four genres) and the MFCC-statistics SVM baseline, so the "all
 models" figure covers every architecture even where the book's trained bundles
 are absent; their answers are meaningless, their cost is the real one.
 
-Book chapter "The genre detector" (``book/08_web``) quotes these figures.
+Book chapter "The genre-detector website" (``book/dev_website.md``) describes the service measured here.
 
 Usage::
 

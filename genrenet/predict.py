@@ -13,7 +13,7 @@ Inference runs in graph mode: each Keras model is wrapped once in a
 time, and called once per request with all the windows of the track. The
 predictor is immutable after construction, so one instance can serve many threads.
 
-Used by the book chapter "The genre detector" (``book/08_web``) and the notebook
+Used by the book chapter "The genre-detector website" (``book/dev_website.md``) and the notebook
 ``notebooks/prediction.ipynb``; the web service (:mod:`genrenet.web`) and the
 ``genrenet predict`` command are thin layers over it.
 """
@@ -106,6 +106,8 @@ class ModelInfo:
         Where the metrics come from.
     default : bool
         Whether this is the shipped default model.
+    synthetic : bool
+        Whether it was trained on the synthetic demo corpus (its answers on music mean nothing).
     """
 
     name: str
@@ -119,6 +121,7 @@ class ModelInfo:
     split: str | None = None
     protocol: str | None = None
     default: bool = False
+    synthetic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the bundle path is given by its directory name only)."""
@@ -134,6 +137,7 @@ class ModelInfo:
             "split": self.split,
             "protocol": self.protocol,
             "default": self.default,
+            "synthetic": self.synthetic,
         }
 
 
@@ -487,6 +491,9 @@ class Predictor:
             name, i = base, 2
             while name in taken or name in RESERVED_KEYS:
                 name, i = f"{base} #{i}", i + 1
+        split = meta.get("split")
+        if isinstance(split, dict):  # a training run may record the whole split description
+            split = split.get("name")
         info = ModelInfo(
             name=name,
             path=path,
@@ -496,9 +503,10 @@ class Predictor:
             feature=dict(meta["feature"]),
             metrics=_numeric_metrics(meta.get("metrics")),
             dataset=meta.get("dataset"),
-            split=meta.get("split"),
+            split=None if split is None else str(split),
             protocol=meta.get("protocol"),
             default=is_default,
+            synthetic=bool(meta.get("synthetic")) or meta.get("dataset") == "demo",
         )
         return _Loaded(info=info, spec=spec, runner=runner, key=spec.key())
 

@@ -2,8 +2,8 @@
 
 Every loaded model (the shipped default model plus the bundles in the models
 directory) classifies each file; the output is a table per file, or the web
-service's JSON structure with ``--json``. Book chapter "The genre detector"
-(``book/08_web``) and ``notebooks/prediction.ipynb`` use the same
+service's JSON structure with ``--json``. Book chapter "The genre-detector website"
+(``book/dev_website.md``) and ``notebooks/prediction.ipynb`` use the same
 :class:`genrenet.predict.Predictor`.
 """
 

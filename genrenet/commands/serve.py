@@ -1,6 +1,6 @@
 """``genrenet serve``: run the genre-detector web service for development.
 
-Book chapter "The genre detector" (``book/08_web``); the app itself is
+Book chapter "The genre-detector website" (``book/dev_website.md``); the app itself is
 :func:`genrenet.web.create_app`. For production use gunicorn (tested in
 ``tests/test_web_load.py``)::
 

@@ -1,4 +1,4 @@
-"""The genre-detector web service (book chapter "The genre detector", ``book/08_web``).
+"""The genre-detector web service (book chapter "The genre-detector website", ``book/dev_website.md``).
 
 :func:`create_app` builds the Flask application (upload page, JSON API); see
 :mod:`genrenet.web.app` for the routes and the response schema. The

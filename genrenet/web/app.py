@@ -1,6 +1,6 @@
 """The genre-detector web service: a Flask application over :class:`genrenet.predict.Predictor`.
 
-Book chapter "The genre detector" (``book/08_web``) describes it; the notebook
+Book chapter "The genre-detector website" (``book/dev_website.md``) describes it; the notebook
 ``notebooks/prediction.ipynb`` shows the same predictions without the server.
 
 Routes
