@@ -151,16 +151,43 @@ def stft(y, *, n_fft: int = 2048, hop_length: int = 512, window: str = "hann", c
     return np.swapaxes(spec, -1, -2).astype(np.complex64, copy=False)
 
 
+#: STFT frames transformed per block by :func:`_power_frames`; a block's float64 buffers
+#: (~0.5 MB at n_fft=2048) stay in the CPU cache, which makes the float64 FFT as fast as
+#: a whole-array float32 one.
+_FRAME_BLOCK = 32
+
+
 def _power_frames(y: np.ndarray, n_fft: int, hop_length: int, window: str, center: bool,
                   power: float) -> np.ndarray:
-    spec = _frames_spectrum(y, n_fft, hop_length, window, center)
-    mag2 = spec.real * spec.real
-    mag2 += spec.imag * spec.imag
-    if power == 1.0:
-        mag2 = np.sqrt(mag2)
-    elif power != 2.0:
-        mag2 **= power / 2.0
-    return mag2.astype(np.float32)
+    """``|STFT| ** power`` in frame-major layout ``(..., n_frames, 1 + n_fft // 2)``, float32.
+
+    Same numbers as ``abs(_frames_spectrum(...)) ** power``, computed block by block.
+    """
+    import scipy.fft
+
+    n_frames(y.shape[-1], n_fft=n_fft, hop_length=hop_length, center=center)  # validates
+    if center:
+        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)], mode="constant")
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop_length, :]
+    lead, count = frames.shape[:-2], frames.shape[-2]
+    win = _window(window, n_fft)
+    out = np.empty((*lead, count, n_fft // 2 + 1), dtype=np.float32)
+    buf = np.empty((min(_FRAME_BLOCK, count), n_fft), dtype=np.float64)
+    for idx in np.ndindex(*lead):
+        item, dest = frames[idx], out[idx]
+        for start in range(0, count, _FRAME_BLOCK):
+            stop = min(count, start + _FRAME_BLOCK)
+            block = buf[: stop - start]
+            np.multiply(item[start:stop], win, out=block)
+            spec = scipy.fft.rfft(block, axis=-1, overwrite_x=True)
+            mag2 = spec.real * spec.real
+            mag2 += spec.imag * spec.imag
+            if power == 1.0:
+                np.sqrt(mag2, out=mag2)
+            elif power != 2.0:
+                mag2 **= power / 2.0
+            dest[start:stop] = mag2
+    return out
 
 
 def power_spectrogram(y, *, n_fft: int = 2048, hop_length: int = 512, window: str = "hann", center: bool = True,
