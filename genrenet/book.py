@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -864,7 +865,30 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
     if not (html / "index.html").is_file():
         raise GenrenetError(f"jupyter-book build of {root} reported success but wrote no {html / 'index.html'}")
     _copy_mathjax(es5, html)
+    _complete_redirect(html)
     return html
+
+
+def _complete_redirect(html: Path) -> None:
+    """Make the root ``index.html`` that Jupyter Book writes as a bare redirect a valid page.
+
+    It holds a single ``<meta http-equiv="Refresh">``; browsers then ask for ``/favicon.ico``
+    (a 404 in the console) and show no title. Give it a title, the book's icon and a link.
+    """
+    index = html / "index.html"
+    text = index.read_text(encoding="utf-8")
+    match = re.fullmatch(r'\s*<meta http-equiv="Refresh" content="0; url=([^"]+)" />\s*', text)
+    if not match:
+        return
+    target = match.group(1)
+    icons = sorted((html / "_static").glob("favicon.*"))
+    icon = f'<link rel="icon" href="_static/{icons[0].name}">' if icons else ""
+    atomic_write_text(index, (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        f'<meta http-equiv="Refresh" content="0; url={target}">\n{icon}\n'
+        "<title>genrenet book</title></head>\n"
+        f'<body><p><a href="{target}">Open the book</a></p></body></html>\n'))
+    _make_readable(index)
 
 
 def copy_sources(root: str | Path, dest: str | Path) -> Path:
