@@ -174,6 +174,7 @@ class ModelResult:
         return self.windows_used < self.windows_total
 
     def to_dict(self) -> dict[str, Any]:
+        """This model's entry of the web service's answer (``data``, ``metrics``, ``genre``, ``windows``)."""
         return {
             "data": {g: float(p) for g, p in self.probabilities.items()},
             "metrics": {k: float(v) for k, v in self.metrics.items()},
@@ -206,6 +207,7 @@ class PredictionResult:
     source: str | None = field(default=None)
 
     def __getitem__(self, name: str) -> ModelResult:
+        """The result of the model called ``name`` (``KeyError`` if it did not run)."""
         for r in self.results:
             if r.name == name:
                 return r
@@ -227,6 +229,7 @@ class PredictionResult:
         return any(r.truncated for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
+        """The web service's answer: one key per model, ``track`` and ``success`` (see the class docstring)."""
         out: dict[str, Any] = {r.name: r.to_dict() for r in self.results}
         out["track"] = {
             "duration": round(float(self.duration), 3),
@@ -526,6 +529,7 @@ class Predictor:
 
     @property
     def model_names(self) -> list[str]:
+        """Names of the loaded models (the keys of a result), the default one first."""
         return [m.info.name for m in self._models]
 
     def _select(self, models: Sequence[str] | None) -> list[_Loaded]:
