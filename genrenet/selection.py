@@ -35,7 +35,6 @@ import hashlib
 import itertools
 import json
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,10 +223,7 @@ def _evaluate_subset(X, y, tow, label_ids: Sequence[int], folds: list[tuple[np.n
             raise DataError(
                 "a fold has no training tracks for some genre of the subset; use fewer folds or more data"
             )
-        with warnings.catch_warnings():
-            # scikit-learn >= 1.9 announces the removal of SVC(probability=True) on every fit
-            warnings.simplefilter("ignore", FutureWarning)
-            clf = fit_baseline(X[tr], ytr, n_classes=len(label_ids), kind=model, seed=seed)
+        clf = fit_baseline(X[tr], ytr, n_classes=len(label_ids), kind=model, seed=seed)
         yte = remap[y[te]]
         n_test_windows += int(te.sum())
         if level == "window":
@@ -245,6 +241,14 @@ def _evaluate_subset(X, y, tow, label_ids: Sequence[int], folds: list[tuple[np.n
     acc, bal = _score(truth, pred, len(label_ids))
     return {"accuracy": acc, "balanced_accuracy": bal, "n_test": int(len(truth)),
             "n_test_windows": n_test_windows}
+
+
+def _estimator_signature(model: str, seed: int) -> str:
+    import sklearn
+
+    from genrenet.baseline import build_baseline
+
+    return f"scikit-learn {sklearn.__version__}: {build_baseline(kind=model, seed=seed)!r}"
 
 
 def _config_hash(config: dict) -> str:
@@ -290,6 +294,7 @@ def run_selection(
     seed: int = DEFAULT_SEED,
     max_subsets: int | None = None,
     cache_dir: str | Path | None = None,
+    n_jobs: int | None = None,
     progress: bool = True,
 ) -> SelectionResult:
     """Score every ``k``-genre subset of a data set under shared grouped folds.
@@ -323,6 +328,8 @@ def run_selection(
         Stop after this many subsets in total (the run can be resumed later).
     cache_dir : str or Path, keyword-only, optional
         Feature cache location.
+    n_jobs : int, keyword-only, optional
+        Processes used to featurise missing tracks (default: all cores).
     progress : bool, keyword-only
         Show tqdm progress bars.
 
@@ -349,7 +356,7 @@ def run_selection(
         from genrenet.cache import featurize
         from genrenet.features import get_spec
 
-        fs = featurize(data, get_spec(feature), cache_dir=cache_dir, progress=progress)
+        fs = featurize(data, get_spec(feature), cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     else:
         raise ParameterError(f"data must be a Dataset or a FeatureSet, got {type(data).__name__}")
     if len(fs.shape) != 1:
@@ -380,6 +387,8 @@ def run_selection(
         "protocol": f"grouped {folds}-fold cross-validation by {by} (no track in two folds), "
         f"same folds for every subset; {level}-level {metric.replace('_', ' ')}",
         "model": f"baseline-{model}",
+        # the estimator itself, so results of a changed baseline are never mixed with older ones
+        "estimator": _estimator_signature(model, int(seed)),
         "metric": metric,
         "level": level,
         "seed": int(seed),
