@@ -259,6 +259,8 @@ def test_upload_page(client):
     ):
         assert text in html, text
     assert "Band Model" in html and "accuracy 88%" in html
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
     # Nothing is loaded from another host: no CDN scripts, styles or fonts.
     for asset in ("/static/style.css", "/static/app.js", "/static/favicon.svg"):
         r = client.get(asset)

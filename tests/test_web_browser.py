@@ -113,7 +113,7 @@ def test_drop_pick_and_error_on_desktop(site, browser, tmp_path):
     low = tmp_path / "low tone.wav"
     low.write_bytes(wav_bytes(tone(LOW_HZ, 2.0)))
     page.set_input_files("#file-input", str(low))
-    page.wait_for_function("document.querySelector('#results-file').textContent.includes('low tone.wav')")
+    page.wait_for_function("() => document.querySelector('#results-file').textContent.includes('low tone.wav')")
     assert winners(page) == {"Band Model": "low", "Tone Baseline": "low"}
 
     # 3. keyboard: Tab reaches the "Choose a file" button and Enter activates it. (Headless
@@ -133,7 +133,7 @@ def test_drop_pick_and_error_on_desktop(site, browser, tmp_path):
     with page.expect_file_chooser(timeout=10_000) as chooser:
         page.click("#pick-button")
     chooser.value.set_files(str(high))
-    page.wait_for_function("document.querySelector('#results-file').textContent.includes('high again.wav')")
+    page.wait_for_function("() => document.querySelector('#results-file').textContent.includes('high again.wav')")
     assert winners(page) == {"Band Model": "high", "Tone Baseline": "high"}
 
     # 4. an error from the API is shown in words
@@ -143,7 +143,7 @@ def test_drop_pick_and_error_on_desktop(site, browser, tmp_path):
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "unsupported file type '.txt'" in page.locator("#error").inner_text()
     drop_file(page, b"definitely not audio" * 50, "broken.wav", "audio/wav")
-    page.wait_for_function("document.querySelector('#error').textContent.includes('cannot decode')")
+    page.wait_for_function("() => document.querySelector('#error').textContent.includes('cannot decode')")
     assert page.locator("#results").is_hidden()  # stale results are not shown beside an error
     page.screenshot(path=str(ARTIFACTS / "error_desktop.png"))
 

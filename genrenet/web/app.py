@@ -204,6 +204,18 @@ def create_app(
             models=predictor.models,
         )
 
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path == "/":
+            # The page loads nothing from other hosts; the browser enforces it.
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; object-src 'none'; "
+                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+            )
+        return response
+
     @app.get("/healthz")
     def healthz():
         return jsonify({"status": "ok", "models": len(predictor.models), "success": True})
