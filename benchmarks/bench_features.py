@@ -15,8 +15,11 @@ else a freshly generated demo corpus; ``--data DIR`` to choose):
   without windows (less work, different output).
 
 Both sides are warmed up first (imports, librosa's JIT, FFT plans, worker start-up).
-The script prints files per second, the speed-up, and the largest absolute difference
-between the two log-mel outputs in dB; ``--json OUT`` also writes the numbers.
+The single-process contenders are timed interleaved, file by file in alternating order,
+so a shared machine's changing load affects them alike; CPU time is reported next to
+wall time. The pool is timed separately (its speed depends on free cores). The script
+prints files per second, the speed-ups, and the largest absolute difference between the
+two log-mel outputs in dB; ``--json OUT`` also writes the numbers.
 
 Usage::
 
@@ -88,13 +91,33 @@ def _librosa_whole(path: str) -> np.ndarray:
     return librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr))
 
 
-def _time(fn, files, *, pool: ProcessPoolExecutor | None = None) -> tuple[float, list[np.ndarray]]:
-    start = time.perf_counter()
-    if pool is None:
-        outs = [fn(str(p)) for p in files]
-    else:
-        outs = list(pool.map(fn, [str(p) for p in files], chunksize=max(1, len(files) // (8 * pool._max_workers))))
-    return time.perf_counter() - start, outs
+def _interleaved(fns: dict, files) -> tuple[dict, dict, dict]:
+    """Time every function on every file, alternating the order file by file.
+
+    On a shared machine the load changes from minute to minute; measuring the
+    contenders side by side on each file exposes them to the same conditions.
+    Returns wall seconds, CPU seconds (this process) and outputs per function.
+    """
+    wall = dict.fromkeys(fns, 0.0)
+    cpu = dict.fromkeys(fns, 0.0)
+    outs = {name: [] for name in fns}
+    names = list(fns)
+    for i, path in enumerate(files):
+        order = names if i % 2 == 0 else names[::-1]
+        for name in order:
+            w0, c0 = time.perf_counter(), time.process_time()
+            outs[name].append(fns[name](str(path)))
+            wall[name] += time.perf_counter() - w0
+            cpu[name] += time.process_time() - c0
+    return wall, cpu, outs
+
+
+def _pool_time(files, jobs: int) -> tuple[float, list[np.ndarray]]:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_warm_worker) as pool:
+        list(pool.map(_warm_worker_task, range(jobs)))  # start and warm every worker
+        start = time.perf_counter()
+        outs = list(pool.map(_ours, [str(p) for p in files], chunksize=max(1, len(files) // (8 * jobs))))
+        return time.perf_counter() - start, outs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,25 +148,18 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f}")
 
     # warm-up: imports, librosa's numba JIT, FFT plans, mel filters
-    _ours(str(files[0]))
-    _librosa_windows(str(files[0]))
-    _librosa_whole(str(files[0]))
+    for fn in (_ours, _librosa_windows, _librosa_whole):
+        fn(str(files[0]))
 
-    results = {}
-    with tqdm(total=4, desc="benchmark", unit="run") as bar:
-        t_lib, ref = _time(_librosa_windows, files)
-        bar.update(1)
-        t_whole, _ = _time(_librosa_whole, files)
-        bar.update(1)
-        t_one, ours_one = _time(_ours, files)
-        bar.update(1)
-        with ProcessPoolExecutor(max_workers=args.jobs, initializer=_warm_worker) as pool:
-            list(pool.map(_warm_worker_task, range(args.jobs)))  # start and warm every worker
-            t_pool, ours = _time(_ours, files, pool=pool)
-        bar.update(1)
+    fns = {"librosa": _librosa_windows, "genrenet": _ours, "librosa_whole": _librosa_whole}
+    wall, cpu, outs = _interleaved(fns, tqdm(files, desc="single process, interleaved", unit="file"))
+    load_single = os.getloadavg()[0]
+    t_pool, pooled = _pool_time(files, args.jobs)
+    load_pool = os.getloadavg()[0]
 
+    ref, ours = outs["librosa"], outs["genrenet"]
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, ref, strict=True))
-    same_one = all(np.array_equal(a, b) for a, b in zip(ours, ours_one, strict=True))
+    same_pool = all(np.array_equal(a, b) for a, b in zip(ours, pooled, strict=True))
     n = len(files)
     results = {
         "data": label,
@@ -151,26 +167,33 @@ def main(argv: list[str] | None = None) -> int:
         "audio_seconds": seconds_audio,
         "jobs": args.jobs,
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-        "load_average": os.getloadavg()[0],
-        "librosa_loop_files_per_s": n / t_lib,
-        "librosa_whole_file_files_per_s": n / t_whole,
-        "genrenet_1_process_files_per_s": n / t_one,
+        "load_average_single": load_single,
+        "load_average_pool": load_pool,
+        "librosa_loop_files_per_s": n / wall["librosa"],
+        "librosa_whole_file_files_per_s": n / wall["librosa_whole"],
+        "genrenet_1_process_files_per_s": n / wall["genrenet"],
         "genrenet_pool_files_per_s": n / t_pool,
-        "speedup_pool_vs_librosa_loop": t_lib / t_pool,
-        "speedup_1_process_vs_librosa_loop": t_lib / t_one,
+        "speedup_1_process_wall": wall["librosa"] / wall["genrenet"],
+        "speedup_1_process_cpu": cpu["librosa"] / cpu["genrenet"],
+        "speedup_pool_vs_librosa_loop": (n / t_pool) / (n / wall["librosa"]),
         "max_abs_diff_db": diff,
-        "pool_equals_single_process": same_one,
-        "ms_per_30s_file_1_process": 1000 * t_one / n * 30.0 / (seconds_audio / n),
+        "pool_equals_single_process": same_pool,
+        "genrenet_ms_per_30s_of_audio": 1000 * wall["genrenet"] / seconds_audio * 30.0,
+        "genrenet_cpu_ms_per_30s_of_audio": 1000 * cpu["genrenet"] / seconds_audio * 30.0,
     }
-    print(f"librosa loop (load + melspectrogram + power_to_db per window): {n / t_lib:8.2f} files/s")
-    print(f"librosa whole file (no windows, context only):                {n / t_whole:8.2f} files/s")
-    print(f"genrenet extract_file, 1 process:                             {n / t_one:8.2f} files/s "
-          f"({t_lib / t_one:.2f}x)")
-    print(f"genrenet extract_file, {args.jobs} processes:                            {n / t_pool:8.2f} files/s "
-          f"({t_lib / t_pool:.2f}x)")
+    r = results
+    print("single process, the contenders interleaved file by file (same machine load):")
+    print(f"  librosa loop (load + melspectrogram + power_to_db per window): {r['librosa_loop_files_per_s']:8.2f} files/s")
+    print(f"  librosa whole file (no windows; context only):                 {r['librosa_whole_file_files_per_s']:8.2f} files/s")
+    print(f"  genrenet extract_file:                                         {r['genrenet_1_process_files_per_s']:8.2f} files/s"
+          f"  -> {r['speedup_1_process_wall']:.2f}x wall, {r['speedup_1_process_cpu']:.2f}x CPU time")
+    print(f"  genrenet per 30 s of audio: {r['genrenet_ms_per_30s_of_audio']:.1f} ms wall, "
+          f"{r['genrenet_cpu_ms_per_30s_of_audio']:.1f} ms CPU")
+    print(f"process pool, {args.jobs} workers: genrenet {r['genrenet_pool_files_per_s']:.2f} files/s "
+          f"-> {r['speedup_pool_vs_librosa_loop']:.2f}x the single-process librosa loop "
+          f"(load average {load_pool:.1f} on {os.cpu_count()} cores)")
     print(f"max |genrenet - librosa| over all log-mel values: {diff:.2e} dB "
-          f"({'OK' if diff <= 1e-3 else 'ABOVE'} the 1e-3 dB goal)")
-    print(f"genrenet single-process time per 30 s of audio: {results['ms_per_30s_file_1_process']:.1f} ms")
+          f"({'within' if diff <= 1e-3 else 'ABOVE'} the 1e-3 dB goal); pool output identical: {same_pool}")
     if args.json:
         from genrenet.io import atomic_write_json
 

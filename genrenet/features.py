@@ -22,9 +22,9 @@ one example of shape ``spec.shape``:
 
 Speed: the windows of a track go through a batched STFT (``scipy.fft`` in float64 like
 librosa, so log-mel values agree with librosa to about 1e-5 dB; transformed in blocks of
-frames whose buffers stay in the CPU cache), one float32 GEMM with a cached mel
-filterbank and one vectorised dB conversion; long tracks are processed in chunks of
-:data:`CHUNK_WINDOWS` windows to bound memory.
+frames whose buffers stay in the CPU cache), a mel projection that touches only the FFT
+bins under each cached triangular filter, and one vectorised dB conversion; long tracks
+are processed in chunks of :data:`CHUNK_WINDOWS` windows to bound memory.
 
 Presets (:data:`PRESETS`)
     ``"logmel"``: 3 s windows, 1.5 s hop, 128 mel bands, n_fft 2048, hop 512 -> (128, 130, 1).
@@ -296,7 +296,7 @@ def _mfcc_stats(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
     power = sp._power_frames(frames_y, spec.n_fft, spec.hop_length, "hann", True, 2.0)  # (w, t, f)
     w, t, f = power.shape
-    mel = (power.reshape(-1, f) @ sp._mel_basis_t(spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax))
+    mel = sp._apply_mel(power.reshape(-1, f), spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax)
     mel_db = sp.power_to_db(mel.reshape(w, t, spec.n_mels), top_db=spec.top_db, axis=(-2, -1))
     ceps = scipy.fft.dct(mel_db, axis=-1, type=2, norm="ortho")[..., : spec.n_mfcc]  # (w, t, n_mfcc)
     mag = np.sqrt(power)
