@@ -453,10 +453,11 @@ class Predictor:
             loaded = self._load(p, is_default=is_default, taken=names)
             names.add(loaded.info.name)
             self._models.append(loaded)
-        n_specs = len({m.key for m in self._models})
+        cores = os.cpu_count() or 1
+        self._n_threads = min(cores, 4)
         self._pool = (
-            ThreadPoolExecutor(max_workers=min(n_specs, os.cpu_count() or 1, 4), thread_name_prefix="genrenet-features")
-            if n_specs > 1 and (os.cpu_count() or 1) > 1
+            ThreadPoolExecutor(max_workers=self._n_threads, thread_name_prefix="genrenet-features")
+            if cores > 1
             else None
         )
         if warmup:
@@ -667,18 +668,12 @@ class Predictor:
             if msr not in resampled:
                 resampled[msr] = y if msr == sr else _resample(y, sr, msr)
             specs.setdefault(m.key, m.spec)
-        feats: dict[str, Any] = {}
-        if len(specs) > 1 and self._pool is not None:
-            # Different feature specs are computed concurrently (NumPy/SciPy release the GIL);
-            # each model starts as soon as its own features are ready.
-            for key, spec in specs.items():
-                feats[key] = self._pool.submit(self._features, spec, resampled[int(spec.sr)], int(spec.sr))
+        # Every spec's windows are split into segments whose features are computed concurrently
+        # (NumPy/SciPy release the GIL); each model starts as soon as its own features are ready.
+        pending = {key: self._start_features(spec, resampled[int(spec.sr)], int(spec.sr)) for key, spec in specs.items()}
         results = []
         for m in chosen:
-            if m.key not in feats:
-                feats[m.key] = self._features(m.spec, resampled[int(m.spec.sr)], int(m.spec.sr))
-            ready = feats[m.key]
-            X, used, total = ready.result() if isinstance(ready, Future) else ready
+            X, used, total = _finish_features(pending[m.key])
             P = _as_probabilities(m.runner(X))
             mean = P.mean(axis=0)
             mean = mean / mean.sum()
@@ -695,21 +690,50 @@ class Predictor:
             results=tuple(results), duration=duration, sample_rate=sr, max_windows=self.max_windows, source=source
         )
 
-    def _features(self, spec: Any, y: np.ndarray, sr: int) -> tuple[np.ndarray, int, int]:
-        """Features of the track's windows (all, or ``max_windows`` evenly spaced ones)."""
+    def _start_features(self, spec: Any, y: np.ndarray, sr: int) -> tuple[list[Any], int, int, bool]:
+        """Plan (and, with a thread pool, start) the feature computation of one spec.
+
+        Returns ``(parts, used, total, one_each)``: ``parts`` are futures or finished
+        arrays whose concatenation is the track's features. All windows are used when
+        there are at most ``max_windows``; they are then cut into contiguous runs of
+        windows, each computed by :func:`genrenet.features.extract` on the stretch of
+        signal that holds exactly those windows (window starts stay on the same grid,
+        so the result equals ``extract(spec, y, sr)``). Otherwise ``max_windows``
+        evenly spaced windows are computed one by one (``one_each``).
+        """
         from genrenet import audio, features
 
-        kw = {"window": spec.window, "hop": spec.hop}
-        if hasattr(spec, "min_fill"):
-            kw["min_fill"] = spec.min_fill
-        starts, length = audio.window_starts(len(y), sr, **kw)
+        starts, length = audio.window_starts(len(y), sr, window=spec.window, hop=spec.hop,
+                                             min_fill=getattr(spec, "min_fill", 0.5))
         total = len(starts)
-        if total <= self.max_windows:
-            X = features.extract(spec, y, sr)
-            return X, len(X), max(total, len(X))
-        idx = audio.select_windows(total, self.max_windows)
-        X = np.concatenate([features.extract(spec, y[s : s + length], sr)[:1] for s in starts[idx]], axis=0)
-        return X, len(X), total
+        if total > self.max_windows:
+            idx = audio.select_windows(total, self.max_windows)
+            segments = [y[s : s + length] for s in starts[idx]]
+            one_each = True
+        else:
+            n_parts = min(self._n_threads, total // 2) if self._pool is not None else 1
+            bounds = np.linspace(0, total, max(1, n_parts) + 1).round().astype(int)
+            segments = []
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                stop = None if b == total else int(starts[b - 1]) + length
+                segments.append(y[int(starts[a]) : stop])
+            one_each = False
+        used = len(segments) if one_each else total
+        if self._pool is None or len(segments) == 1:
+            parts = [features.extract(spec, seg, sr) for seg in segments]
+        else:
+            parts = [self._pool.submit(features.extract, spec, seg, sr) for seg in segments]
+        return parts, used, total, one_each
+
+
+def _finish_features(plan: tuple[list[Any], int, int, bool]) -> tuple[np.ndarray, int, int]:
+    """Wait for a plan of :meth:`Predictor._start_features`; return ``(X, used, total)``."""
+    parts, used, total, one_each = plan
+    arrays = [p.result() if isinstance(p, Future) else p for p in parts]
+    if one_each:
+        arrays = [a[:1] for a in arrays]
+    X = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+    return X, len(X), max(total, len(X))
 
 
 def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:

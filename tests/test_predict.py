@@ -215,6 +215,33 @@ def test_bad_parameters_and_bad_audio(band_predictor, bundles):
         band_predictor.predict_bytes("not bytes", "x.wav")
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_split_feature_computation_equals_extract(bundles, threads):
+    """Computing a track's windows in several stretches gives exactly extract()'s features."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from genrenet.features import PRESETS, FeatureSpec, extract
+    from genrenet.predict import _finish_features
+
+    p = Predictor([bundles[1]], include_default=False, warmup=False)
+    p._n_threads = threads
+    p._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    specs = [
+        tiny_logmel_spec(),
+        FeatureSpec.from_dict({**PRESETS["mfcc_stats"].to_dict(), "window": 1.0, "hop": 0.4}),
+        FeatureSpec.from_dict({**PRESETS["thesis_image"].to_dict(), "window": 1.0, "hop": 0.5, "image_size": 24}),
+        tiny_logmel_spec().replace(pad="repeat", min_fill=0.2),
+    ]
+    rng = np.random.default_rng(3)
+    for seconds in (0.6, 1.0, 2.26, 7.3, 12.0):
+        y = (0.3 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+        for spec in specs:
+            X, used, total = _finish_features(p._start_features(spec, y, SR))
+            expected = extract(spec, y, SR)
+            assert used == total == len(expected)
+            assert X.dtype == expected.dtype and np.array_equal(X, expected), (seconds, spec.kind)
+
+
 def test_inference_is_graph_mode_and_traced_once(band_predictor):
     runner = band_predictor._models[0].runner
     for seconds in (1.0, 2.5, 7.0):
