@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="BLAS threads per process, both sides (default 1; read before NumPy loads)")
     args = parser.parse_args(argv)
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if args.data is not None:
         data, label = args.data, str(args.data)

@@ -24,7 +24,8 @@ Speed: the windows of a track go through a batched STFT (``scipy.fft`` in float6
 librosa, so log-mel values agree with librosa to about 1e-5 dB; transformed in blocks of
 frames whose buffers stay in the CPU cache), a mel projection that touches only the FFT
 bins under each cached triangular filter, and one vectorised dB conversion; long tracks
-are processed in chunks of :data:`CHUNK_WINDOWS` windows to bound memory.
+are processed in chunks of :data:`CHUNK_WINDOWS` windows to bound memory. BLAS runs
+single-threaded inside :func:`extract` (parallelism is over tracks, in processes).
 
 Presets (:data:`PRESETS`)
     ``"logmel"``: 3 s windows, 1.5 s hop, 128 mel bands, n_fft 2048, hop 512 -> (128, 130, 1).
@@ -325,6 +326,33 @@ def _mfcc_stats(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
+_BLAS_CONTROLLER: Any = None
+
+
+def _single_blas_thread():
+    """Context in which BLAS (OpenBLAS/MKL) runs one thread.
+
+    The products inside :func:`extract` are small; BLAS threads gain nothing there, and
+    on a busy machine (other processes on every core) OpenBLAS threads spin and multiply
+    the CPU time several-fold. Parallelism comes from processes over tracks instead
+    (:func:`genrenet.cache.featurize`). Uses ``threadpoolctl`` (a scikit-learn dependency);
+    without it this is a no-op.
+    """
+    import contextlib
+
+    global _BLAS_CONTROLLER
+    if _BLAS_CONTROLLER is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+            _BLAS_CONTROLLER = False
+    if not _BLAS_CONTROLLER:  # pragma: no cover
+        return contextlib.nullcontext()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def _features(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     from genrenet import spectrogram as sp
 
@@ -374,13 +402,14 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int) -> np.ndarra
     if int(sr) != spec.sr:
         y = resample(y, int(sr), spec.sr)
     frames_y = windows(y, spec.sr, window=spec.window, hop=spec.hop, pad=spec.pad, min_fill=spec.min_fill)
-    if frames_y.shape[0] <= CHUNK_WINDOWS:
-        return np.ascontiguousarray(_features(frames_y, spec), dtype=spec.dtype)
-    out = np.empty((frames_y.shape[0], *spec.shape), dtype=spec.dtype)
-    for start in range(0, frames_y.shape[0], CHUNK_WINDOWS):
-        stop = start + CHUNK_WINDOWS
-        out[start:stop] = _features(frames_y[start:stop], spec)
-    return out
+    with _single_blas_thread():
+        if frames_y.shape[0] <= CHUNK_WINDOWS:
+            return np.ascontiguousarray(_features(frames_y, spec), dtype=spec.dtype)
+        out = np.empty((frames_y.shape[0], *spec.shape), dtype=spec.dtype)
+        for start in range(0, frames_y.shape[0], CHUNK_WINDOWS):
+            stop = start + CHUNK_WINDOWS
+            out[start:stop] = _features(frames_y[start:stop], spec)
+        return out
 
 
 def extract_file(spec: str | FeatureSpec | dict, path: str | os.PathLike, *, offset: float = 0.0,

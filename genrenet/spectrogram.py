@@ -652,9 +652,14 @@ def spectrogram_image(y, sr: int = 22050, *, size: int = 200, cmap: str = "RdBu"
     rows = _crop_rows(freqs, crop)
     db = power_to_db(power[..., rows, :], ref=np.max, top_db=top_db, axis=(-2, -1))
     unit = (db + np.float32(top_db)) / np.float32(top_db)
-    unit = unit[..., ::-1, :]  # high frequencies at the top of the picture
-    r_mat = resize_matrix(unit.shape[-2], size)
-    c_mat = resize_matrix(unit.shape[-1], size)
-    img = np.matmul(np.matmul(r_mat, unit), c_mat.T)
+    lead, (rows_in, cols_in) = unit.shape[:-2], unit.shape[-2:]
+    # the row matrix is reversed so that high frequencies end up at the top of the picture
+    r_mat = np.ascontiguousarray(resize_matrix(rows_in, size)[:, ::-1])
+    c_mat = resize_matrix(cols_in, size)
+    # two plain 2-D GEMMs over the whole batch (a broadcast matmul over views is far slower)
+    batch = unit.reshape(-1, rows_in, cols_in)
+    tall = r_mat @ np.ascontiguousarray(batch.transpose(1, 0, 2)).reshape(rows_in, -1)  # (size, B * cols)
+    wide = tall.reshape(size * batch.shape[0], cols_in) @ c_mat.T  # (size * B, size)
+    img = wide.reshape(size, batch.shape[0], size).transpose(1, 0, 2).reshape(*lead, size, size)
     idx = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return lut[idx]

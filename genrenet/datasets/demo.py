@@ -410,7 +410,7 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     import json
 
     import soundfile as sf
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from genrenet.io import atomic_path, atomic_write_json, atomic_write_text
     from genrenet.paths import demo_dir
