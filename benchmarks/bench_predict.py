@@ -227,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "outputs" / "bench_predict.json"))
     args = ap.parse_args(argv)
+    # a plain `kill` must still stop the server started below (its own process group)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from genrenet.bundle import find_bundles
@@ -240,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         models_dir = tmp / "models"
         models_dir.mkdir()
         if args.models_dir:
-            for b in find_bundles(args.models_dir):
-                (models_dir / b.name).symlink_to(b.resolve(), target_is_directory=True)
+            for i, b in enumerate(find_bundles(args.models_dir)):
+                (models_dir / f"{i:02d}-{b.name}").symlink_to(b.resolve(), target_is_directory=True)
         if args.stand_ins:
             make_stand_ins(models_dir / "stand-ins")
         default = default_bundle_path()

@@ -750,7 +750,23 @@ def _probe_duration(path: Path) -> float | None:
 
 
 def _find_bundles(root: Path) -> list[Path]:
-    """Bundles below ``root``; a missing directory yields none."""
-    from genrenet.bundle import find_bundles
+    """Bundle directories below ``root`` (sorted), following symbolic links to directories.
 
-    return find_bundles(root)
+    A models directory may hold links to bundles kept elsewhere (the book's run
+    directories, say); :func:`genrenet.bundle.find_bundles` does not follow them.
+    A missing directory yields no bundles.
+    """
+    from genrenet.bundle import KERAS_FILE, META, SKLEARN_FILE
+
+    found: list[Path] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link cycle, or the same bundle linked twice
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if META in filenames and (KERAS_FILE in filenames or SKLEARN_FILE in filenames):
+            found.append(Path(dirpath))
+        dirnames.sort()
+    return sorted(found)

@@ -158,6 +158,16 @@ def test_models_dir_from_environment_and_name_clashes(bundles, tmp_path, monkeyp
     assert d["track (c)"]["genre"] == "low"
 
 
+def test_models_dir_follows_links(bundles, tmp_path):
+    root = tmp_path / "links"
+    root.mkdir()
+    (root / "band").symlink_to(bundles[1], target_is_directory=True)
+    (root / "again").symlink_to(bundles[1], target_is_directory=True)  # the same bundle twice
+    (root / "loop").symlink_to(root, target_is_directory=True)  # a cycle must not hang
+    p = Predictor(models_dir=root, include_default=False, warmup=False)
+    assert p.model_names == ["Band Model"]
+
+
 def test_missing_models_are_reported(tmp_path):
     with pytest.raises(ModelError, match="does not exist"):
         Predictor(models_dir=tmp_path / "nowhere", include_default=False)
