@@ -346,7 +346,8 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         A profile name of ``experiments.yml``.
     data_dir : str or Path, optional, keyword-only
         Data directory given to every notebook that declares ``data_dir``; required by
-        profiles with ``requires_data_dir: true`` (``DATA_DIR`` in the environment also works).
+        profiles with ``requires_data_dir: true`` (``DATA_DIR`` in the environment also works)
+        and refused by the others.
     only : sequence of str, optional, keyword-only
         Run ids to keep (the others are not planned).
 
@@ -365,11 +366,16 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         raise ParameterError(f"unknown profile {profile!r}; {config.path.name} defines "
                              f"{', '.join(sorted(config.profiles))}")
     prof = config.profiles[profile]
-    if data_dir is None and os.environ.get("DATA_DIR"):
-        data_dir = os.environ["DATA_DIR"]
-    if prof.get("requires_data_dir") and not data_dir:
-        raise ParameterError(f"profile {profile!r} needs a data directory: pass --data-dir DIR "
-                             "(or DATA_DIR=DIR with make)")
+    if prof.get("requires_data_dir"):
+        if data_dir is None and os.environ.get("DATA_DIR"):
+            data_dir = os.environ["DATA_DIR"]
+        if not data_dir:
+            raise ParameterError(f"profile {profile!r} needs a data directory: pass --data-dir DIR "
+                                 "(or DATA_DIR=DIR with make)")
+    elif data_dir is not None:
+        needing = sorted(p for p, v in config.profiles.items() if v.get("requires_data_dir"))
+        raise ParameterError(f"profile {profile!r} takes no data directory (got data_dir={str(data_dir)!r}); "
+                             f"profiles that read a data directory: {', '.join(needing) or 'none'}")
     if data_dir is not None:
         data_dir = Path(data_dir).expanduser().resolve()
         if not data_dir.is_dir():

@@ -76,6 +76,7 @@ def project(tmp_path):
         "profiles": {
             "local": {"requires_data_dir": True, "parameters": {}},
             "double": {"requires_data_dir": True, "runs": {"count": {"scale": 2}}},
+            "nodata": {"parameters": {"dataset": "demo"}},
         },
     }
     _write_config(tmp_path, cfg)
@@ -220,6 +221,8 @@ def test_profile_and_data_dir_errors(project, monkeypatch):
         book.plan_runs(cfg, profile="local")
     with pytest.raises(ParameterError, match="not a directory"):
         book.plan_runs(cfg, profile="local", data_dir=root / "nowhere")
+    with pytest.raises(ParameterError, match="profile 'nodata' takes no data directory.*double, local"):
+        book.plan_runs(cfg, profile="nodata", data_dir=data)
     with pytest.raises(ParameterError, match="unknown run id"):
         book.plan_runs(cfg, profile="local", data_dir=data, only=["nope"])
     monkeypatch.setenv("DATA_DIR", str(data))
@@ -258,7 +261,8 @@ def test_experiments_yml_plans_every_profile_against_the_real_notebooks(tmp_path
     cfg = book.load_config(ROOT)
     assert {"demo", "gtzan", "smoke"} <= set(cfg.profiles)
     for profile in cfg.profiles:
-        runs = book.plan_runs(cfg, profile=profile, data_dir=tmp_path)
+        needs = cfg.profiles[profile].get("requires_data_dir")
+        runs = book.plan_runs(cfg, profile=profile, data_dir=tmp_path if needs else None)
         assert [r.id for r in runs] == cfg.run_ids
         for run in runs:
             assert run.parameters.get("seed", 42) == 42
@@ -298,8 +302,11 @@ def _serve(directory: Path):
     import http.server
     import threading
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args, **kwargs):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -365,7 +372,9 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
         server.shutdown()
     assert not problems, "\n".join(problems)
     assert not foreign, f"requests left localhost: {sorted(set(foreign))[:10]}"
-    print(f"smoke book: {len(outcomes)} runs + build in {build_seconds:.0f} s, {len(pages)} pages checked")
+    timings = ", ".join(f"{o.run.id} {o.seconds:.0f} s" for o in outcomes)
+    print(f"smoke book: {len(outcomes)} runs + build in {build_seconds:.0f} s ({timings}); "
+          f"{len(pages)} pages checked")
 
 
 def test_cli_help_is_fast_and_lists_book():
