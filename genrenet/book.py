@@ -385,9 +385,8 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         if unknown:
             raise ParameterError(f"--only: unknown run id(s) {unknown}; known: {', '.join(config.run_ids)}")
 
-    shared = {**config.defaults, **(prof.get("parameters") or {})}
-    if data_dir is not None:
-        shared["data_dir"] = str(data_dir)
+    defaults = dict(config.defaults)
+    profile_wide = dict(prof.get("parameters") or {})
     plans: list[Run] = []
     for spec in config.runs:
         rid = spec["id"]
@@ -397,15 +396,18 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         if not notebook.is_file():
             raise DataError(f"run {rid!r}: notebook {notebook} does not exist")
         declared = _declared_parameters(notebook)
-        specific = {**(spec.get("parameters") or {}), **((prof.get("runs") or {}).get(rid) or {})}
-        undeclared = sorted(set(specific) - set(declared))
+        own = dict(spec.get("parameters") or {})
+        override = dict((prof.get("runs") or {}).get(rid) or {})
+        undeclared = sorted((set(own) | set(override)) - set(declared))
         if undeclared:
             raise ParameterError(f"run {rid!r}: notebook {spec['notebook']} does not declare parameter(s) "
                                  f"{undeclared} in its 'parameters' cell (it declares {sorted(declared)})")
-        params = {k: v for k, v in shared.items() if k in declared}
+        params = {k: v for k, v in defaults.items() if k in declared}
         if "output_dir" in declared:
             params["output_dir"] = f"outputs/{rid}"
-        params.update(specific)
+        params.update(own)
+        params.update({k: v for k, v in profile_wide.items() if k in declared})
+        params.update(override)
         if data_dir is not None and "data_dir" in declared:
             params["data_dir"] = str(data_dir)
         plans.append(Run(

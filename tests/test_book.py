@@ -181,10 +181,16 @@ def test_runner_never_writes_a_partial_output(project):
 
 def test_plan_merges_defaults_profile_and_run_overrides(project):
     root, data = project
+    cfg_raw = yaml.safe_load((root / "experiments.yml").read_text())
+    cfg_raw["runs"][0]["parameters"] = {"scale": 3, "seed": 1}
+    cfg_raw["profiles"]["local"]["parameters"] = {"seed": 5}
+    _write_config(root, cfg_raw)
     cfg = book.load_config(root)
-    (count, report) = book.plan_runs(cfg, profile="double", data_dir=data)
+    (count, _) = book.plan_runs(cfg, profile="local", data_dir=data)
+    assert (count.parameters["scale"], count.parameters["seed"]) == (3, 5)  # run's own, then profile-wide
+    (count, report) = book.plan_runs(cfg, profile="double", data_dir=data)  # then the profile's run override
     assert count.parameters == {"data_dir": str(data.resolve()), "dataset": "folder",
-                                "output_dir": "outputs/count", "scale": 2, "seed": 7}
+                                "output_dir": "outputs/count", "scale": 2, "seed": 1}
     # shared parameters reach only notebooks that declare them
     assert report.parameters == {"output_dir": "outputs/report"}
     assert report.depends_on == ("count",)
