@@ -155,6 +155,9 @@ def test_no_file_is_400(client):
 def test_unsupported_type_is_415(client):
     assert_error(post_file(client, b"hello world", "notes.txt"), 415, r"unsupported file type '\.txt'")
     assert_error(post_file(client, b"MZ\x90\x00", "setup.exe"), 415, "unsupported")
+    long_ext = post_file(client, b"x", "a." + "z" * 5000)
+    assert_error(long_ext, 415, "unsupported")
+    assert len(long_ext.get_json()["error"]) < 400
     assert_error(post_file(client, b"data", "noextension", content_type="application/octet-stream"), 415, "unsupported")
 
 

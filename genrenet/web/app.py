@@ -241,7 +241,8 @@ def create_app(
                 "accepted: " + ", ".join(extensions),
             )
         if ext not in SUPPORTED_EXTENSIONS:
-            return _error(415, f"unsupported file type {ext!r}; accepted: " + ", ".join(extensions))
+            shown = ext if len(ext) <= 12 else ext[:12] + "..."
+            return _error(415, f"unsupported file type {shown!r}; accepted: " + ", ".join(extensions))
         data = upload.read()
         if not data:
             return _error(400, "the uploaded file is empty (0 bytes)")
