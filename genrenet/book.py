@@ -16,7 +16,7 @@ How a run is skipped
 --------------------
 Each executed notebook carries a *stamp* in its metadata
 (``metadata.genrenet.stamp``): the sha256 of the source notebook, the resolved
-parameters, the content hash of the data set it reads
+parameters, the profile (whose results directory holds the run's outputs), the content hash of the data set it reads
 (:meth:`genrenet.datasets.Dataset.content_hash`), the genrenet version, and the
 stamps of the runs it depends on. A run whose stamp would be identical is
 skipped; anything else re-executes it. The stamp lives inside the output
@@ -75,7 +75,7 @@ CONFIG_NAME = "experiments.yml"
 #: Metadata key under which the runner stores its stamp in an executed notebook.
 STAMP_KEY = "genrenet"
 #: Stamp format; bump when the meaning of the stamp changes.
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 #: Environment every notebook kernel starts with (no TensorFlow log noise on the pages).
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
 #: Parts of the MathJax 3 ``es5`` distribution copied next to the built site.
@@ -453,6 +453,9 @@ def run_stamp(run: Run, *, data_hash: str | None, dependency_digests: dict[str, 
         "notebook": run.notebook.name,
         "notebook_sha256": sha256_file(run.notebook),
         "parameters": run.parameters,
+        # relative outputs land in results/<profile>/: another profile's run, even with equal
+        # parameters, did not write this profile's outputs
+        "profile": run.profile,
         "data_hash": data_hash,
         "genrenet_version": __version__,
         "depends_on": dict(sorted((dependency_digests or {}).items())),

@@ -111,6 +111,13 @@ def test_runner_skips_unchanged_and_reruns_on_any_change(project):
     assert _run(root, profile="local", data_dir=data) == {"count": "skipped", "report": "skipped"}
     assert out.stat().st_mtime_ns == mtime
 
+    # the same parameters under another profile still execute: outputs live in results/<profile>/
+    cfg_raw = yaml.safe_load((root / "experiments.yml").read_text())
+    cfg_raw["profiles"]["again"] = {"requires_data_dir": True}
+    _write_config(root, cfg_raw)
+    assert _run(root, profile="again", data_dir=data, only=["count"]) == {"count": "executed"}
+    assert (root / "results" / "again" / "outputs" / "count" / "count.json").is_file()
+
     # a parameter change (profile override) re-executes the run and the run depending on it
     assert _run(root, profile="double", data_dir=data) == {"count": "executed", "report": "executed"}
     assert json.loads((root / "results" / "double" / "outputs" / "count" / "count.json").read_text())["n"] == 4
