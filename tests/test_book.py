@@ -396,3 +396,34 @@ def test_cli_help_is_fast_and_lists_book():
     assert out.returncode == 0 and "run" in out.stdout and "build" in out.stdout
     assert time.perf_counter() - start < 10
     assert "tensorflow" not in textwrap.dedent(out.stderr).lower()
+
+
+def test_ensure_mathjax_explains_missing_or_failing_npm(tmp_path, monkeypatch):
+    from genrenet.errors import GenrenetError
+
+    (tmp_path / "package.json").write_text('{"dependencies": {"mathjax": "3.2.2"}}')
+    monkeypatch.setattr(book.shutil, "which", lambda name: None)
+    with pytest.raises(GenrenetError, match="npm is not on PATH"):
+        book.ensure_mathjax(tmp_path)
+    fake = tmp_path / "npm"
+    fake.write_text("#!/bin/sh\necho 'registry unreachable' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(GenrenetError, match=r"(?s)npm install.*exit 3.*registry unreachable"):
+        book.ensure_mathjax(tmp_path, npm=str(fake))
+    es5 = tmp_path / "node_modules" / "mathjax" / "es5"
+    es5.mkdir(parents=True)
+    (es5 / "tex-chtml.js").write_text("// MathJax")
+    assert book.ensure_mathjax(tmp_path, npm=str(fake)) == es5  # installed: npm is not called
+
+
+def test_root_redirect_page_gets_title_and_icon(tmp_path):
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "favicon.svg").write_text("<svg/>")
+    (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />\n')
+    book._complete_redirect(tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert '<link rel="icon" href="_static/favicon.svg">' in page
+    assert 'url=book/intro.html' in page and "<title>" in page
+    before = page
+    book._complete_redirect(tmp_path)  # a real page is left alone
+    assert (tmp_path / "index.html").read_text() == before
