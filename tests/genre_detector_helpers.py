@@ -139,3 +139,37 @@ def wav_bytes(y: np.ndarray, *, sr: int = SR) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, y, sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def post_chunked(url: str, n_bytes: int, *, timeout: float = 30.0) -> tuple[int, bytes]:
+    """POST a multipart upload of ``n_bytes`` zeros with chunked encoding (no Content-Length).
+
+    Returns the status and body of the answer. The server may stop reading once its
+    limit is hit, so a broken pipe while sending is expected and ignored.
+    """
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=timeout)
+    boundary = "xyzBOUNDARY"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.wav"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
+    chunks = [head] + [b"\0" * 16384] * (n_bytes // 16384) + [f"\r\n--{boundary}--\r\n".encode()]
+    try:
+        conn.putrequest("POST", "/api/predict")
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        try:
+            for chunk in chunks:
+                conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import io
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from genre_detector_helpers import (
@@ -16,6 +14,7 @@ from genre_detector_helpers import (
     SR,
     make_band_bundle,
     make_sklearn_bundle,
+    post_chunked,
     serve_app,
     tone,
     wav_bytes,
@@ -187,34 +186,9 @@ def test_streamed_upload_without_content_length_is_413(predictor, tmp_path):
     """A chunked request body that never states its length is cut off at the limit."""
     app = create_app(predictor, max_upload_mb=0.25, book_dir=tmp_path)
     with serve_app(app) as url:
-        host = urlparse(url)
-        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
-        boundary = "xyzBOUNDARY"
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.wav"\r\n'
-            "Content-Type: audio/wav\r\n\r\n"
-        ).encode()
-
-        def body():
-            yield head
-            for _ in range(64):  # 64 x 16 kB = 1 MB, four times the limit
-                yield b"\0" * 16384
-            yield f"\r\n--{boundary}--\r\n".encode()
-
-        conn.putrequest("POST", "/api/predict")
-        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
-        conn.putheader("Transfer-Encoding", "chunked")
-        conn.endheaders()
-        try:
-            for chunk in body():
-                conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            conn.send(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may stop reading once the limit is hit; the answer is still sent
-        resp = conn.getresponse()
-        assert resp.status == 413
-        assert b'"success":false' in resp.read().replace(b" ", b"")
-        conn.close()
+        status, body = post_chunked(url, 1 << 20)  # 1 MB, four times the limit
+        assert status == 413
+        assert b'"success":false' in body.replace(b" ", b"")
         # and the server keeps serving
         import requests
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from genre_detector_helpers import HIGH_HZ, LOW_HZ, make_band_bundle, tone, wav_bytes
+from genre_detector_helpers import HIGH_HZ, LOW_HZ, make_band_bundle, post_chunked, tone, wav_bytes
 
 from genrenet.web import PRODUCTION_COMMAND
 
@@ -56,7 +56,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("load-models")
     make_band_bundle(root / "band", name="Band Model")
     port = free_port()
-    env = dict(os.environ, GENRENET_MODELS=str(root), GENRENET_MAX_DURATION="30")
+    env = dict(os.environ, GENRENET_MODELS=str(root), GENRENET_MAX_DURATION="30", GENRENET_MAX_UPLOAD_MB="2")
     log_path = root.parent / "gunicorn.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -135,3 +135,13 @@ def test_concurrent_clients_against_gunicorn(server):
           f"max {1000 * latencies[-1]:.0f} ms")
     # still healthy afterwards
     assert requests.get(url + "/healthz", timeout=10).json()["status"] == "ok"
+
+
+def test_limits_hold_under_gunicorn(server):
+    """gunicorn passes chunked bodies through: the upload limit still cuts them off."""
+    url, _ = server
+    status, body = post_chunked(url, 8 << 20)  # 8 MB against the 2 MB limit set above
+    assert status == 413 and b"upload too large" in body
+    big = requests.post(url + "/api/predict", files={"file": ("big.wav", b"\0" * (3 << 20))}, timeout=60)
+    assert big.status_code == 413 and big.json()["success"] is False
+    assert requests.get(url + "/healthz", timeout=10).status_code == 200
