@@ -324,7 +324,7 @@ def featurize(
     -------
     FeatureSet
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not isinstance(dataset, Dataset):
         raise ParameterError(f"dataset must be a genrenet Dataset, got {type(dataset).__name__}")

@@ -99,7 +99,7 @@ def download(
         HTTP error or network failure.
     """
     import requests
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     sha256 = _check_sha(sha256)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):

@@ -534,7 +534,7 @@ def collect(
     -------
     CollectionResult
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if isinstance(genres, str):
         genres = [g.strip() for g in genres.split(",") if g.strip()]
