@@ -155,6 +155,10 @@ class ModelResult:
         The model's stored evaluation metrics.
     windows_used, windows_total : int
         Windows classified, and windows the whole track has under this model's spec.
+    dataset : str or None
+        The data set the model was trained on.
+    synthetic : bool
+        Whether that is the synthetic demo corpus.
     """
 
     name: str
@@ -162,6 +166,8 @@ class ModelResult:
     metrics: dict[str, float]
     windows_used: int
     windows_total: int
+    dataset: str | None = None
+    synthetic: bool = False
 
     @property
     def genre(self) -> str:
@@ -180,6 +186,8 @@ class ModelResult:
             "metrics": {k: float(v) for k, v in self.metrics.items()},
             "genre": self.genre,
             "windows": {"used": self.windows_used, "total": self.windows_total},
+            "dataset": self.dataset,
+            "synthetic": self.synthetic,
         }
 
 
@@ -194,7 +202,8 @@ class PredictionResult:
         {"Compact CNN": {"data": {"blues": 0.01, ...},
                          "metrics": {"accuracy": 0.83, "loss": 0.52},
                          "genre": "metal",
-                         "windows": {"used": 19, "total": 19}},
+                         "windows": {"used": 19, "total": 19},
+                         "dataset": "gtzan", "synthetic": false},
          "track": {"duration": 30.0, "sample_rate": 22050, "windows_used": 19,
                    "windows_total": 19, "truncated": false, "max_windows": 48},
          "success": true}
@@ -684,6 +693,8 @@ class Predictor:
                     metrics=dict(m.info.metrics),
                     windows_used=used,
                     windows_total=total,
+                    dataset=m.info.dataset,
+                    synthetic=m.info.synthetic,
                 )
             )
         return PredictionResult(

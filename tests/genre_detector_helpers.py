@@ -87,7 +87,7 @@ def make_band_bundle(path: Path, *, name: str = "Band Model", spec=None, metrics
     return save_bundle(path, model, meta)
 
 
-def make_sklearn_bundle(path: Path, *, name: str = "Tone Baseline") -> Path:
+def make_sklearn_bundle(path: Path, *, name: str = "Tone Baseline", extra_meta=None) -> Path:
     """Save a scikit-learn bundle (logistic regression on mfcc_stats) fitted on tones."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -112,6 +112,7 @@ def make_sklearn_bundle(path: Path, *, name: str = "Tone Baseline") -> Path:
         "genres": ["low", "high"],
         "feature": spec.to_dict(),
         "metrics": {"accuracy": 1.0},
+        **(extra_meta or {}),
     }
     return save_bundle(path, clf, meta)
 

@@ -95,6 +95,7 @@ def test_to_dict_has_the_thesis_structure(bundles, band_predictor):
     assert m["metrics"] == {"accuracy": 0.9, "loss": 0.25}
     assert m["genre"] == "low"
     assert m["windows"]["used"] == m["windows"]["total"] >= 1
+    assert m["dataset"] == "synthetic tones" and m["synthetic"] is False
     t = d["track"]
     assert t["duration"] == pytest.approx(2.0) and t["sample_rate"] == SR and t["truncated"] is False
     json.dumps(d)  # plain JSON types only

@@ -30,7 +30,7 @@ from genrenet.web import PRODUCTION_COMMAND, create_app
 def models_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("web-models")
     make_band_bundle(root / "band", metrics={"accuracy": 0.875, "loss": 0.4, "macro_f1": 0.8})
-    make_sklearn_bundle(root / "baseline")
+    make_sklearn_bundle(root / "baseline", extra_meta={"dataset": "demo"})
     return root
 
 
@@ -72,6 +72,7 @@ def test_predict_wav_returns_the_thesis_structure(client):
         assert entry["genre"] == "high"
         assert isinstance(entry["metrics"]["accuracy"], float)
     assert body["Band Model"]["metrics"] == {"accuracy": 0.875, "loss": 0.4, "macro_f1": 0.8}
+    assert body["Band Model"]["dataset"] == "synthetic tones" and body["Band Model"]["synthetic"] is False
     track = body["track"]
     assert track["duration"] == pytest.approx(3.0) and track["sample_rate"] == SR
     assert track["windows_used"] == track["windows_total"] >= 3 and track["truncated"] is False
@@ -133,6 +134,7 @@ def test_models_and_health(client):
     band = body["models"][0]
     assert band["metrics"]["accuracy"] == 0.875 and band["genres"] == ["low", "high"]
     assert band["kind"] == "keras" and body["models"][1]["kind"] == "sklearn"
+    assert band["synthetic"] is False and body["models"][1]["synthetic"] is True  # dataset "demo"
     assert band["feature"]["kind"] == "logmel"
     assert "/" not in band["bundle"]  # server paths are not disclosed
     assert body["limits"]["max_upload_mb"] == 50 and ".mp3" in body["limits"]["extensions"]

@@ -37,7 +37,7 @@ def site(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("browser-models")
     make_band_bundle(root / "band", name="Band Model")
-    make_sklearn_bundle(root / "baseline", name="Tone Baseline")
+    make_sklearn_bundle(root / "baseline", name="Tone Baseline", extra_meta={"dataset": "demo", "synthetic": True})
     predictor = Predictor(models_dir=root, include_default=False, max_duration=60.0)
     app = create_app(predictor, book_dir=root / "no-book")
     with serve_app(app) as url:
@@ -107,6 +107,10 @@ def test_drop_pick_and_error_on_desktop(site, browser, tmp_path):
     assert float(width.rstrip("%")) > 90
     assert "for high tone.wav" in page.locator("#results-file").inner_text()
     assert "accuracy 90.0%" in page.locator(".chart[data-model='Band Model'] .metric").inner_text()
+    assert "trained on synthetic tones" in page.locator(".chart[data-model='Band Model'] .metric").inner_text()
+    # only the model trained on the synthetic demo corpus carries the caveat
+    assert page.locator(".chart[data-model='Band Model'] .caveat").count() == 0
+    assert "synthetic demo corpus" in page.locator(".chart[data-model='Tone Baseline'] .caveat").inner_text()
     page.screenshot(path=str(ARTIFACTS / "results_desktop.png"), full_page=True)
 
     # 2. the file picker

@@ -14,14 +14,16 @@ Routes
         {"<Model name>": {"data": {"<genre>": 0.91, ...},
                           "metrics": {"accuracy": 0.83, "loss": 0.52, ...},
                           "genre": "<most probable genre>",
-                          "windows": {"used": 19, "total": 19}},
+                          "windows": {"used": 19, "total": 19},
+                          "dataset": "gtzan", "synthetic": false},
          ...one key per model...,
          "track": {"duration": 30.0, "sample_rate": 22050, "windows_used": 19,
                    "windows_total": 19, "truncated": false, "max_windows": 48},
          "success": true}
 
     This is the thesis's structure (one key per model with ``data`` and ``metrics``),
-    with numbers sent as JSON numbers; ``genre``, ``windows`` and ``track`` are additions.
+    with numbers sent as JSON numbers; ``genre``, ``windows``, ``dataset`` (what the model was
+    trained on), ``synthetic`` (trained on the synthetic demo corpus) and ``track`` are additions.
 ``GET /api/models``
     ``{"models": [ModelInfo.to_dict(), ...], "default": name, "limits": {...}, "success": true}``.
 ``GET /healthz``

@@ -59,7 +59,12 @@
     var facts = [];
     if (typeof m.accuracy === "number") facts.push("accuracy " + pct(m.accuracy));
     if (typeof m.loss === "number") facts.push("loss " + m.loss.toFixed(3));
+    if (entry.dataset) facts.push("trained on " + entry.dataset);
     if (facts.length) card.appendChild(el("p", "metric", facts.join(" \u00b7 ")));
+    if (entry.synthetic) {
+      card.appendChild(el("p", "caveat", "Trained on the synthetic demo corpus: this answer shows the " +
+        "pipeline works, not what genre your track has."));
+    }
 
     var genres = Object.keys(entry.data).sort(function (a, b) { return entry.data[b] - entry.data[a]; });
     var top = genres[0];
