@@ -145,3 +145,14 @@ def test_limits_hold_under_gunicorn(server):
     big = requests.post(url + "/api/predict", files={"file": ("big.wav", b"\0" * (3 << 20))}, timeout=60)
     assert big.status_code == 413 and big.json()["success"] is False
     assert requests.get(url + "/healthz", timeout=10).status_code == 200
+
+
+def test_page_and_static_files_under_gunicorn(server):
+    url, _ = server
+    page = requests.get(url + "/", timeout=30)
+    assert page.status_code == 200 and "Find the genre of your track" in page.text
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert requests.get(url + asset, timeout=30).status_code == 200
+    models = requests.get(url + "/api/models", timeout=30).json()
+    assert "Band Model" in [m["name"] for m in models["models"]]
+    assert models["limits"]["max_upload_mb"] == 2 and models["limits"]["max_duration"] == 30
