@@ -301,6 +301,7 @@ def test_cli_predict_json_and_table(bundles, tmp_path, capsys):
     assert main(["predict", str(low), "--models-dir", str(root), "--no-default"]) == 0
     text = capsys.readouterr().out
     assert "low.wav" in text and "Band Model" in text and "-> low" in text
+    assert "SYNTHETIC" not in text
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
     assert main(["predict", str(bad), "--models-dir", str(root), "--no-default"]) == 1

@@ -76,6 +76,8 @@ def format_table(name: str, result, *, top: int = 5) -> str:
         ranked = sorted(r.probabilities.items(), key=lambda kv: -kv[1])[:top]
         acc = r.metrics.get("accuracy")
         acc_text = f"  [accuracy {acc:.3f}]" if acc is not None else ""
+        if r.synthetic:
+            acc_text += "  [trained on the SYNTHETIC demo corpus]"
         cells = "  ".join(f"{g} {p:.3f}" for g, p in ranked)
         lines.append(f"  {r.name:<{width}}  -> {r.genre:<12} {cells}{acc_text}")
     return "\n".join(lines)
