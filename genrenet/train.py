@@ -730,6 +730,7 @@ def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
         "track_accuracy": m["track"]["accuracy"],
         "window_accuracy": m["window"]["accuracy"],
         "macro_f1": m["track"]["macro_f1"],
+        "balanced_accuracy": m["track"]["balanced_accuracy"],
         "loss": m["window"]["loss"],
         "protocol": m["protocol"],
         "dataset": m["dataset"],
