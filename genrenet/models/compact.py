@@ -15,7 +15,10 @@ to answer a web request on a CPU in a few milliseconds:
   running statistics settle within the few hundred steps a small data set
   gives; ReLU; 2×2 max pooling):
   an ordinary convolution first, depthwise-separable convolutions after it,
-  doubling the width each block up to ``8 × width``;
+  doubling the width each block up to ``8 × width``; He-normal initialisation,
+  so activations start with about unit variance, as the batch-norm running
+  statistics assume (with Glorot's smaller weights the first epochs predicted
+  one class in inference mode on small data sets);
 * global average and max pooling, dropout and a softmax layer.
 
 :func:`inference_model` returns the same network without the masking layer
@@ -187,7 +190,7 @@ def build_compact_cnn(
         if i == 0:
             conv = keras.layers.Conv2D(
                 filters, 3, strides=stem_stride, padding="same", use_bias=False, kernel_regularizer=reg,
-                name=f"conv{i + 1}",
+                kernel_initializer="he_normal", name=f"conv{i + 1}",
             )
         else:
             conv = keras.layers.SeparableConv2D(
@@ -197,6 +200,8 @@ def build_compact_cnn(
                 use_bias=False,
                 depthwise_regularizer=reg,
                 pointwise_regularizer=reg,
+                depthwise_initializer="he_normal",
+                pointwise_initializer="he_normal",
                 name=f"sepconv{i + 1}",
             )
         x = conv(x)
