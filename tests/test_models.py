@@ -176,7 +176,8 @@ def test_compact_cnn_ignores_loudness():
 
     model = build_compact_cnn((32, 40, 1), 3, depth=3, width=8)
     x = np.random.default_rng(1).normal(size=(2, 32, 40, 1)).astype(np.float32)
-    np.testing.assert_allclose(model(x, training=False), model(3 * x - 40, training=False), atol=1e-4)
+    # equal up to the epsilon (1e-3) of the standardisation, which a 3x gain changes relative to the variance
+    np.testing.assert_allclose(model(x, training=False), model(3 * x - 40, training=False), atol=2e-3)
 
 
 def test_default_model_path_points_at_bundle_or_raises(tmp_path, monkeypatch):
