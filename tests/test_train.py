@@ -160,3 +160,19 @@ def test_cli_train_end_to_end(tiny, tmp_path, capsys, monkeypatch):
     assert "accuracy" in text and "protocol" in text and str(out) in text
     assert (out / "model.keras").is_file()
     assert main(["train", "--model", "compact_cnn", "--dataset", "nope", "--out", str(out), "--quiet"]) == 1
+
+
+def test_cli_fault_filtered_split_on_real_gtzan(gtzan_mini, gtzan_splits, tmp_path, capsys):
+    from genrenet.cli import main
+
+    out = tmp_path / "ff"
+    code = main(["train", "--model", "baseline", "--dataset", "gtzan", "--data-dir", str(gtzan_mini),
+                 "--split", "fault-filtered", "--splits-dir", str(gtzan_splits), "--out", str(out), "--quiet",
+                 "--json"])
+    assert code == 0
+    m = json.loads(capsys.readouterr().out)
+    assert m["split"]["name"] == "fault_filtered" and "Kereliuk" in m["protocol"]
+    listed = {line.strip().split("/")[-1].rsplit(".", 1)[0] for line in
+              (gtzan_splits / "test_filtered.txt").read_text().split()}
+    assert set(m["test_tracks"]) <= listed and len(m["test_tracks"]) > 0
+    assert m["track"]["n"] == len(m["test_tracks"])

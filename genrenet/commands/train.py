@@ -31,6 +31,9 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", default="demo", help="registered data set name (demo, gtzan, folder, ...)")
     p.add_argument("--data-dir", default=None, help="directory of the data set (demo may omit it)")
     p.add_argument("--split", default="stratified", choices=SPLIT_CHOICES)
+    p.add_argument("--splits-dir", default=None,
+                   help="for --split fault-filtered: directory holding train_filtered.txt, valid_filtered.txt "
+                   "and test_filtered.txt (default: download them, checksummed)")
     p.add_argument("--folds", type=int, default=5, help="folds for --split kfold (default 5)")
     p.add_argument("--by", default="block", choices=("block", "track", "artist"), help="grouping for kfold")
     p.add_argument("--feature", default=None, help="feature preset (default: the model's own)")
@@ -74,7 +77,15 @@ def run(args: argparse.Namespace) -> int:
         result = cross_validate(args.model, args.dataset, folds=args.folds, by=args.by, out_dir=args.out, **common)
         metrics = result.metrics
     else:
-        result = train(args.model, args.dataset, split=args.split, out_dir=args.out, **common)
+        dataset, split = args.dataset, args.split
+        if args.split == "fault-filtered" and args.splits_dir:
+            from genrenet.splits import fault_filtered_split
+            from genrenet.train import resolve_dataset
+
+            dataset = resolve_dataset(args.dataset, data_dir=args.data_dir, genres=args.genres)
+            split = fault_filtered_split(dataset, lists_dir=args.splits_dir)
+            common["genres"] = None
+        result = train(args.model, dataset, split=split, out_dir=args.out, **common)
         metrics = result.metrics
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
