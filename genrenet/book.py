@@ -703,7 +703,7 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
     """
     import time
 
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)

@@ -39,10 +39,12 @@ Presets (:data:`PRESETS`)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,9 +328,11 @@ def _mfcc_stats(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-_BLAS_CONTROLLER: Any = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict[str, Any] = {"controller": None, "users": 0, "limiter": None}
 
 
+@contextlib.contextmanager
 def _single_blas_thread():
     """Context in which BLAS (OpenBLAS/MKL) runs one thread.
 
@@ -337,20 +341,29 @@ def _single_blas_thread():
     the CPU time several-fold. Parallelism comes from processes over tracks instead
     (:func:`genrenet.cache.featurize`). Uses ``threadpoolctl`` (a scikit-learn dependency);
     without it this is a no-op.
+
+    The limit is process-wide, so concurrent callers (threads of a web server) share it:
+    the first one in sets it and the last one out restores the original thread count.
     """
-    import contextlib
+    with _BLAS_LOCK:
+        if _BLAS_STATE["controller"] is None:
+            try:
+                from threadpoolctl import ThreadpoolController
 
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS_CONTROLLER = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            _BLAS_CONTROLLER = False
-    if not _BLAS_CONTROLLER:  # pragma: no cover
-        return contextlib.nullcontext()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+                _BLAS_STATE["controller"] = ThreadpoolController()
+            except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+                _BLAS_STATE["controller"] = False
+        if _BLAS_STATE["controller"] and _BLAS_STATE["users"] == 0:
+            _BLAS_STATE["limiter"] = _BLAS_STATE["controller"].limit(limits=1, user_api="blas")
+        _BLAS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["users"] -= 1
+            if _BLAS_STATE["users"] == 0 and _BLAS_STATE["limiter"] is not None:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
 
 
 def _features(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:

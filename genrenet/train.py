@@ -271,7 +271,7 @@ class _EpochProgress:
 
     @staticmethod
     def make(total: int, desc: str, enabled: bool):
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         from genrenet._tf import keras
 
@@ -645,7 +645,7 @@ def cross_validate(
     -------
     CVResult
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from genrenet.evaluate import figure_png, metrics_from_confusion, plot_confusion
     from genrenet.io import atomic_write_bytes, atomic_write_json

@@ -169,3 +169,27 @@ def test_import_is_light():
     code = "import sys, genrenet.features; print('matplotlib' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_concurrent_extract_restores_blas_threads():
+    """Threads of a web server share the one-BLAS-thread limit; the last one out restores it."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from genrenet.features import extract, get_spec
+
+    spec = get_spec("logmel")
+    y = np.random.default_rng(0).standard_normal(22050 * 4).astype(np.float32)
+    extract(spec, y, 22050)  # load every BLAS library once
+
+    def counts():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = counts()
+    threads = [threading.Thread(target=lambda: [extract(spec, y, 22050) for _ in range(3)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts() == before
