@@ -44,4 +44,4 @@ bench: venv
 	$(BIN)/python benchmarks/bench_predict.py
 
 clean:
-	rm -rf _build
+	rm -rf _build results book/_executed
