@@ -741,19 +741,7 @@ def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
 def quiet_tensorflow() -> None:
     """Import TensorFlow with its start-up C++ log lines (oneDNN notice...) kept off stderr.
 
-    Notebooks call this first so their outputs show results, not log noise.
+    Notebooks call this first so their outputs show results, not log noise; the silencing
+    itself lives in :mod:`genrenet._tf`, which every TensorFlow import goes through.
     """
-    import os
-
-    if "genrenet._tf" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import genrenet._tf  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import genrenet._tf  # noqa: F401
