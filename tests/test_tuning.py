@@ -199,3 +199,17 @@ def test_hypermodel_refuses_other_data_than_the_chiefs():
     chiefs.Fixed("data_fingerprint", "bbbb")  # the value a trial from another data set carries
     with pytest.raises(keras_tuner.errors.FatalError, match="differs"):
         hm.build(chiefs)
+
+
+@pytest.mark.parametrize("tuner", ["hyperband", "bayesian"])
+def test_other_tuners_finish_a_tiny_search(tmp_path, tuner):
+    """Hyperband and Bayesian optimisation run through the same runner and save their best."""
+    from genrenet.tuning import run_search
+
+    X, y, groups = _tiny_data()
+    result = run_search("feed_forward", (X, y), groups=groups, tuner=tuner, max_trials=2, epochs=2, seed=5,
+                        directory=tmp_path, space=TINY_SPACE, progress=False)
+    best = json.loads((result.project_dir / "best.json").read_text())
+    assert best["trials_completed"] >= 1
+    assert best["best_score"] == pytest.approx(max(t["score"] for t in result.trials if t["score"] is not None))
+    assert tuner in result.project_dir.name
