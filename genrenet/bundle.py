@@ -134,8 +134,23 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def find_bundles(root: str | Path) -> list[Path]:
-    """Return every bundle directory directly or recursively below ``root``, sorted."""
-    root = Path(root)
-    if not root.exists():
-        return []
-    return sorted(p.parent for p in root.rglob(META) if (p.parent / KERAS_FILE).exists() or (p.parent / SKLEARN_FILE).exists())
+    """Return every bundle directory at or below ``root``, sorted.
+
+    Symbolic links to directories are followed (a models directory may hold links to
+    bundles kept elsewhere, such as the book's run directories); link cycles and a bundle
+    linked twice are visited once. A missing directory yields no bundles.
+    """
+    import os
+
+    found: list[Path] = []
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        if META in filenames and (KERAS_FILE in filenames or SKLEARN_FILE in filenames):
+            found.append(Path(dirpath))
+        dirnames.sort()
+    return sorted(found)

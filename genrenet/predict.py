@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet.bundle import find_bundles
 from genrenet.errors import AudioError, ModelError, ParameterError
 
 __all__ = [
@@ -441,7 +442,7 @@ class Predictor:
             search = Path(search)
             if models_dir is not None and not search.is_dir():
                 raise ModelError(f"models directory {search} does not exist")
-            paths.extend((p, False) for p in _find_bundles(search))
+            paths.extend((p, False) for p in find_bundles(search))
 
         seen: set[Path] = set()
         unique: list[tuple[Path, bool]] = []
@@ -760,24 +761,3 @@ def _probe_duration(path: Path) -> float | None:
     return float(audio.info(path).duration)
 
 
-def _find_bundles(root: Path) -> list[Path]:
-    """Bundle directories below ``root`` (sorted), following symbolic links to directories.
-
-    A models directory may hold links to bundles kept elsewhere (the book's run
-    directories, say); :func:`genrenet.bundle.find_bundles` does not follow them.
-    A missing directory yields no bundles.
-    """
-    from genrenet.bundle import KERAS_FILE, META, SKLEARN_FILE
-
-    found: list[Path] = []
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:  # a link cycle, or the same bundle linked twice
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        if META in filenames and (KERAS_FILE in filenames or SKLEARN_FILE in filenames):
-            found.append(Path(dirpath))
-        dirnames.sort()
-    return sorted(found)
