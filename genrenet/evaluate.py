@@ -30,6 +30,9 @@ __all__ = [
     "plot_confusion",
     "plot_history",
     "format_metrics",
+    "per_genre_rows",
+    "per_genre_table",
+    "NO_CLIPS",
     "figure_png",
     "THESIS_RESULT",
     "collect_results",
@@ -369,8 +372,77 @@ def figure_png(fig, *, dpi: int = 120) -> bytes:
     return buf.getvalue()
 
 
+#: What per-genre tables show instead of scores for a genre with no clip in the evaluated data.
+NO_CLIPS = "no clips"
+
+
+def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int | None = 3) -> list[dict[str, Any]]:
+    """Per-genre precision, recall and F1 as table rows, without inventing scores for absent genres.
+
+    A genre the model knows but the evaluated data does not contain (support 0)
+    has no recall or F1 at all; :func:`metrics_from_confusion` stores 0.0 there
+    to keep its JSON numeric, and macro averages skip such genres. These rows
+    either leave the genre out or say :data:`NO_CLIPS` instead of a number.
+
+    Parameters
+    ----------
+    metrics : dict
+        One level of a result (``result["track"]`` or ``result["window"]``) with
+        ``per_genre`` and ``confusion``.
+    absent : {"mark", "drop"}, keyword-only
+        ``"mark"``: absent genres get a row whose scores read ``"no clips"``;
+        ``"drop"``: only genres present in the data are listed.
+    digits : int or None, keyword-only
+        Round the scores to this many decimals (None: no rounding).
+
+    Returns
+    -------
+    list of dict
+        ``genre``, ``precision``, ``recall``, ``f1``, ``clips`` (true clips of the genre)
+        and ``predicted`` (clips predicted as the genre), in the model's genre order.
+    """
+    if absent not in ("mark", "drop"):
+        raise ParameterError(f"absent must be 'mark' or 'drop', got {absent!r}")
+    per_genre = metrics.get("per_genre") or {}
+    confusion = np.asarray(metrics.get("confusion") or np.zeros((len(per_genre), len(per_genre))), dtype=np.int64)
+    predicted = confusion.sum(axis=0) if confusion.size else np.zeros(len(per_genre), dtype=np.int64)
+    rows = []
+    for i, (genre, r) in enumerate(per_genre.items()):
+        row: dict[str, Any] = {"genre": genre}
+        if int(r["support"]) > 0:
+            row.update({k: r[k] if digits is None else round(float(r[k]), digits) for k in ("precision", "recall", "f1")})
+        elif absent == "drop":
+            continue
+        else:
+            row.update(dict.fromkeys(("precision", "recall", "f1"), NO_CLIPS))
+        row["clips"] = int(r["support"])
+        row["predicted"] = int(predicted[i]) if i < len(predicted) else 0
+        rows.append(row)
+    return rows
+
+
+def per_genre_table(metrics: dict[str, Any], *, absent: str = "mark", digits: int = 3):
+    """:func:`per_genre_rows` as a pandas DataFrame indexed by genre (the notebooks' per-genre table).
+
+    Scores are written with ``digits`` decimals (text, so that a column holding
+    ``"no clips"`` still shows ``1.000`` rather than ``1.0``).
+    """
+    import pandas as pd
+
+    rows = per_genre_rows(metrics, absent=absent, digits=None)
+    for row in rows:
+        for key in ("precision", "recall", "f1"):
+            if row[key] != NO_CLIPS:
+                row[key] = f"{row[key]:.{int(digits)}f}"
+    return pd.DataFrame(rows, columns=["genre", "precision", "recall", "f1", "clips", "predicted"]).set_index("genre")
+
+
 def format_metrics(result: dict[str, Any]) -> str:
-    """A plain-text table of a result from :func:`evaluate_predictions` / :func:`evaluate_bundle`."""
+    """A plain-text table of a result from :func:`evaluate_predictions` / :func:`evaluate_bundle`.
+
+    Genres without a clip in the evaluated data read ``no clips`` (with how many
+    clips were predicted as them), never a score of 0.
+    """
     lines = []
     for level in ("window", "track"):
         m = result.get(level)
@@ -381,12 +453,22 @@ def format_metrics(result: dict[str, Any]) -> str:
             f"{level:>6}-level: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
             f"balanced accuracy {m['balanced_accuracy']:.4f}  (n={m['n']}){extra}"
         )
-    track = result.get("track") or result.get("window")
+    level = "track" if result.get("track") else "window"
+    track = result.get(level)
     if track:
+        unit = "tracks" if level == "track" else "windows"
         lines.append("")
-        lines.append(f"{'genre':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'tracks':>8}")
-        for g, r in track["per_genre"].items():
-            lines.append(f"{g:<14}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['support']:>8d}")
+        lines.append(f"{'genre':<14}{'precision':>10}{'recall':>10}{'f1':>8}{unit:>9}")
+        for r in per_genre_rows(track, digits=None):
+            if r["clips"]:
+                lines.append(f"{r['genre']:<14}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>8.3f}"
+                             f"{r['clips']:>9d}")
+            else:
+                lines.append(f"{r['genre']:<14}{NO_CLIPS:>28}{0:>9d}   ({r['predicted']} predicted as {r['genre']})")
+        absent = [r["genre"] for r in per_genre_rows(track) if not r["clips"]]
+        if absent:
+            lines.append(f"macro averages cover the {len(track['per_genre']) - len(absent)} genres with clips; "
+                         f"no clips of: {', '.join(absent)}")
     return "\n".join(lines)
 
 

@@ -126,3 +126,27 @@ def test_cli_evaluate(labelled_folder, capsys, monkeypatch):
     assert res["track"]["n"] == 9
     assert main(["evaluate", "--model", str(bundle), "--data", str(root / "missing")]) == 1
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_per_genre_tables_never_invent_scores_for_absent_genres():
+    from genrenet.evaluate import NO_CLIPS, per_genre_rows, per_genre_table
+
+    # a 4-genre model on data holding only a and b; two b clips were predicted as d
+    genres = ["a", "b", "c", "d"]
+    m = classification_metrics([0, 0, 1, 1, 1], [0, 0, 1, 3, 3], genres)
+    assert m["macro_f1"] == pytest.approx(np.mean([1.0, 0.5]))  # averages the genres present only
+    rows = {r["genre"]: r for r in per_genre_rows(m)}
+    assert rows["a"] == {"genre": "a", "precision": 1.0, "recall": 1.0, "f1": 1.0, "clips": 2, "predicted": 2}
+    assert rows["b"]["recall"] == pytest.approx(0.333) and rows["b"]["clips"] == 3
+    for g, predicted in (("c", 0), ("d", 2)):
+        assert rows[g] == {"genre": g, "precision": NO_CLIPS, "recall": NO_CLIPS, "f1": NO_CLIPS, "clips": 0,
+                           "predicted": predicted}
+    assert [r["genre"] for r in per_genre_rows(m, absent="drop")] == ["a", "b"]
+    table = per_genre_table(m)
+    assert list(table.index) == genres and table.loc["c", "f1"] == NO_CLIPS and table.loc["b", "recall"] == "0.333"
+    assert "0.000" not in table.to_string() and table.loc["a", "f1"] == "1.000"
+    text = format_metrics({"track": m})
+    assert "0.000" not in text.split("genre")[1]
+    assert "no clips" in text and "(2 predicted as d)" in text and "no clips of: c, d" in text
+    with pytest.raises(ParameterError, match="absent"):
+        per_genre_rows(m, absent="zero")
