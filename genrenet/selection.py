@@ -57,6 +57,7 @@ __all__ = [
     "genre_mean_scores",
     "plot_selection",
     "describe",
+    "rank_text",
 ]
 
 #: The four genres the thesis kept after its selection experiment.
@@ -135,12 +136,40 @@ class SelectionResult:
         return genre_counts(self, thresholds=thresholds)
 
     def rank_of(self, genres: Sequence[str]) -> int | None:
-        """1-based rank of a subset in :meth:`table` (None when it was not evaluated)."""
-        key = _key(sorted(genres))
-        for i, rec in enumerate(self.table(), 1):
-            if _key(rec["genres"]) == key:
-                return i
-        return None
+        """1-based rank of a subset: one more than the number of subsets scoring strictly higher.
+
+        Subsets with the same score share this rank (see :meth:`rank_range`); None when
+        the subset was not evaluated.
+        """
+        ranks = self.rank_range(genres)
+        return None if ranks is None else ranks[0]
+
+    def rank_range(self, genres: Sequence[str]) -> tuple[int, int, int] | None:
+        """Ranks a subset shares with every subset of the same score.
+
+        Returns
+        -------
+        tuple of int or None
+            ``(best, worst, tied)``: the subset and ``tied - 1`` others have the same
+            score and occupy ranks ``best`` to ``worst`` (``worst - best + 1 == tied``);
+            None when the subset was not evaluated.
+        """
+        rec = self.results.get(_key(sorted(genres)))
+        if rec is None:
+            return None
+        score = float(rec["score"])
+        same = [math.isclose(float(r["score"]), score, rel_tol=1e-9, abs_tol=1e-12) for r in self.results.values()]
+        higher = sum(1 for r, s in zip(self.results.values(), same, strict=True) if not s and r["score"] > score)
+        tied = sum(same)
+        return higher + 1, higher + tied, tied
+
+
+def rank_text(ranks: tuple[int, int, int] | Sequence[int], n: int) -> str:
+    """``"rank 3 of 15"``, or with ties ``"ranks 34-55 of 210 (22 subsets tie at this score)"``."""
+    best, worst, tied = (int(v) for v in ranks)
+    if tied <= 1:
+        return f"rank {best} of {n}"
+    return f"ranks {best}\u2013{worst} of {n} ({tied} subsets tie at this score)"
 
 
 def _records(results) -> list[dict]:
@@ -504,6 +533,11 @@ def plot_selection(
 def describe(result: SelectionResult, *, thresholds: Sequence[float] = THRESHOLDS, top: int | None = None) -> dict[str, Any]:
     """A JSON-able summary: counts per threshold, top genres, the thesis pick's rank.
 
+    Subsets with equal scores share their ranks: ``thesis_pick_rank`` is the best
+    rank the thesis's pick shares, ``thesis_pick_ranks`` is ``[best, worst, tied]``
+    (see :meth:`SelectionResult.rank_range`) and ``thesis_pick_rank_text`` says it in
+    words (:func:`rank_text`).
+
     Parameters
     ----------
     result : SelectionResult
@@ -524,6 +558,7 @@ def describe(result: SelectionResult, *, thresholds: Sequence[float] = THRESHOLD
     ranking = sorted(means, key=lambda g: (-(counts[pick_t][g] if pick_t is not None else 0), -means[g], g))
     thesis = [g for g in THESIS_PICK if g in result.config["genres"]]
     table = result.table()
+    ranks = result.rank_range(thesis) if len(thesis) == k else None
     return {
         "counts": {f"{t:.2f}": c for t, c in counts.items()},
         "subsets_above": {f"{t:.2f}": sum(1 for r in table if r["score"] > t) for t in counts},
@@ -533,6 +568,8 @@ def describe(result: SelectionResult, *, thresholds: Sequence[float] = THRESHOLD
         "best_subset": table[0] if table else None,
         "thesis_pick": thesis,
         "thesis_pick_rank": result.rank_of(thesis) if len(thesis) == k else None,
+        "thesis_pick_ranks": list(ranks) if ranks else None,
+        "thesis_pick_rank_text": rank_text(ranks, len(table)) if ranks else None,
         "thesis_pick_score": (result.results.get(_key(sorted(thesis))) or {}).get("score") if len(thesis) == k else None,
         "n_subsets": len(table),
         "protocol": result.config["protocol"],

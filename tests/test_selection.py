@@ -9,6 +9,7 @@ the genres that come out on top must be c, d and e.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -139,3 +140,39 @@ def test_select_command(corpus, tmp_path, capsys):
     assert summary["n_subsets"] == 5
     assert (out / "selection.png").exists()
     assert "5 subsets scored" in capsys.readouterr().out
+
+
+def test_ranks_with_ties_are_a_range_with_the_tie_count():
+    from genrenet.selection import SelectionResult, rank_text
+
+    scores = {"a+b": 0.9, "a+c": 0.8, "b+c": 0.8, "a+d": 0.8, "b+d": 0.7, "c+d": 0.6}
+    # 0.1 + 0.7 is not exactly 0.8 in floating point: a tie all the same
+    scores["a+c"] = 0.1 + 0.7
+    results = {k: {"genres": k.split("+"), "score": v} for k, v in scores.items()}
+    res = SelectionResult(config={"genres": list("abcd"), "k": 2}, results=results)
+    assert res.rank_range(["b", "a"]) == (1, 1, 1)
+    assert res.rank_range(["c", "b"]) == (2, 4, 3) == res.rank_range(["a", "c"]) == res.rank_range(["a", "d"])
+    assert res.rank_of(["a", "d"]) == 2 and res.rank_of(["c", "d"]) == 6
+    assert res.rank_range(["a", "e"]) is None and res.rank_of(["a", "e"]) is None
+    assert rank_text((2, 4, 3), 6) == "ranks 2\u20134 of 6 (3 subsets tie at this score)"
+    assert rank_text((1, 1, 1), 6) == "rank 1 of 6"
+
+
+def test_describe_reports_the_thesis_picks_tied_ranks():
+    from genrenet.selection import THESIS_PICK, SelectionResult, describe
+
+    genres = sorted({*THESIS_PICK, "blues", "jazz"})
+    subsets = list(itertools.combinations(genres, 4))
+    thesis = "+".join(sorted(THESIS_PICK))
+    # one subset above the thesis's pick, then the pick tied with two others, the rest below
+    results = {}
+    for i, s in enumerate(subsets):
+        key = "+".join(s)
+        score = 0.95 if i == 0 else 0.5 if i > 3 and key != thesis else 0.8
+        results[key] = {"genres": list(s), "score": score}
+    assert results[thesis]["score"] == 0.8 and "+".join(subsets[0]) != thesis
+    summary = describe(SelectionResult(config={"genres": genres, "k": 4, "protocol": "p", "dataset": "x"},
+                                       results=results))
+    tied = sum(1 for r in results.values() if r["score"] == 0.8)
+    assert summary["thesis_pick_rank"] == 2 and summary["thesis_pick_ranks"] == [2, 1 + tied, tied]
+    assert summary["thesis_pick_rank_text"] == f"ranks 2\u2013{1 + tied} of {len(subsets)} ({tied} subsets tie at this score)"

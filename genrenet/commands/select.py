@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     print("pick: " + ", ".join(summary["pick"]))
     if summary["thesis_pick_rank"] is not None:
         print(f"thesis pick {'+'.join(summary['thesis_pick'])}: score {summary['thesis_pick_score']:.3f}, "
-              f"rank {summary['thesis_pick_rank']} of {summary['n_subsets']}")
+              f"{summary['thesis_pick_rank_text']}")
     print(f"saved {out / 'selection.json'}, {out / 'counts.json'}, {out / 'selection.png'}")
     if getattr(args, "json", False):
         print(json.dumps(summary))
