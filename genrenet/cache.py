@@ -10,6 +10,18 @@ share files share their features. Work is spread over a process pool with a
 tqdm bar; undecodable files are reported in :attr:`FeatureSet.errors` and
 skipped.
 
+Every entry is checked when it is read (a ``.npy`` of shape
+``(n_windows, *spec.shape)``, ``spec.dtype``, finite values): a truncated, empty,
+foreign or non-finite entry is discarded with a warning and computed again, and
+features that come out non-finite are refused, never stored. A file that cannot
+be featurised is remembered as ``<sha256>.error`` together with the decoding
+environment (genrenet version, ffmpeg, libsndfile), so it is not decoded again
+on every run; the entry is retried when that environment changes, when it is
+older than :data:`ERROR_TTL`, or with ``featurize(..., retry_errors=True)``
+(``genrenet features --retry-errors``). Failures of the machine rather than of
+the file (missing or unreadable file, out of memory) are never remembered.
+Pool workers exit on their own within a second when the parent process dies.
+
 The returned :class:`FeatureSet` hands window-level arrays to training
 (:meth:`FeatureSet.load`) or streams track by track with bounded memory
 (:meth:`FeatureSet.iter_tracks`).
@@ -24,7 +36,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,11 +51,14 @@ import numpy as np
 
 from genrenet.datasets.base import Dataset, Track
 from genrenet.errors import DataError, ParameterError
-from genrenet.io import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+from genrenet.io import atomic_path, atomic_write_json, sha256_file
 
-__all__ = ["FeatureCache", "FeatureSet", "featurize"]
+__all__ = ["FeatureCache", "FeatureSet", "featurize", "check_features", "ERROR_TTL"]
 
 _HASH_INDEX = "hashes.json"
+#: Seconds after which a remembered featurisation failure is tried again (7 days).
+ERROR_TTL = 7 * 24 * 3600
+_ROWS_PER_CHECK = 256  # windows checked for finiteness at a time (bounds memory on memory-mapped entries)
 
 
 class FeatureCache:
@@ -114,19 +132,134 @@ class FeatureCache:
         return self.dir / f"{digest}.error"
 
     def has(self, digest: str) -> bool:
-        """True if features for ``digest`` are cached."""
+        """True if features for ``digest`` are cached (not checked: see :meth:`validate`)."""
         return self.path_for(digest).exists()
 
-    def load(self, digest: str, *, mmap: bool = True) -> np.ndarray:
-        """Read cached features (memory-mapped by default)."""
+    def validate(self, digest: str) -> str | None:
+        """Check the cached entry of ``digest``; return what is wrong with it, or None if it is usable.
+
+        The entry must be a NumPy file holding at least one window of ``spec.shape``
+        in ``spec.dtype`` with finite values (read in slices, so memory stays bounded).
+        """
+        path = self.path_for(digest)
         try:
-            return np.load(self.path_for(digest), mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"feature cache entry {self.path_for(digest)} is unreadable: {exc}") from exc
+            with open(path, "rb") as fh:
+                magic = fh.read(6)
+            if not magic:
+                return "empty file"
+            if magic != b"\x93NUMPY":
+                return "not a NumPy .npy file"
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:  # truncated or damaged files fail in many ways inside NumPy
+            return f"unreadable .npy file ({type(exc).__name__}: {exc})"
+        return check_features(arr, self.spec)
+
+    def discard(self, digest: str) -> None:
+        """Remove the cached features of ``digest`` (a damaged entry)."""
+        self.path_for(digest).unlink(missing_ok=True)
+
+    def load(self, digest: str, *, mmap: bool = True) -> np.ndarray:
+        """Read cached features (memory-mapped by default), checked with :meth:`validate`."""
+        problem = self.validate(digest)
+        if problem is not None:
+            raise DataError(f"feature cache entry {self.path_for(digest)} is damaged: {problem}")
+        return np.load(self.path_for(digest), mmap_mode="r" if mmap else None, allow_pickle=False)
 
     def save(self, digest: str, features: np.ndarray) -> Path:
-        """Store ``features`` for ``digest`` atomically and return the file."""
+        """Store ``features`` for ``digest`` atomically and return the file.
+
+        Raises
+        ------
+        DataError
+            ``features`` do not fit the spec (shape, dtype) or are not finite.
+        """
+        problem = check_features(np.asarray(features), self.spec)
+        if problem is not None:
+            raise DataError(f"refusing to cache features for {digest[:12]}...: {problem}")
         return _save_npy(self.path_for(digest), features)
+
+    # -- remembered failures -------------------------------------------------
+    def read_error(self, digest: str, *, environment: dict | None = None, retry: bool = False) -> str | None:
+        """The remembered failure of ``digest``, or None when there is none or it must be retried.
+
+        A failure is retried (and its entry removed) when ``retry`` is true, when it is
+        older than :data:`ERROR_TTL`, when it was recorded under another decoding
+        ``environment`` (default :func:`decoder_environment`), or when it predates
+        this format.
+        """
+        path = self.error_for(digest)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            record = None  # a plain-text entry of an older genrenet, or damaged: try again
+        env = decoder_environment() if environment is None else environment
+        fresh = (
+            isinstance(record, dict)
+            and isinstance(record.get("cause"), str)
+            and record.get("environment") == env
+            and isinstance(record.get("time"), (int, float))
+            and 0 <= time.time() - record["time"] < ERROR_TTL
+        )
+        if retry or not fresh:
+            path.unlink(missing_ok=True)
+            return None
+        return record["cause"]
+
+    def save_error(self, digest: str, cause: str, *, environment: dict | None = None) -> Path:
+        """Remember that ``digest`` cannot be featurised because of ``cause``."""
+        env = decoder_environment() if environment is None else environment
+        return atomic_write_json(self.error_for(digest), {"cause": cause, "environment": env, "time": time.time()})
+
+
+def decoder_environment() -> dict[str, str | None]:
+    """What decoding depends on besides the file: genrenet, libsndfile and ffmpeg versions.
+
+    A remembered failure recorded under another environment is tried again, so installing
+    ffmpeg or upgrading genrenet retries the files that failed before.
+    """
+    from genrenet import __version__
+
+    try:
+        import soundfile
+
+        sndfile = str(soundfile.__libsndfile_version__)
+    except Exception:  # soundfile missing or its library unloadable: that is part of the environment too
+        sndfile = None
+    return {"genrenet": __version__, "libsndfile": sndfile, "ffmpeg": shutil.which("ffmpeg")}
+
+
+def check_features(arr: np.ndarray, spec) -> str | None:
+    """Say what makes ``arr`` unusable as the features of one track for ``spec``, or None.
+
+    Parameters
+    ----------
+    arr : ndarray
+        Window-level features (may be memory-mapped).
+    spec : FeatureSpec
+        Any spec with ``shape`` and ``dtype``.
+
+    Returns
+    -------
+    str or None
+        ``None`` when ``arr`` has shape ``(n >= 1, *spec.shape)``, dtype ``spec.dtype``
+        and only finite values; otherwise a short description of the first problem.
+    """
+    expected = tuple(spec.shape)
+    if arr.ndim != 1 + len(expected) or tuple(arr.shape[1:]) != expected:
+        return f"features have shape {tuple(arr.shape)}, expected (n_windows, {', '.join(map(str, expected))})"
+    if arr.shape[0] == 0:
+        return "no feature windows (audio too short?)"
+    if arr.dtype != np.dtype(spec.dtype):
+        return f"features have dtype {arr.dtype}, expected {np.dtype(spec.dtype)}"
+    if np.issubdtype(arr.dtype, np.inexact):
+        for start in range(0, arr.shape[0], _ROWS_PER_CHECK):
+            part = np.asarray(arr[start:start + _ROWS_PER_CHECK])
+            if not np.isfinite(part).all():
+                row = start + int(np.flatnonzero(~np.isfinite(part).reshape(len(part), -1).all(axis=1))[0])
+                return f"features are not finite (NaN or inf in window {row})"
+    return None
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> Path:
@@ -139,8 +272,13 @@ def _save_npy(path: Path, arr: np.ndarray) -> Path:
 _WORKER_SPECS: dict[str, object] = {}
 
 
-def _compute(spec_dict: dict, path: str, out: str) -> tuple[int | None, str | None]:
-    """Worker: featurise one file into ``out``; return (n_windows, None) or (None, cause)."""
+def _compute(spec_dict: dict, path: str, out: str) -> tuple[int | None, str | None, bool]:
+    """Featurise one file into ``out``.
+
+    Returns ``(n_windows, None, False)`` on success, otherwise ``(None, cause, remember)``:
+    ``remember`` is false for failures of the machine rather than of the file (file gone
+    or unreadable, out of memory), which must not be cached.
+    """
     from genrenet.features import FeatureSpec, extract_file
 
     key = json.dumps(spec_dict, sort_keys=True)
@@ -149,17 +287,32 @@ def _compute(spec_dict: dict, path: str, out: str) -> tuple[int | None, str | No
         spec = _WORKER_SPECS[key] = FeatureSpec.from_dict(spec_dict)
     try:
         feats = extract_file(spec, path)
+    except (OSError, MemoryError) as exc:  # not the audio's fault: report now, try again next run
+        return None, f"{type(exc).__name__}: {exc}", False
     except Exception as exc:  # report any decoder/feature failure for this file, keep going
         cause = getattr(exc, "cause", None) or f"{type(exc).__name__}: {exc}"
-        return None, str(cause)
+        return None, str(cause), True
     feats = np.asarray(feats)
-    if feats.ndim < 1 or feats.shape[0] == 0:
-        return None, "no feature windows (audio too short?)"
-    expected = tuple(spec.shape)
-    if tuple(feats.shape[1:]) != expected:
-        return None, f"features have shape {feats.shape[1:]}, spec says {expected}"
+    problem = check_features(feats, spec)
+    if problem is not None:
+        return None, problem, True
     _save_npy(Path(out), feats)
-    return int(feats.shape[0]), None
+    return int(feats.shape[0]), None, False
+
+
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """Pool initializer: end this worker soon after the process that started it dies.
+
+    A pool worker blocks on its task queue, whose write end it inherited, so it would
+    otherwise outlive a killed parent until its queued work is done.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="genrenet-parent-watch", daemon=True).start()
 
 
 def _context():
@@ -263,17 +416,18 @@ class FeatureSet:
         sel = self._select(track_indices)
         counts = [int(self.n_windows[self._pos[i]]) for i in sel]
         total = int(sum(counts))
-        first = np.load(self.files[self._pos[sel[0]]], mmap_mode="r") if sel else None
-        dtype = first.dtype if first is not None else np.float32
-        X = np.empty((total, *self.shape), dtype=dtype)
+        X = np.empty((total, *self.shape), dtype=np.dtype(self.spec.dtype))
         y = np.empty(total, dtype=np.int64)
         tow = np.empty(total, dtype=np.int64)
         at = 0
         for i, n in zip(sel, counts, strict=True):
-            arr = np.load(self.files[self._pos[i]], mmap_mode="r" if mmap else None)
+            arr = self._open(i, mmap=mmap)
             if arr.shape[0] != n:
-                raise DataError(f"feature cache file {self.files[self._pos[i]]} changed while in use")
+                raise DataError(f"feature cache file {self.files[self._pos[i]]} changed while in use; run again")
             X[at:at + n] = arr
+            if np.issubdtype(X.dtype, np.inexact) and not np.isfinite(X[at:at + n]).all():
+                raise DataError(f"feature cache file {self.files[self._pos[i]]} holds NaN or inf (it changed after "
+                                "featurize checked it); run again to compute it afresh")
             y[at:at + n] = self._labels[i]
             tow[at:at + n] = i
             at += n
@@ -286,8 +440,19 @@ class FeatureSet:
         bounded by one track however large the data set is.
         """
         for i in self._select(track_indices):
-            arr = np.load(self.files[self._pos[i]], mmap_mode="r" if mmap else None)
-            yield i, arr, int(self._labels[i])
+            yield i, self._open(i, mmap=mmap), int(self._labels[i])
+
+    def _open(self, i: int, *, mmap: bool) -> np.ndarray:
+        """The cached array of data set track ``i`` (shape and dtype checked)."""
+        path = self.files[self._pos[i]]
+        try:
+            arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except Exception as exc:  # deleted, truncated or replaced since featurize checked it
+            raise DataError(f"feature cache file {path} became unreadable ({type(exc).__name__}: {exc}); "
+                            "run again to compute it afresh") from exc
+        if tuple(arr.shape[1:]) != self.shape or arr.dtype != np.dtype(self.spec.dtype):
+            raise DataError(f"feature cache file {path} changed while in use; run again")
+        return arr
 
     def window_counts(self, track_indices: Sequence[int] | None = None) -> dict[int, int]:
         """Map data set index -> number of windows."""
@@ -302,8 +467,12 @@ def featurize(
     n_jobs: int | None = None,
     progress: bool = True,
     on_error: str = "skip",
+    retry_errors: bool = False,
 ) -> FeatureSet:
     """Featurise every track of ``dataset`` (once; later calls read the cache).
+
+    Cached entries are checked first (see :meth:`FeatureCache.validate`); damaged
+    ones are recomputed with a warning.
 
     Parameters
     ----------
@@ -319,6 +488,9 @@ def featurize(
     on_error : {"skip", "raise"}, keyword-only
         ``"skip"`` records undecodable tracks in ``FeatureSet.errors`` and goes on;
         ``"raise"`` stops with DataError at the first one.
+    retry_errors : bool, keyword-only
+        Try again the files whose failure is remembered (otherwise they are retried only
+        when the decoding environment changed or the failure is older than :data:`ERROR_TTL`).
 
     Returns
     -------
@@ -335,8 +507,67 @@ def featurize(
     cache = FeatureCache(spec, cache_dir=cache_dir)
     spec = cache.spec
 
-    digests: dict[int, str] = {}
     errors: dict[int, str] = {}
+    digests = _hash_tracks(dataset, cache, errors, progress=progress)
+    env = decoder_environment()
+    reused, todo = _triage(cache, digests, errors, environment=env, retry=retry_errors, progress=progress)
+    # identical audio (GTZAN has exact repeats) is featurised once
+    unique: dict[str, int] = {}
+    for i in todo:
+        unique.setdefault(digests[i], i)
+
+    if errors and on_error == "raise":
+        i = min(errors)
+        raise DataError(f"cannot featurise {dataset[i].path}: {errors[i]}")
+
+    computed = 0
+    bar = tqdm(total=len(unique), desc=f"features {spec.kind}", unit="track", disable=not progress)
+
+    def _record(i: int, result: tuple[int | None, str | None, bool]) -> None:
+        nonlocal computed
+        n, cause, remember = result
+        if cause is not None:
+            if remember:
+                cache.save_error(digests[i], cause, environment=env)
+            errors[i] = cause
+            if on_error == "raise":
+                raise DataError(f"cannot featurise {dataset[i].path}: {cause}")
+        else:
+            computed += 1
+        bar.update(1)
+
+    try:
+        _run_jobs(dataset, cache, unique, _record, n_jobs=n_jobs)
+    finally:
+        bar.close()
+
+    # errors of duplicates follow their twin
+    for i, digest in digests.items():
+        twin = unique.get(digest)
+        if i not in errors and twin is not None and twin in errors:
+            errors[i] = errors[twin]
+
+    indices = [i for i in sorted(digests) if i not in errors and cache.has(digests[i])]
+    files = [cache.path_for(digests[i]) for i in indices]
+    n_windows = np.array([_n_rows(f) for f in files], dtype=np.int64)
+    err_list = [(dataset[i].id, errors[i]) for i in sorted(errors)]
+    if not indices:
+        raise DataError(
+            f"no track of data set {dataset.name!r} could be featurised"
+            + (f"; first error: {err_list[0][0]}: {err_list[0][1]}" if err_list else "")
+        )
+    if err_list and progress:
+        print(f"featurize: skipped {len(err_list)} track(s) that could not be read, e.g. "
+              f"{err_list[0][0]}: {err_list[0][1]}", file=sys.stderr)
+    return FeatureSet(spec, dataset, np.asarray(indices, dtype=np.int64), files, n_windows,
+                      errors=err_list, computed=computed, reused=reused)
+
+
+def _hash_tracks(dataset: Dataset, cache: FeatureCache, errors: dict[int, str], *, progress: bool) -> dict[int, str]:
+    """Content hash of every readable track (unreadable ones and manifest mismatches go to ``errors``)."""
+    from tqdm import tqdm
+
+    digests: dict[int, str] = {}
     hash_bar = tqdm(total=len(dataset), desc="hashing audio", unit="file", disable=not progress, leave=False)
     try:
         for i, t in enumerate(dataset.tracks):
@@ -353,90 +584,64 @@ def featurize(
     finally:
         hash_bar.close()
         cache.save_hashes()
+    return digests
 
-    todo = []
+
+def _triage(cache: FeatureCache, digests: dict[int, str], errors: dict[int, str], *, environment: dict,
+            retry: bool, progress: bool) -> tuple[int, list[int]]:
+    """Sort tracks into valid cache hits (counted), remembered failures (into ``errors``) and work to do."""
+    from tqdm import tqdm
+
+    verdicts: dict[str, str | None] = {}
     reused = 0
-    for i, digest in digests.items():
-        if cache.has(digest):
+    todo: list[int] = []
+    for i, digest in tqdm(digests.items(), desc="checking cache", unit="file", disable=not progress, leave=False):
+        if digest not in verdicts:
+            verdicts[digest] = cache.validate(digest) if cache.has(digest) else "missing"
+            problem = verdicts[digest]
+            if problem not in (None, "missing"):
+                warnings.warn(f"feature cache entry {cache.path_for(digest)} is damaged ({problem}); "
+                              "computing it again", RuntimeWarning, stacklevel=3)
+                cache.discard(digest)
+        if verdicts[digest] is None:
             reused += 1
-        elif cache.error_for(digest).exists():
-            errors[i] = cache.error_for(digest).read_text(encoding="utf-8").strip()
+            continue
+        cause = cache.read_error(digest, environment=environment, retry=retry)
+        if cause is not None:
+            errors[i] = cause
         else:
             todo.append(i)
-    # identical audio (GTZAN has exact repeats) is featurised once
-    unique: dict[str, int] = {}
-    for i in todo:
-        unique.setdefault(digests[i], i)
+    return reused, todo
 
-    if errors and on_error == "raise":
-        i = min(errors)
-        raise DataError(f"cannot featurise {dataset[i].path}: {errors[i]}")
 
-    jobs = n_jobs or os.cpu_count() or 1
-    jobs = max(1, min(jobs, len(unique)))
-    spec_dict = spec.to_dict()
-    computed = 0
-    bar = tqdm(total=len(unique), desc=f"features {spec.kind}", unit="track", disable=not progress)
-
-    def _record(i: int, result: tuple[int | None, str | None]) -> None:
-        nonlocal computed
-        n, cause = result
-        digest = digests[i]
-        if cause is not None:
-            atomic_write_text(cache.error_for(digest), cause + "\n")
-            errors[i] = cause
-            if on_error == "raise":
-                raise DataError(f"cannot featurise {dataset[i].path}: {cause}")
-        else:
-            computed += 1
-        bar.update(1)
-
-    try:
-        done: set[int] = set()
-        if jobs > 1:
-            try:
-                with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
-                    futures = {
-                        pool.submit(_compute, spec_dict, str(dataset[i].path), str(cache.path_for(d))): i
-                        for d, i in unique.items()
-                    }
-                    try:
-                        for fut in as_completed(futures):
-                            _record(futures[fut], fut.result())
-                            done.add(futures[fut])
-                    except BaseException:
-                        for fut in futures:
-                            fut.cancel()
-                        raise
-            except BrokenProcessPool as exc:
-                # e.g. a script without an `if __name__ == "__main__":` guard under the spawn start method
-                warnings.warn(f"feature worker processes failed ({exc}); continuing in this process",
-                              RuntimeWarning, stacklevel=2)
-        for digest, i in unique.items():
-            if i not in done:
-                _record(i, _compute(spec_dict, str(dataset[i].path), str(cache.path_for(digest))))
-    finally:
-        bar.close()
-
-    # errors of duplicates follow their twin
-    for i, digest in digests.items():
-        if i not in errors and not cache.has(digest) and cache.error_for(digest).exists():
-            errors[i] = cache.error_for(digest).read_text(encoding="utf-8").strip()
-
-    indices = [i for i in sorted(digests) if i not in errors and cache.has(digests[i])]
-    files = [cache.path_for(digests[i]) for i in indices]
-    n_windows = np.array([_n_rows(f) for f in files], dtype=np.int64)
-    err_list = [(dataset[i].id, errors[i]) for i in sorted(errors)]
-    if not indices:
-        raise DataError(
-            f"no track of data set {dataset.name!r} could be featurised"
-            + (f"; first error: {err_list[0][0]}: {err_list[0][1]}" if err_list else "")
-        )
-    if err_list and progress:
-        print(f"featurize: skipped {len(err_list)} track(s) that could not be read, e.g. "
-              f"{err_list[0][0]}: {err_list[0][1]}", file=sys.stderr)
-    return FeatureSet(spec, dataset, np.asarray(indices, dtype=np.int64), files, n_windows,
-                      errors=err_list, computed=computed, reused=reused)
+def _run_jobs(dataset: Dataset, cache: FeatureCache, unique: dict[str, int], record, *, n_jobs: int | None) -> None:
+    """Compute every ``digest -> track index`` of ``unique``, in a process pool when it pays off."""
+    jobs = max(1, min(n_jobs or os.cpu_count() or 1, len(unique)))
+    spec_dict = cache.spec.to_dict()
+    done: set[int] = set()
+    if jobs > 1:
+        try:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_watch_parent,
+                                     initargs=(os.getpid(),)) as pool:
+                futures = {
+                    pool.submit(_compute, spec_dict, str(dataset[i].path), str(cache.path_for(d))): i
+                    for d, i in unique.items()
+                }
+                try:
+                    for fut in as_completed(futures):
+                        record(futures[fut], fut.result())
+                        done.add(futures[fut])
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+        except BrokenProcessPool as exc:
+            # e.g. a script without an `if __name__ == "__main__":` guard under the spawn start method
+            warnings.warn(f"feature worker processes failed ({exc}); continuing in this process",
+                          RuntimeWarning, stacklevel=3)
+    for digest, i in unique.items():
+        if i not in done:
+            record(i, _compute(spec_dict, str(dataset[i].path), str(cache.path_for(digest))))
 
 
 def _n_rows(path: Path) -> int:
