@@ -687,6 +687,9 @@ class Predictor:
             P = _as_probabilities(m.runner(X))
             mean = P.mean(axis=0)
             mean = mean / mean.sum()
+            if not np.isfinite(mean).all():
+                raise ModelError(f"model {m.info.name!r} answered NaN or inf probabilities for this track; "
+                                 "its bundle is broken (retrain it)")
             results.append(
                 ModelResult(
                     name=m.info.name,

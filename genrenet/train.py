@@ -14,7 +14,10 @@ its history, metrics and confusion matrix.
   same call gives the same numbers.
 * A finished run directory is recognised and skipped (unless its configuration
   changed); an interrupted ``fit`` resumes from its last epoch
-  (``keras.callbacks.BackupAndRestore``); cross-validation skips finished folds.
+  (``keras.callbacks.BackupAndRestore``, written atomically; a damaged backup is
+  discarded with a warning); cross-validation skips finished folds.
+* A fit whose loss becomes NaN or inf stops and raises ModelError: no
+  non-finite model is ever written.
 * The run directory is a bundle (:mod:`genrenet.bundle`) holding the model
   saved for inference (scaling included, training-only layers removed),
   ``meta.json``, ``history.json``, ``metrics.json`` (data set, split, protocol,
@@ -295,6 +298,79 @@ class _EpochProgress:
         return Progress()
 
 
+def _backup_callback(backup_dir: Path):
+    """``BackupAndRestore`` that survives being killed while it writes.
+
+    Each backup goes to a new weights file; the small metadata file naming it is
+    replaced atomically afterwards and is the only commit point, so an interrupted
+    save leaves the previous backup intact. A backup that still cannot be restored
+    (damaged, or left by another model) is discarded with a warning and training
+    starts from the first epoch.
+    """
+    import os
+    import shutil
+    import warnings
+
+    from genrenet._tf import keras
+    from genrenet.io import atomic_write_json
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            name = f"epoch{self._current_epoch:05d}-batch{self._last_batch_seen:06d}.weights.h5"
+            self.model.save_weights(os.path.join(self.backup_dir, name), overwrite=True)
+            atomic_write_json(self._training_metadata_path,
+                              {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name})
+            for old in Path(self.backup_dir).glob("*.weights.h5"):
+                if old.name != name:
+                    old.unlink(missing_ok=True)
+
+        def _load_model(self):
+            meta_path = Path(self._training_metadata_path)
+            if not meta_path.exists():
+                return  # weights without metadata are an unfinished first save
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            weights = Path(self.backup_dir) / Path(meta.get("weights", "latest.weights.h5")).name
+            if self.model.optimizer is not None and not self.model.optimizer.built:
+                self.model.optimizer.build(self.model.trainable_variables)
+            self.model.load_weights(str(weights))
+            self.model._initial_epoch = int(meta["epoch"])
+
+        def on_train_begin(self, logs=None):
+            if not os.path.isdir(self.backup_dir):
+                return
+            optimizer = self.model.optimizer
+            if optimizer is not None and not optimizer.built:
+                optimizer.build(self.model.trainable_variables)
+            variables = list(self.model.weights) + (list(optimizer.variables) if optimizer is not None else [])
+            start = [v.numpy() for v in variables]
+            try:
+                self._load_model()
+            except Exception as exc:  # h5py/OSError, JSON, shape mismatch...: the backup is unusable
+                for var, value in zip(variables, start, strict=True):
+                    var.assign(value)
+                self.model._initial_epoch = 0
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
+                warnings.warn(f"discarded the unusable training backup {self.backup_dir} "
+                              f"({type(exc).__name__}: {exc}); training starts from the first epoch",
+                              RuntimeWarning, stacklevel=2)
+
+    return AtomicBackupAndRestore(str(backup_dir))
+
+
+def _check_finite_training(history: dict[str, list[float]], model, out_dir: Path) -> None:
+    """Refuse a diverged fit: a non-finite loss or weight means no model may be written."""
+    bad = [k for k, vals in history.items() if k.endswith("loss") and not np.all(np.isfinite(vals))]
+    weights_ok = all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
+    if bad or not weights_ok:
+        losses = history.get("loss", [])
+        epoch = next((k + 1 for k, v in enumerate(losses) if not np.isfinite(v)), len(losses))
+        raise ModelError(
+            f"training for {out_dir} diverged: the loss became NaN or inf (epoch {epoch}); nothing was written. "
+            "Check the features (run `genrenet features` on the data set) or lower the learning rate."
+        )
+
+
 # --------------------------------------------------------------------------- one run
 
 
@@ -482,7 +558,8 @@ def train(
             val_ds = make_tf_dataset(Xva, yva, batch_size=batch_size, scale=scale)
         backup = out_dir.parent / f".{out_dir.name}.backup"
         callbacks = [
-            keras.callbacks.BackupAndRestore(str(backup)),
+            _backup_callback(backup),
+            keras.callbacks.TerminateOnNaN(),
             _EpochProgress.make(int(epochs), f"{model_name} {out_dir.name}", progress),
         ]
         stopper = None
@@ -496,6 +573,7 @@ def train(
         fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=0, callbacks=callbacks,
                         shuffle=False)
         history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+        _check_finite_training(history, model, out_dir)
         epochs_run = len(history.get("loss", []))
         if has_val and history.get("val_loss"):
             best_epoch = int(np.argmin(history["val_loss"])) + 1
@@ -535,6 +613,9 @@ def train(
     if has_test:
         Xte, yte, tte = fs.load(list(split.test))
         probs = predict_proba(export, Xte.reshape(len(Xte), -1) if model_name == BASELINE else Xte)
+        if not np.isfinite(probs).all():
+            raise ModelError(f"the model trained for {out_dir} predicts NaN or inf on the test windows; "
+                             "nothing was written")
         result = evaluate_predictions(probs, yte, tte, genre_list)
         metrics["window"] = result["window"]
         metrics["track"] = result["track"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -176,3 +177,117 @@ def test_cli_fault_filtered_split_on_real_gtzan(gtzan_mini, gtzan_splits, tmp_pa
               (gtzan_splits / "test_filtered.txt").read_text().split()}
     assert set(m["test_tracks"]) <= listed and len(m["test_tracks"]) > 0
     assert m["track"]["n"] == len(m["test_tracks"])
+
+
+def _fresh_history(ds, cache, out, **kw):
+    from genrenet.train import train
+
+    return train("compact_cnn", ds, feature=small_logmel(), batch_size=8, out_dir=out, cache_dir=cache,
+                 progress=False, patience=None, **TINY_CNN, **kw)
+
+
+def test_kill_while_the_backup_is_written_keeps_the_previous_backup(tiny, tmp_path, monkeypatch):
+    from genrenet._tf import keras
+
+    ds, cache = tiny
+    out = tmp_path / "run"
+    real_save = keras.Model.save_weights
+    saves = []
+
+    def killed_on_second_save(self, filepath, *args, **kwargs):
+        saves.append(filepath)
+        if len(saves) == 2:
+            real_save(self, filepath, *args, **kwargs)
+            data = open(filepath, "rb").read()
+            open(filepath, "wb").write(data[: len(data) // 3])  # half-written when the kill came
+            raise KeyboardInterrupt("killed while writing the backup")
+        return real_save(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save_weights", killed_on_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        _fresh_history(ds, cache, out, epochs=3)
+    backup = tmp_path / ".run.backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 1
+    monkeypatch.setattr(keras.Model, "save_weights", real_save)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # nothing to discard: the backup is intact
+        res = _fresh_history(ds, cache, out, epochs=3)
+    assert len(res.history["loss"]) == 2  # resumed after epoch 1 from the intact backup
+    assert (out / "model.keras").is_file() and not backup.exists()
+
+
+def test_damaged_backup_is_discarded_with_a_warning(tiny, tmp_path):
+    ds, cache = tiny
+    reference = _fresh_history(ds, cache, tmp_path / "ref", epochs=2)
+    from genrenet._tf import keras
+
+    weights = tmp_path / "w.weights.h5"
+    keras.models.load_model(tmp_path / "ref" / "model.keras").save_weights(weights)
+    # what Keras' own BackupAndRestore leaves when killed mid-write: a truncated latest.weights.h5
+    backup = tmp_path / ".run.backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(weights.read_bytes()[:2000])
+    (backup / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    with pytest.warns(RuntimeWarning, match="discarded the unusable training backup"):
+        res = _fresh_history(ds, cache, tmp_path / "run", epochs=2)
+    assert res.history == reference.history  # started afresh from the same initial state
+    assert not backup.exists()
+    # a backup that is garbage from the first byte, or metadata that is not JSON
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    (backup / "training_metadata.json").write_text("{not json")
+    with pytest.warns(RuntimeWarning, match="discarded"):
+        again = _fresh_history(ds, cache, tmp_path / "run", epochs=2, force=True)
+    assert again.history == reference.history
+
+
+def test_nan_loss_fails_and_writes_no_model(tiny, tmp_path, monkeypatch):
+    from genrenet.cache import FeatureSet
+    from genrenet.errors import ModelError
+
+    ds, cache = tiny
+    real_load = FeatureSet.load
+
+    def huge(self, *args, **kwargs):
+        X, y, tow = real_load(self, *args, **kwargs)
+        return X * np.float32(1e36), y, tow  # finite, but the network overflows
+
+    monkeypatch.setattr(FeatureSet, "load", huge)
+    out = tmp_path / "nan"
+    with pytest.raises(ModelError, match="diverged"):
+        _fresh_history(ds, cache, out, epochs=2)
+    assert not out.exists() and not (tmp_path / ".nan.backup").exists()
+
+
+def test_cli_train_fails_clearly_on_nan_loss(tiny, tmp_path, capsys, monkeypatch):
+    from genrenet.cache import FeatureSet
+    from genrenet.cli import main
+
+    ds, cache = tiny
+    real_load = FeatureSet.load
+    monkeypatch.setattr(FeatureSet, "load", lambda self, *a, **k: (lambda X, y, t: (X * np.float32(1e36), y, t))(
+        *real_load(self, *a, **k)))
+    monkeypatch.setenv("GENRENET_CACHE", str(cache))
+    code = main(["train", "--model", "compact_cnn", "--dataset", "folder", "--data-dir", str(ds.root),
+                 "--genres", ",".join(ds.genres), "--epochs", "1", "--batch-size", "8", "--out",
+                 str(tmp_path / "cli"), "--quiet"])
+    assert code == 1 and "diverged" in capsys.readouterr().err
+    assert not (tmp_path / "cli").exists()
+
+
+def test_prediction_refuses_non_finite_probabilities(tiny, tmp_path):
+    from genrenet.bundle import load_bundle, save_bundle
+    from genrenet.errors import ModelError
+    from genrenet.predict import Predictor
+
+    ds, cache = tiny
+    _fresh_history(ds, cache, tmp_path / "good", epochs=1)
+    bundle = load_bundle(tmp_path / "good")
+    model = bundle.model
+    model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    save_bundle(tmp_path / "broken", model, bundle.meta)
+    with pytest.raises(ModelError, match="NaN or inf"):  # at start-up, when the models are warmed up
+        Predictor([tmp_path / "broken"], include_default=False)
+    predictor = Predictor([tmp_path / "broken"], include_default=False, warmup=False)
+    with pytest.raises(ModelError, match="NaN or inf"):
+        predictor.predict_file(ds[0].path)
