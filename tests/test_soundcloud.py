@@ -2,8 +2,12 @@
 
 The fake server speaks real HTTP and real JSON shapes: an OAuth token endpoint
 (client credentials with HTTP Basic, refresh tokens), ``/tracks`` search pages
-with ``collection``/``next_href``, track objects with the API's fields, and
-download/stream URLs that serve small real WAV/MP3 files.
+with ``collection``/``next_href``, track objects with the API's fields, the
+``/tracks/{urn}/streams`` transcodings, and download/stream URLs that redirect to
+a second server on another port, the "CDN". The CDN serves small real WAV/MP3
+files with ``Range`` support, HLS playlists and segments made with ffmpeg from
+synthesised audio, can drop or stall a body on demand, and records every
+``Authorization`` header it is sent.
 """
 
 from __future__ import annotations
@@ -11,10 +15,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import stat
+import subprocess
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -27,16 +35,18 @@ from genrenet.sources.soundcloud import SoundCloudClient, SoundCloudError, colle
 
 CLIENT_ID, CLIENT_SECRET = "test-id", "test-secret"
 START = 1_800_000_000.0
+SIGNATURE = "Policy=s3cr3t-signature"  # query string of the CDN's signed URLs
 
 
-def _audio(fmt: str, freq: float) -> bytes:
-    t = np.arange(22050) / 22050
+def _audio(fmt: str, freq: float, seconds: float = 1.0) -> bytes:
+    t = np.arange(int(22050 * seconds)) / 22050
     buf = io.BytesIO()
     sf.write(buf, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), 22050, format=fmt)
     return buf.getvalue()
 
 
 WAV, MP3 = _audio("WAV", 440.0), _audio("MP3", 330.0)
+LONG_WAV = _audio("WAV", 550.0, seconds=3.0)  # big enough (130 kB) to be cut in the middle
 
 
 class FakeClock:
@@ -53,10 +63,11 @@ class FakeClock:
 
 
 class FakeSoundCloud:
-    """State of the fake API (tracks, issued tokens, injected failures, request log)."""
+    """State of the fake API and CDN (tracks, issued tokens, injected failures, request logs)."""
 
     def __init__(self):
-        self.base = ""
+        self.base = ""  # the API host
+        self.cdn = ""  # the CDN: same address, another port
         self.valid_tokens: set[str] = set()
         self.refresh_tokens: set[str] = set()
         self.token_grants: list[str] = []
@@ -65,11 +76,16 @@ class FakeSoundCloud:
         self.fail_429 = 0  # next N /tracks searches answer 429
         self.fail_503 = 0  # next N audio requests answer 503
         self.log: list[str] = []
+        self.cdn_log: list[tuple[str, dict]] = []  # (path, request headers) of every CDN request
         self.tracks: dict[str, list[list[dict]]] = {}
         self.audio: dict[str, tuple[bytes, str]] = {}
+        self.streams: dict[str, dict] = {}  # track id -> the /streams answer
+        self.faults: dict[str, list[str]] = {}  # CDN path -> faults for its next requests ("drop", "stall", "404")
+        self.hls_dir: Path | None = None
+        self.stall = 1.0  # seconds a stalled body hangs
 
     def track(self, tid, genre, *, downloadable=False, streamable=True, access="playable",
-              license="cc-by", tags="", audio=("wav", WAV), user="artist"):
+              license="cc-by", tags="", audio=("wav", WAV), user="artist", streams=None):
         base = self.base
         t = {
             "kind": "track", "id": tid, "urn": f"soundcloud:tracks:{tid}", "title": f"Track {tid}",
@@ -83,23 +99,30 @@ class FakeSoundCloud:
         }
         kind, data = audio
         self.audio[str(tid)] = (data, "audio/mpeg" if kind == "mp3" else "audio/wav")
+        self.streams[str(tid)] = streams if streams is not None else {
+            "http_mp3_128_url": f"{self.cdn}/cdn/{tid}?{SIGNATURE}",
+            "preview_mp3_128_url": f"{self.cdn}/preview/{tid}?{SIGNATURE}",
+        }
         return t
 
 
-def _handler(state: FakeSoundCloud):
-    class H(BaseHTTPRequestHandler):
+def _send(handler, code, body: bytes, ctype: str, headers=None):
+    handler.send_response(code)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _api_handler(state: FakeSoundCloud):
+    class API(BaseHTTPRequestHandler):
         def log_message(self, *args):
             pass
 
         def _json(self, code, obj, headers=None):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
+            _send(self, code, json.dumps(obj).encode(), "application/json", headers)
 
         def do_POST(self):
             state.log.append(f"POST {self.path}")
@@ -132,69 +155,136 @@ def _handler(state: FakeSoundCloud):
                 return self._json(401, {"code": 401, "message": "invalid token"})
             parts = url.path.strip("/").split("/")
             if parts == ["tracks"]:
-                if state.fail_429:
-                    state.fail_429 -= 1
-                    reset = datetime.fromtimestamp(START + 120, tz=UTC).strftime("%Y/%m/%d %H:%M:%S %z")
-                    return self._json(429, {"errors": [{"meta": {
-                        "rate_limit": {"group": "plays", "max_nr_of_requests": 15000, "time_window": "PT24H"},
-                        "remaining_requests": 0, "reset_time": reset}}]})
-                q = parse_qs(url.query)
-                assert q.get("linked_partitioning") == ["true"], q
-                pages = state.tracks.get(q.get("genres", [""])[0].lower(), [[]])
-                page = int(q.get("cursor", ["0"])[0])
-                body = {"collection": pages[page] if page < len(pages) else []}
-                if page + 1 < len(pages):
-                    body["next_href"] = f"{state.base}/tracks?genres={q['genres'][0]}&cursor={page + 1}" \
-                                        "&linked_partitioning=true"
-                return self._json(200, body)
+                return self._search(url)
+            if len(parts) == 3 and parts[0] == "tracks" and parts[2] == "streams":
+                tid = parts[1].rsplit(":", 1)[-1]  # the URN or the bare id
+                return self._json(200, state.streams.get(tid, {}))
             if len(parts) == 3 and parts[0] == "tracks" and parts[2] in ("download", "stream"):
                 if state.fail_503:
                     state.fail_503 -= 1
                     return self._json(503, {"error": "unavailable"})
-                data, ctype = state.audio[parts[1]]
-                if parts[2] == "download":  # real API redirects to a signed CDN URL
-                    self.send_response(302)
-                    self.send_header("Location", f"{state.base}/cdn/{parts[1]}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
+                # the real API answers with a redirect to a signed CDN URL
+                self.send_response(302)
+                self.send_header("Location", f"{state.cdn}/cdn/{parts[1]}?{SIGNATURE}")
+                self.send_header("Content-Length", "0")
                 self.end_headers()
-                self.wfile.write(data)
                 return
             return self._json(404, {"error": "not found"})
 
-    class CDN(H):
+        def _search(self, url):
+            if state.fail_429:
+                state.fail_429 -= 1
+                reset = datetime.fromtimestamp(START + 120, tz=UTC).strftime("%Y/%m/%d %H:%M:%S %z")
+                return self._json(429, {"errors": [{"meta": {
+                    "rate_limit": {"group": "plays", "max_nr_of_requests": 15000, "time_window": "PT24H"},
+                    "remaining_requests": 0, "reset_time": reset}}]})
+            q = parse_qs(url.query)
+            assert q.get("linked_partitioning") == ["true"], q
+            pages = state.tracks.get(q.get("genres", [""])[0].lower(), [[]])
+            page = int(q.get("cursor", ["0"])[0])
+            body = {"collection": pages[page] if page < len(pages) else []}
+            if page + 1 < len(pages):
+                body["next_href"] = f"{state.base}/tracks?genres={q['genres'][0]}&cursor={page + 1}" \
+                                    "&linked_partitioning=true"
+            return self._json(200, body)
+
+    return API
+
+
+def _cdn_handler(state: FakeSoundCloud):
+    class CDN(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
         def do_GET(self):
             url = urlparse(self.path)
+            state.cdn_log.append((url.path, dict(self.headers)))
+            faults = state.faults.get(url.path)
+            fault = faults.pop(0) if faults else None
+            if fault == "404":
+                return _send(self, 404, b"gone", "text/plain")
             if url.path.startswith("/cdn/"):
-                state.log.append(f"GET {url.path}")
                 data, ctype = state.audio[url.path.split("/")[-1]]
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+            elif url.path.startswith("/hls/") and state.hls_dir is not None:
+                f = state.hls_dir / url.path.split("/")[-1]
+                if not f.is_file():
+                    return _send(self, 404, b"no such segment", "text/plain")
+                data = f.read_bytes()
+                ctype = "application/vnd.apple.mpegurl" if f.suffix == ".m3u8" else "video/mp2t"
+            else:
+                return _send(self, 404, b"not found", "text/plain")
+            self._body(data, ctype, fault)
+
+        def _body(self, data: bytes, ctype: str, fault: str | None):
+            start = 0
+            rng = self.headers.get("Range", "")
+            if rng.startswith("bytes=") and rng.endswith("-"):
+                start = int(rng[6:-1])
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", str(len(data) - start))
+            if start:
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.end_headers()
+            if fault in ("drop", "stall"):
+                cut = start + (len(data) - start) // 2
+                self.wfile.write(data[start:cut])
+                self.wfile.flush()
+                if fault == "stall":
+                    time.sleep(state.stall)
+                self.close_connection = True
                 return
-            return H.do_GET(self)
+            self.wfile.write(data[start:])
 
     return CDN
+
+
+def _serve(handler):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    return httpd
 
 
 @pytest.fixture
 def fake_sc():
     state = FakeSoundCloud()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
+    api, cdn = _serve(_api_handler(state)), _serve(_cdn_handler(state))
+    state.base = f"http://127.0.0.1:{api.server_address[1]}"
+    state.cdn = f"http://127.0.0.1:{cdn.server_address[1]}"
     try:
         yield state
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        for httpd in (api, cdn):
+            httpd.shutdown()
+            httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def hls_playlist(tmp_path_factory) -> Path:
+    """An HLS AAC playlist of 3 s of synthesised audio in 1 s MPEG-TS segments, made with ffmpeg."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    d = tmp_path_factory.mktemp("hls")
+    (d / "source.wav").write_bytes(LONG_WAV)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(d / "source.wav"), "-c:a", "aac",
+                    "-b:a", "64k", "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
+                    "-hls_segment_filename", str(d / "seg%03d.ts"), str(d / "playlist.m3u8")], check=True)
+    return d / "playlist.m3u8"
+
+
+def _cdn_tokens(state) -> list[str]:
+    """Authorization headers the CDN was sent (there must be none)."""
+    return [h["Authorization"] for _, h in state.cdn_log if "Authorization" in h]
+
+
+def _manifest(out: Path) -> list[dict]:
+    rows = (out / "manifest.tsv").read_text().splitlines()
+    header = rows[0].split("\t")
+    return [dict(zip(header, r.split("\t"), strict=True)) for r in rows[1:]]
 
 
 def _client(state, clock, tmp_path, **kw):
@@ -234,11 +324,18 @@ def test_collect_end_to_end(fake_sc, tmp_path):
     assert fake_sc.token_grants == ["client_credentials"]  # one token for the whole run
     assert "GET /tracks/6/download" not in fake_sc.log  # stopped once 2 were kept
 
-    rows = (out / "manifest.tsv").read_text().splitlines()
-    header = rows[0].split("\t")
-    recs = [dict(zip(header, r.split("\t"), strict=True)) for r in rows[1:]]
-    assert [r["id"] for r in recs] == ["sc-1", "sc-2"]
-    r1, r2 = recs
+    recs = _manifest(out)
+    kept = [r for r in recs if r["status"] == "kept"]
+    assert [r["id"] for r in kept] == ["sc-1", "sc-2"]
+    r1, r2 = kept
+    # every skipped track is in the manifest with its reason, and no data set loader sees it
+    why = {r["id"]: r["reason"] for r in recs if r["status"] == "skipped"}
+    assert set(why) == {"sc-3", "sc-4", "sc-5"}
+    assert why["sc-3"].startswith("not fetchable: stream access 'preview'")
+    assert why["sc-4"].startswith("unknown genre") and why["sc-5"] == "other genre: jazz, searched hiphop"
+    assert all(r["genre"] == "" and r["path"] == "" for r in recs if r["status"] == "skipped")
+    assert r2["stream"] == "http_mp3_128_url" and r1["stream"] == ""
+    assert _cdn_tokens(fake_sc) == [] and any(p.startswith("/cdn/") for p, _ in fake_sc.cdn_log)
     assert r1["raw_genre"] == "Hip-Hop" and r1["genre"] == "hiphop" and r1["license"] == "cc-by"
     assert r1["source"] == "download" and r1["path"].endswith(".wav") and r1["artist"] == "ann"
     assert r2["raw_genre"] == "Rap" and r2["source"] == "stream" and r2["path"].endswith(".mp3")
@@ -259,7 +356,124 @@ def test_collect_end_to_end(fake_sc, tmp_path):
     res3 = collect(["hip hop"], per_genre=3, to=out, client=client2, progress=False)
     assert res3.downloaded == 0 and res3.skipped["undecodable audio"] == 1
     assert not list((out / "hiphop").glob("sc-6*"))
+    assert {r["id"]: r["reason"] for r in _manifest(out)}["sc-6"].startswith("undecodable audio")
     assert fake_sc.token_grants == ["client_credentials"]
+    # the undecodable track is not downloaded again by later runs
+    n_dl = fake_sc.log.count("GET /tracks/6/download")
+    res4 = collect(["hip hop"], per_genre=3, to=out, client=client2, progress=False)
+    assert res4.skipped["undecodable audio"] == 1 and fake_sc.log.count("GET /tracks/6/download") == n_dl
+    assert load_dataset("soundcloud", out).ids == ["sc-1", "sc-2"]
+
+
+def test_dropped_and_stalled_bodies_resume_with_range_then_skip(fake_sc, tmp_path):
+    """A body cut off or stalled mid-transfer is resumed with Range; one that keeps failing is skipped."""
+    fake_sc.stall = 1.0
+    fake_sc.tracks["jazz"] = [[
+        fake_sc.track(31, "Jazz", downloadable=True, audio=("wav", LONG_WAV)),
+        fake_sc.track(32, "Jazz", downloadable=True, audio=("wav", LONG_WAV)),
+        fake_sc.track(33, "Jazz", audio=("mp3", MP3)),
+    ]]
+    fake_sc.faults["/cdn/31"] = ["drop", "stall"]  # ChunkedEncodingError, then a read timeout
+    fake_sc.faults["/cdn/32"] = ["drop"] * 10  # never completes
+    clock = FakeClock()
+    client = _client(fake_sc, clock, tmp_path, max_retries=2, timeout=0.3)
+    out = tmp_path / "sc"
+    res = collect(["jazz"], per_genre=2, to=out, client=client, progress=False)
+    assert res.kept == {"jazz": 2} and res.downloaded == 2 and res.skipped["download failed"] == 1
+
+    rows = {r["id"]: r for r in _manifest(out)}
+    assert (out / rows["sc-31"]["path"]).read_bytes() == LONG_WAV  # the pieces fit together
+    ranges = [h.get("Range") for path, h in fake_sc.cdn_log if path == "/cdn/31"]
+    assert len(ranges) == 3 and ranges[0] is None
+    offsets = [int(r.removeprefix("bytes=").removesuffix("-")) for r in ranges[1:]]
+    assert 0 < offsets[0] < offsets[1] < len(LONG_WAV)  # each attempt continued where the last stopped
+    assert clock.sleeps[:2] == [0.5, 1.0]  # exponential backoff between the attempts
+
+    failed = rows["sc-32"]
+    assert failed["status"] == "skipped" and failed["genre"] == "" and failed["source"] == "download"
+    assert failed["reason"].startswith("download failed: ") and "failed 3 times" in failed["reason"]
+    assert SIGNATURE not in failed["reason"]  # signed CDN URLs are not written to the manifest
+    assert not list((out / "jazz").glob("sc-32*"))  # no partial file left behind
+    assert rows["sc-33"]["status"] == "kept"  # the run went on after the failure
+
+    # a rerun tries the failed track again (the failure was transient)
+    fake_sc.faults["/cdn/32"] = []
+    res2 = collect(["jazz"], per_genre=3, to=out, client=client, progress=False)
+    assert res2.downloaded == 1 and res2.kept == {"jazz": 3}
+    assert {r["id"]: r["status"] for r in _manifest(out)}["sc-32"] == "kept"
+
+
+def test_token_sent_only_to_the_api_host(fake_sc, tmp_path):
+    fake_sc.track(1, "Jazz", downloadable=True)
+    client = _client(fake_sc, FakeClock(), tmp_path)
+    with client.request(f"{fake_sc.cdn}/cdn/1?{SIGNATURE}", stream=True) as resp:  # a CDN URL: no token
+        assert resp.content == WAV
+    with client.request(f"{fake_sc.base}/tracks/1/download", stream=True) as resp:  # API redirects to the CDN
+        assert resp.content == WAV and resp.history and resp.history[0].status_code == 302
+    assert len(fake_sc.cdn_log) == 2 and _cdn_tokens(fake_sc) == []
+    assert "GET /tracks/1/download" in fake_sc.log  # ...while the API itself was authenticated
+    assert client.on_api_host(f"{fake_sc.base}/tracks") and not client.on_api_host(f"{fake_sc.cdn}/cdn/1")
+    real = SoundCloudClient(CLIENT_ID, CLIENT_SECRET, token_cache=False)
+    assert real.on_api_host("https://api.soundcloud.com/tracks/1/download")
+    assert real.on_api_host("https://API.soundcloud.com:443/tracks")
+    for url in ("https://api.soundcloud.com.evil.example/x", "https://api.soundcloud.com@evil.example/x",
+                "http://api.soundcloud.com/tracks", "https://cf-media.sndcdn.com/a.mp3",
+                "https://api.soundcloud.com:8443/tracks"):
+        assert not real.on_api_host(url), url
+
+
+def test_hls_streams_saved_with_ffmpeg(fake_sc, tmp_path, hls_playlist):
+    """Stream-only tracks come through HLS AAC; failures fall back or are skipped with a reason."""
+    hls = tmp_path / "hls"
+    shutil.copytree(hls_playlist.parent, hls)
+    fake_sc.hls_dir = hls
+    playlist = (hls / "playlist.m3u8").read_text()
+    (hls / "broken.m3u8").write_text(playlist.replace("seg001.ts", "missing.ts"))  # a segment that is gone
+    (hls / "evil.m3u8").write_text(playlist.replace("seg001.ts", "file:///etc/passwd"))  # a local file
+    cdn = fake_sc.cdn
+
+    def streams(**urls):
+        return {**{k: f"{cdn}/hls/{v}?{SIGNATURE}" for k, v in urls.items()},
+                "preview_mp3_128_url": f"{cdn}/preview/0?{SIGNATURE}"}
+
+    only_preview = fake_sc.track(43, "Jazz", streams={"preview_mp3_128_url": f"{cdn}/preview/43"})
+    evil = fake_sc.track(44, "Jazz", streams=streams(hls_aac_160_url="evil.m3u8"))
+    only_preview["stream_url"] = evil["stream_url"] = None  # no older progressive endpoint to fall back on
+    fake_sc.tracks["jazz"] = [[
+        only_preview,
+        evil,
+        fake_sc.track(41, "Jazz", streams=streams(hls_aac_160_url="playlist.m3u8")),
+        fake_sc.track(42, "Jazz", audio=("mp3", MP3), streams={
+            **streams(hls_aac_160_url="broken.m3u8"), "http_mp3_128_url": f"{cdn}/cdn/42?{SIGNATURE}"}),
+    ]]
+    fake_sc.faults["/hls/seg002.ts"] = ["404"]  # fails once: ffmpeg runs again
+    clock = FakeClock()
+    client = _client(fake_sc, clock, tmp_path, max_retries=1, timeout=5)
+    out = tmp_path / "sc"
+    res = collect(["jazz"], per_genre=2, to=out, client=client, progress=False)
+    assert res.kept == {"jazz": 2} and res.skipped["download failed"] == 2
+
+    rows = {r["id"]: r for r in _manifest(out)}
+    aac = rows["sc-41"]
+    assert aac["status"] == "kept" and aac["stream"] == "hls_aac_160_url" and aac["path"].endswith(".m4a")
+    assert float(aac["duration"]) == pytest.approx(3.0, abs=0.15)
+    assert [path for path, _ in fake_sc.cdn_log].count("/hls/playlist.m3u8") == 2  # a second ffmpeg run
+    fallback = rows["sc-42"]
+    assert fallback["status"] == "kept" and fallback["stream"] == "http_mp3_128_url"
+    assert "no full-length stream" in rows["sc-43"]["reason"]
+    assert rows["sc-43"]["reason"].startswith("download failed")
+    evil = rows["sc-44"]
+    assert evil["status"] == "skipped" and "hls_aac_160_url" in evil["reason"] and "ffmpeg" in evil["reason"]
+    assert SIGNATURE not in evil["reason"]
+    assert not any("/preview/" in path for path, _ in fake_sc.cdn_log)  # previews are never fetched
+    assert _cdn_tokens(fake_sc) == []  # neither ffmpeg nor requests sent the token to the CDN
+
+    ds = load_dataset("soundcloud", out)
+    assert sorted(ds.ids) == ["sc-41", "sc-42"]
+    from genrenet.audio import load
+
+    y, sr = load(out / aac["path"], sr=22050)
+    assert abs(len(y) / sr - 3.0) < 0.15 and np.abs(y).max() > 0.1  # real audio, no hole
 
 
 def test_token_cached_on_disk_0600(fake_sc, tmp_path):
@@ -383,3 +597,16 @@ def test_cli_collect_with_env_configuration(fake_sc, tmp_path, monkeypatch, caps
     rc = main(["data", "collect", "soundcloud", "--genres", "blues", "--per-genre", "2", "--to",
                str(tmp_path / "dl"), "--no-stream", "--no-progress"])
     assert rc == 0 and json.loads(capsys.readouterr().out)["kept"] == {"blues": 1}
+
+
+def test_endpoints_documented_in_help_and_data_readme(capsys):
+    from genrenet.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "collect", "--help"])
+    assert exc.value.code == 0
+    helptext = capsys.readouterr().out
+    readme = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text()
+    for var in ("SOUNDCLOUD_CLIENT_ID", "SOUNDCLOUD_CLIENT_SECRET", "SOUNDCLOUD_API_BASE", "SOUNDCLOUD_TOKEN_URL"):
+        assert var in helptext and var in readme, var
+    assert "https://api.soundcloud.com" in helptext and "https://secure.soundcloud.com/oauth/token" in helptext

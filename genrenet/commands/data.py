@@ -21,6 +21,20 @@ def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--genres", default=None, metavar="G1,G2", help="keep only these genres")
 
 
+_SOUNDCLOUD_ENV = """\
+environment:
+  SOUNDCLOUD_CLIENT_ID, SOUNDCLOUD_CLIENT_SECRET
+        credentials of your SoundCloud app (https://soundcloud.com/you/apps); required
+  SOUNDCLOUD_API_BASE
+        API root (default https://api.soundcloud.com); the OAuth token is sent to
+        this host only, never to the CDN hosts that serve the audio
+  SOUNDCLOUD_TOKEN_URL
+        OAuth token endpoint (default https://secure.soundcloud.com/oauth/token)
+  GENRENET_HOME
+        where the token is cached (soundcloud-token.json, mode 0600)
+"""
+
+
 def register(subparsers) -> None:
     """Add the ``data`` subcommand and its sub-subcommands to ``subparsers``."""
     parser = subparsers.add_parser("data", help="download, collect, inspect and split data sets",
@@ -39,7 +53,13 @@ def register(subparsers) -> None:
     dl.add_argument("--no-progress", action="store_true", help="hide progress bars")
     dl.set_defaults(func=_download)
 
-    col = sub.add_parser("collect", help="collect tracks from an online source")
+    col = sub.add_parser(
+        "collect", help="collect tracks from an online source",
+        description="Search SoundCloud by genre and fetch the tracks the API lets us fetch: downloadable ones,\n"
+        "or full streams (HLS AAC through ffmpeg, or progressive MP3). Audio goes to DIR/<genre>/,\n"
+        "every kept and every skipped track (with its reason) to DIR/manifest.tsv; a rerun resumes.",
+        epilog=_SOUNDCLOUD_ENV, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     col.add_argument("source", choices=["soundcloud"], help="the source")
     col.add_argument("--genres", required=True, metavar="G1,G2", help="comma-separated genres to search")
     col.add_argument("--per-genre", type=int, required=True, metavar="N", help="tracks wanted per genre")
