@@ -5,9 +5,13 @@ genre arrives as "Hip-Hop", "hip hop", "HipHop & Rap" or "Rap". The thesis
 merged the raw tags into 39 groups; that table lives in
 ``genrenet/data/genres.tsv`` and is exposed as :data:`GROUPS`.
 :func:`unify` maps one tag to a group id (or None), ignoring case, accents,
-spaces and punctuation; compound tags ("Jazz & Blues", "Deep House") fall back
-to their parts. :func:`unify_many` also returns a :class:`UnificationReport`
-counting the unknown tags, so a collection run states how much it dropped.
+spaces and punctuation and treating the connectors "&", "and", "'n'", "+" and
+"y" alike (so "R and B" is "R&B" and "Rhythm & Blues" is "Rhythm and Blues").
+Compound tags ("Jazz & Blues", "Deep House") fall back to their parts; a broad
+group (Latin, World, Electronic, ...) yields to a specific genre wherever it
+stands in the tag, so "Latin Trap" and "Trap Latino" agree. :func:`unify_many`
+also returns a :class:`UnificationReport` counting the unknown tags, so a
+collection run states how much it dropped.
 
 Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
 the SoundCloud collector (:mod:`genrenet.sources.soundcloud`).
@@ -29,24 +33,39 @@ __all__ = ["Group", "GROUPS", "normalize", "unify", "unify_many", "UnificationRe
 
 @dataclass(frozen=True)
 class Group:
-    """One unified genre: its id, display name and the spellings merged into it."""
+    """One unified genre: its id, display name, the spellings merged into it and whether it is broad.
+
+    A broad group (a region, a scene or an umbrella term such as "Latin" or "Electronic")
+    gives way to a specific genre named in the same compound tag.
+    """
 
     id: str
     name: str
     spellings: tuple[str, ...]
+    broad: bool = False
+
+
+# connectors that join the two halves of one genre name: "R&B", "R and B", "R'n'B", "Salsa y ..."
+_CONNECTORS = frozenset({"&", "+", "and", "n", "y"})
+_TOKEN = re.compile(r"[^\W_]+|[&+]")
+
+
+def _tokens(tag: str) -> list[str]:
+    """Words of a tag, accents removed and case folded; every connector becomes ``"and"``."""
+    decomposed = unicodedata.normalize("NFKD", tag)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return ["and" if tok in _CONNECTORS else tok for tok in _TOKEN.findall(stripped)]
 
 
 def normalize(tag: str) -> str:
-    """Matching key of a tag: accents removed, case folded, only letters and digits kept.
+    """Matching key of a tag: accents removed, case folded, letters and digits kept, connectors unified.
 
-    ``normalize("Reguetón") == "regueton"``, ``normalize("R & B") == normalize("R&B") == "rb"``
-    and ``normalize("Hip-Hop") == normalize("hip hop") == "hiphop"``.
+    ``normalize("Reguetón") == "regueton"``, ``normalize("Hip-Hop") == normalize("hip hop") == "hiphop"``
+    and ``normalize("R & B") == normalize("R and B") == normalize("R'n'B") == "randb"``.
     """
     if not isinstance(tag, str):
         raise ParameterError(f"tag must be a string, got {type(tag).__name__}")
-    decomposed = unicodedata.normalize("NFKD", tag)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return "".join(ch for ch in stripped.casefold() if ch.isalnum())
+    return "".join(_tokens(tag))
 
 
 def _load_groups() -> dict[str, Group]:
@@ -56,16 +75,19 @@ def _load_groups() -> dict[str, Group]:
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")
-        if len(cols) != 3:
-            raise DataError(f"genrenet/data/genres.tsv line {lineno}: expected 3 tab-separated columns")
-        gid, name, spellings = cols
-        groups[gid] = Group(gid, name, tuple(s.strip() for s in spellings.split(",") if s.strip()))
+        if len(cols) != 4 or cols[3] not in ("genre", "broad"):
+            raise DataError(f"genrenet/data/genres.tsv line {lineno}: expected 4 tab-separated columns "
+                            "(id, name, spellings, genre|broad)")
+        gid, name, spellings, kind = cols
+        groups[gid] = Group(gid, name, tuple(s.strip() for s in spellings.split(",") if s.strip()),
+                            kind == "broad")
     return groups
 
 
 #: The thesis's 39 genre groups, by id.
 GROUPS: dict[str, Group] = _load_groups()
 
+_BROAD = frozenset(g.id for g in GROUPS.values() if g.broad)
 _LOOKUP: dict[str, str] = {}
 for _g in GROUPS.values():
     for _s in (_g.id, _g.name, *_g.spellings):
@@ -74,8 +96,24 @@ for _g in GROUPS.values():
             raise DataError(f"genres.tsv: spelling {_s!r} is in groups {_LOOKUP[_key]} and {_g.id}")
         _LOOKUP[_key] = _g.id
 
-# separators of compound tags: "/", ",", "+", "|", ";", " & ", " and ", " x ", " - "
+# separators of compound tags: "/", ",", "+", "|", ";", " & ", " and ", " y ", " - "
 _SPLIT = re.compile(r"\s*(?:[/,+|;]|\s&\s|\s-\s|\band\b|\by\b)\s*", re.IGNORECASE)
+
+
+def _pick(found: list[str]) -> str | None:
+    """The first specific group among ``found`` (in order of preference), else the first broad one."""
+    return next((g for g in found if g not in _BROAD), found[0] if found else None)
+
+
+def _match_words(tokens: list[str], table: dict[str, str]) -> str | None:
+    """Group named by runs of 3, 2 or 1 words (longer runs first, each from the last word back)."""
+    found = []
+    for n in (3, 2, 1):  # "drum and bass", "bossa nova" before single words
+        for i in range(len(tokens) - n, -1, -1):
+            run = tokens[i:i + n]
+            if run[0] != "and" and run[-1] != "and" and "".join(run) in table:
+                found.append(table["".join(run)])
+    return _pick(found)
 
 
 def unify(tag: str | None, *, extra: dict[str, str] | None = None) -> str | None:
@@ -87,7 +125,7 @@ def unify(tag: str | None, *, extra: dict[str, str] | None = None) -> str | None
         Raw tag ("Hip-Hop", "Reguetón", "R & B", "Singer/Songwriter", "Deep House").
     extra : dict, keyword-only, optional
         Additional ``{spelling: group id}`` entries (e.g. ``{"blues": "blues"}`` for a
-        genre outside the thesis's table); they take precedence.
+        genre outside the thesis's table); they take precedence and are specific genres.
 
     Returns
     -------
@@ -96,9 +134,13 @@ def unify(tag: str | None, *, extra: dict[str, str] | None = None) -> str | None
 
     Notes
     -----
-    Matching order: the whole tag; then its parts split at ``/ , + | ; & and``
-    (the first part that matches wins, so "Jazz & Blues" -> ``"jazz"``); then its
-    words from the last to the first ("Deep House" -> ``"house"``, "Death Metal" -> ``"metal"``).
+    Matching order: the whole tag (see :func:`normalize`); then its parts split at
+    ``/ , + | ; & and y -``, each matched whole or by its words; then the words of the
+    whole tag (runs of up to three words, so "Deep Drum and Bass" is found). Whenever
+    several groups match, a specific genre wins over a broad group ("Latin Trap" and
+    "Trap Latino" -> ``"trap"``), then the first part ("Jazz & Blues" -> ``"jazz"``),
+    then the longer and later run of words ("Deep House" -> ``"house"``, "Death Metal"
+    -> ``"metal"``).
     """
     if tag is None:
         return None
@@ -112,17 +154,12 @@ def unify(tag: str | None, *, extra: dict[str, str] | None = None) -> str | None
         return None
     if key in table:
         return table[key]
+    found = []
     for part in _SPLIT.split(tag):
         k = normalize(part)
-        if k in table:
-            return table[k]
-    words = [normalize(w) for w in re.split(r"[\s\-_/&,+|;.]+", tag) if normalize(w)]
-    for n in (2, 1):  # two-word names ("bossa nova") before single words
-        for i in range(len(words) - n, -1, -1):
-            k = "".join(words[i:i + n])
-            if k in table:
-                return table[k]
-    return None
+        group = table.get(k) if k else None
+        found.append(group or _match_words(_tokens(part), table))
+    return _pick([g for g in found if g]) or _match_words(_tokens(tag), table)
 
 
 def label(group_id: str) -> str:
