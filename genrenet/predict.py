@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet.audio import TrackTooLongError
 from genrenet.bundle import find_bundles
 from genrenet.errors import AudioError, ModelError, ParameterError
 
@@ -56,10 +57,6 @@ DEFAULT_MAX_WINDOWS = 48
 RESERVED_KEYS = ("success", "track", "error")
 
 _PRED_BATCH = 64  # windows per graph call (bounds memory for very long inputs)
-
-
-class TrackTooLongError(AudioError):
-    """The track is longer than the predictor's ``max_duration``."""
 
 
 def default_bundle_path() -> Path | None:
@@ -584,8 +581,9 @@ class Predictor:
         chosen = self._select(models)
         sr = self._decode_rate(chosen)
         path = Path(path)
-        self._check_length(_probe_duration(path), where=path)
-        y, sr = audio.load(path, sr=sr)
+        # The header is checked against max_duration before anything is decoded, and decoding
+        # stops past the limit (a header may lie), so a decode bomb costs neither time nor memory.
+        y, sr = audio.load(path, sr=sr, max_duration=self.max_duration)
         return self._predict(y, sr, chosen, where=path, source=path.name)
 
     def predict_bytes(
@@ -617,7 +615,7 @@ class Predictor:
             raise ParameterError(f"data must be bytes, got {type(data).__name__}")
         chosen = self._select(models)
         sr = self._decode_rate(chosen)
-        y, sr = audio.load_bytes(bytes(data), filename_hint=filename_hint, sr=sr)
+        y, sr = audio.load_bytes(data, filename_hint=filename_hint, sr=sr, max_duration=self.max_duration)
         return self._predict(y, sr, chosen, where=None, source=filename_hint)
 
     def predict_array(
@@ -655,9 +653,10 @@ class Predictor:
     # -- internals
 
     @staticmethod
-    def _decode_rate(chosen: list[_Loaded]) -> int | None:
-        rates = {int(m.spec.sr) for m in chosen}
-        return rates.pop() if len(rates) == 1 else None
+    def _decode_rate(chosen: list[_Loaded]) -> int:
+        # Decode straight to the models' rate (the highest one when they differ): a file's native
+        # rate may be far higher, and decoding at it would multiply the memory a track needs.
+        return max(int(m.spec.sr) for m in chosen)
 
     def _check_length(self, duration: float | None, *, where: Path | None) -> None:
         if duration is not None and duration > self.max_duration:
@@ -755,12 +754,3 @@ def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
     from genrenet import audio
 
     return audio.resample(y, sr, target)
-
-
-def _probe_duration(path: Path) -> float | None:
-    """Duration from the file header when cheap to get, else ``None`` (checked after decoding)."""
-    from genrenet import audio
-
-    return float(audio.info(path).duration)
-
-

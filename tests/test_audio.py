@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
 import shutil
+import struct
 import subprocess
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +263,250 @@ def test_select_windows():
     assert audio.select_windows(0, 4).size == 0
     with pytest.raises(ParameterError, match="max_windows"):
         audio.select_windows(5, 0)
+
+
+# --------------------------------------------------------------------------- hostile files (issue 11)
+
+
+def _wav_bytes(y, sr=SR, subtype="PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, sr, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def _wav_at_1hz() -> bytes:
+    """The issue's 40 KB WAV whose header says 1 Hz: 20000 frames are 5.5 hours."""
+    data = bytearray(_wav_bytes(np.zeros(20000, np.int16)))
+    data[24:28] = struct.pack("<I", 1)  # sample rate
+    data[28:32] = struct.pack("<I", 2)  # byte rate
+    return bytes(data)
+
+
+def _flac_claiming(total: int, seconds: float = 1.0) -> bytes:
+    """A short FLAC whose STREAMINFO claims ``total`` samples (36-bit field; 0 means unknown)."""
+    buf = io.BytesIO()
+    sf.write(buf, sine(seconds=seconds), SR, format="FLAC", subtype="PCM_16")
+    data = bytearray(buf.getvalue())
+    packed = int.from_bytes(data[18:26], "big")  # STREAMINFO bytes 10..17 end with the sample count
+    packed = (packed & ~((1 << 36) - 1)) | total
+    data[18:26] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
+def _silent_flac(path, seconds: float, sr: int = 8000):
+    with sf.SoundFile(path, "w", samplerate=sr, channels=1, format="FLAC", subtype="PCM_16") as fh:
+        block = np.zeros(sr * 60, np.int16)
+        for _ in range(int(seconds // 60)):
+            fh.write(block)
+    return path
+
+
+def _traced_peak(fn) -> tuple[float, Exception | None]:
+    """Peak of Python/NumPy allocations in MB while ``fn`` runs, and what it raised."""
+    tracemalloc.start()
+    try:
+        fn()
+        raised = None
+    except Exception as exc:  # noqa: BLE001 - returned to the caller, which asserts on it
+        raised = exc
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return peak, raised
+
+
+def test_decode_bombs_are_refused_from_the_header(tmp_path):
+    """A 1 Hz WAV, a 10-minute silent FLAC and a FLAC claiming 2**36 samples: refused before decoding."""
+    silent = _silent_flac(tmp_path / "silent.flac", 600).read_bytes()
+    assert len(silent) < 200_000
+    cases = [
+        (_wav_at_1hz(), "bomb.wav", AudioError, "sample rate 1 Hz"),
+        (silent, "bomb.flac", audio.TrackTooLongError, r"600\.0 s long, more than the 30 s limit"),
+        (_flac_claiming((1 << 36) - 1), "lie.flac", audio.TrackTooLongError, "more than the 30 s limit"),
+    ]
+    for data, name, kind, message in cases:
+        peak, raised = _traced_peak(lambda d=data, n=name: audio.load_bytes(d, filename_hint=n, max_duration=30))
+        assert isinstance(raised, kind) and re.search(message, raised.cause), (name, raised)
+        assert name in str(raised)
+        assert peak < 2.0, f"{name}: {peak:.1f} MB allocated before the refusal"
+    # the same through a path
+    path = tmp_path / "lie.flac"
+    path.write_bytes(_flac_claiming((1 << 36) - 1))
+    with pytest.raises(audio.TrackTooLongError, match="lie.flac"):
+        audio.load(path, max_duration=600)
+    # without a limit the lying header still cannot make it allocate: a clear error instead
+    peak, raised = _traced_peak(lambda: audio.load(path))
+    assert isinstance(raised, AudioError) and peak < 20.0
+
+
+def test_decoding_stops_at_the_limit_when_the_header_does_not_say(tmp_path):
+    """A FLAC with an unknown sample count (0) is refused once more than the limit decoded."""
+    data = _flac_claiming(0, seconds=3.0)
+    y, _ = audio.load_bytes(_flac_claiming(3 * SR, seconds=3.0), filename_hint="ok.flac", max_duration=5)
+    assert y.size == 3 * SR
+    with pytest.raises(audio.TrackTooLongError, match="limit"):
+        audio.load_bytes(data, filename_hint="open.flac", max_duration=2)
+    # a WAV longer than the limit: refused by its header; one inside it decodes
+    with pytest.raises(audio.TrackTooLongError, match=r"3\.0 s long"):
+        audio.load_bytes(_wav_bytes(sine(seconds=3.0)), filename_hint="a.wav", max_duration=2.5)
+    assert audio.load_bytes(_wav_bytes(sine(seconds=2.0)), filename_hint="a.wav", max_duration=2.5)[0].size == 2 * SR
+    with pytest.raises(ParameterError, match="max_duration"):
+        audio.load_bytes(_wav_bytes(sine(seconds=1.0)), filename_hint="a.wav", max_duration=0)
+
+
+def test_sample_rate_and_channel_limits(tmp_path):
+    many = tmp_path / "many.wav"
+    sf.write(many, np.zeros((100, audio.MAX_CHANNELS + 1), np.float32), SR)
+    with pytest.raises(AudioError, match="channels"):
+        audio.load(many)
+    low = tmp_path / "low.wav"
+    sf.write(low, np.zeros(100, np.float32), 1000)
+    with pytest.raises(AudioError, match="1000 Hz is outside"):
+        audio.load(low)
+    ok = tmp_path / "ok.wav"
+    sf.write(ok, np.zeros((100, 4), np.float32), 8000)
+    assert audio.load(ok, sr=None, mono=False)[0].shape == (4, 100)
+
+
+@needs_ffmpeg
+def test_long_m4a_is_refused_by_ffprobe_before_decoding(tmp_path):
+    m4a = tmp_path / "silent.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "600",
+                    "-c:a", "aac", "-b:a", "16k", str(m4a)], check=True, timeout=120)
+    peak, raised = _traced_peak(lambda: audio.load_bytes(m4a.read_bytes(), filename_hint="x.m4a", max_duration=30))
+    assert isinstance(raised, audio.TrackTooLongError) and "600.0 s long" in raised.cause
+    assert peak < 2.0 + m4a.stat().st_size / 1e6
+
+
+@pytest.mark.parametrize("fmt,subtype,ext", [("WAV", "PCM_16", ".wav"), ("AIFF", "PCM_16", ".aiff"),
+                                             ("AU", "PCM_16", ".au"), ("FLAC", "PCM_16", ".flac"),
+                                             ("OGG", "VORBIS", ".ogg"), ("OGG", "OPUS", ".opus"),
+                                             ("MP3", "MPEG_LAYER_III", ".mp3")])
+def test_truncated_files_are_refused_in_every_format(tmp_path, fmt, subtype, ext):
+    rate = 48000 if subtype == "OPUS" else SR
+    buf = io.BytesIO()
+    sf.write(buf, sine(440.0, sr=rate, seconds=5.0), rate, format=fmt, subtype=subtype)
+    data = buf.getvalue()
+    assert audio.load_bytes(data, filename_hint="whole" + ext)[0].size > 4 * SR
+    for fraction in (0.5, 0.9):
+        with pytest.raises(AudioError, match="truncated") as err:
+            audio.load_bytes(data[: int(len(data) * fraction)], filename_hint="cut" + ext)
+        assert "cut" + ext in str(err.value)
+    path = tmp_path / ("cut" + ext)
+    path.write_bytes(data[: int(len(data) * 0.9)])
+    with pytest.raises(AudioError, match="truncated"):
+        audio.load(path)
+
+
+def test_open_length_wav_and_tolerance(tmp_path):
+    data = bytearray(_wav_bytes(sine(seconds=2.0)))
+    data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # a streaming writer's "length unknown"
+    assert audio.load_bytes(bytes(data), filename_hint="stream.wav")[0].size == 2 * SR
+    whole = _wav_bytes(sine(seconds=2.0))
+    # 0.5 % missing is within the documented tolerance
+    assert audio.load_bytes(whole[: int(len(whole) * 0.995)], filename_hint="nearly.wav")[0].size > 1.98 * SR
+
+
+def test_huge_float_amplitudes_are_scaled_not_inf():
+    from genrenet.features import PRESETS, extract
+
+    y = sine(seconds=3.0)
+    for scale in (1e18, 32768.0):
+        loud, _ = audio.load_bytes(_wav_bytes(y * scale, subtype="FLOAT"), filename_hint="loud.wav")
+        assert np.abs(loud).max() == pytest.approx(np.abs(y).max() / np.abs(y).max(), rel=1e-6)
+        assert np.isfinite(extract(PRESETS["logmel"], loud, SR)).all()
+    modest, _ = audio.load_bytes(_wav_bytes(y * 2.0, subtype="FLOAT"), filename_hint="hot.wav")
+    np.testing.assert_allclose(modest, y * 2.0, rtol=1e-6)  # within MAX_PEAK: untouched
+
+
+def test_paths_that_are_not_regular_files(tmp_path):
+    directory = tmp_path / "album.wav"
+    directory.mkdir()
+    with pytest.raises(AudioError, match="is a directory"):
+        audio.load(directory)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError, match="named pipe"):
+        audio.load(fifo)  # must not block reading the pipe
+    zero = tmp_path / "zero.wav"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(AudioError, match=r"device file \(a symbolic link to /dev/zero\)"):
+        audio.load(zero)
+    broken = tmp_path / "gone.wav"
+    broken.symlink_to(tmp_path / "nowhere.wav")
+    with pytest.raises(AudioError, match="broken symbolic link"):
+        audio.info(broken)
+    with pytest.raises(AudioError, match="does not exist"):
+        audio.info(tmp_path / "missing.flac")
+
+
+def _cause_as(uid: int | None, path: Path) -> str:
+    """The AudioError cause of ``audio.load(path)``, in a forked child running as ``uid`` when given."""
+    if uid is None:
+        with pytest.raises(AudioError) as err:
+            audio.load(path)
+        return err.value.cause
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop root, try the file, report, leave without running pytest's cleanup
+        text = "no error"
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            audio.load(path)
+        except AudioError as exc:
+            text = exc.cause
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            text = f"unexpected {exc!r}"
+        finally:
+            os.write(write, text.encode()[:4000])
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        text = fh.read().decode()
+    os.waitpid(pid, 0)
+    return text
+
+
+def test_unreadable_file_says_permission_denied(wav_file):
+    """'permission denied', not libsndfile's 'System error.' (as root: checked as user nobody)."""
+    private = Path(tempfile.mkdtemp(prefix="genrenet-perm-"))
+    try:
+        private.chmod(0o755)
+        target = private / "secret.wav"
+        shutil.copy(wav_file, target)
+        target.chmod(0o000)
+        uid = None
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                uid = pwd.getpwnam("nobody").pw_uid
+            except KeyError:
+                pytest.skip("running as root without a 'nobody' user")
+        assert "permission denied" in _cause_as(uid, target)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+@needs_ffmpeg
+def test_m4a_errors_do_not_disclose_the_temporary_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio.tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(AudioError) as err:
+        audio.load_bytes(b"\0\0\0\x20ftypM4A " + os.urandom(3000), filename_hint="phone.m4a")
+    text = str(err.value)
+    assert text.startswith("cannot read audio phone.m4a: ")
+    assert str(tmp_path) not in text and "genrenet-upload" not in text and "@ 0x" not in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_clean_stale_uploads(tmp_path):
+    dead_pid = 4_000_000  # above Linux's pid_max: never a running process
+    dead = tmp_path / f"genrenet-upload-{dead_pid}-abc.m4a"
+    mine = tmp_path / f"genrenet-upload-{os.getpid()}-def.m4a"
+    old = tmp_path / f"genrenet-upload-{os.getpid()}-old.m4a"
+    other = tmp_path / "unrelated.m4a"
+    for path in (dead, mine, old, other):
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert audio.clean_stale_uploads(directory=tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])

@@ -329,3 +329,71 @@ def test_default_model_on_real_gtzan(gtzan_mini):
     assert total == 10
     # These clips were part of the model's training data: nearly all must be right.
     assert hits >= 8, f"default model got {hits}/{total} training clips right"
+
+
+# --------------------------------------------------------------------------- hostile input (issue 11)
+
+
+def _bombs(tmp_path):
+    """The issue's decode bombs: a 40 KB WAV at 1 Hz, a silent 10-minute FLAC, a FLAC claiming 2**36 samples."""
+    import io
+    import struct
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(20000, np.int16), SR, format="WAV", subtype="PCM_16")
+    wav = bytearray(buf.getvalue())
+    wav[24:28], wav[28:32] = struct.pack("<I", 1), struct.pack("<I", 2)
+    silent = tmp_path / "silent.flac"
+    with sf.SoundFile(silent, "w", samplerate=8000, channels=1, format="FLAC", subtype="PCM_16") as fh:
+        for _ in range(10):
+            fh.write(np.zeros(8000 * 60, np.int16))
+    buf = io.BytesIO()
+    sf.write(buf, tone(LOW_HZ, 1.0), SR, format="FLAC", subtype="PCM_16")
+    lie = bytearray(buf.getvalue())
+    lie[18:26] = (int.from_bytes(lie[18:26], "big") | ((1 << 36) - 1)).to_bytes(8, "big")
+    return {"bomb.wav": bytes(wav), "silent.flac": silent.read_bytes(), "lie.flac": bytes(lie)}
+
+
+def test_decode_bombs_are_refused_before_decoding_on_every_path(bundles, tmp_path):
+    import tracemalloc
+
+    p = Predictor([bundles[1]], include_default=False, max_duration=30.0, warmup=False)
+    for name, data in _bombs(tmp_path).items():
+        path = tmp_path / f"file-{name}"
+        path.write_bytes(data)
+        for label, call in (("bytes", lambda d=data, n=name: p.predict_bytes(d, n)),
+                            ("file", lambda f=path: p.predict_file(f))):
+            tracemalloc.start()
+            with pytest.raises(AudioError) as err:
+                call()
+            peak = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+            assert peak < 2.0, f"{name} via {label}: {peak:.1f} MB"
+            assert name in str(err.value)
+            if name != "bomb.wav":
+                assert isinstance(err.value, TrackTooLongError) and "30 s limit" in err.value.cause
+
+
+def test_cli_names_what_a_path_really_is(bundles, tmp_path, capsys):
+    import os
+
+    from genrenet.cli import main
+
+    root = bundles[0]
+    (tmp_path / "album.wav").mkdir()
+    os.mkfifo(tmp_path / "pipe.wav")
+    (tmp_path / "zero.wav").symlink_to("/dev/zero")
+    expected = {"album.wav": "is a directory", "pipe.wav": "named pipe", "zero.wav": "device file",
+                "missing.wav": "does not exist"}
+    for name, message in expected.items():
+        assert main(["predict", str(tmp_path / name), "--models-dir", str(root), "--no-default"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and name in err, err
+    good = write_audio(tmp_path / "ok.wav", tone(LOW_HZ, 1.0))
+    for bad in ("0", "-5", "nan"):
+        assert main(["predict", str(good), "--max-duration", bad, "--models-dir", str(root), "--no-default"]) == 1
+        assert "--max-duration must be a positive number" in capsys.readouterr().err
+    assert main(["predict", str(good), "--max-duration", "0.5", "--models-dir", str(root), "--no-default"]) == 1
+    assert "more than the 0.5 s limit" in capsys.readouterr().err

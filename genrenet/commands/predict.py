@@ -40,11 +40,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise ParameterError(f"--top must be at least 1, got {args.top}")
+    max_duration = DEFAULT_MAX_DURATION if args.max_duration is None else args.max_duration
+    if not (0 < max_duration < float("inf")):
+        raise ParameterError(f"--max-duration must be a positive number of seconds, got {args.max_duration:g}")
     predictor = Predictor(
         args.bundles,
         models_dir=args.models_dir,
         include_default=not args.no_default,
-        max_duration=args.max_duration or DEFAULT_MAX_DURATION,
+        max_duration=max_duration,
     )
     failures = 0
     out: dict[str, object] = {}
