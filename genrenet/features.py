@@ -5,8 +5,7 @@ use this module; every experiment notebook names its feature through a
 :class:`FeatureSpec` (or a preset name), and the feature cache, training, prediction
 and the web service all call :func:`extract` / :func:`extract_file`.
 
-A track is cut into windows (:func:`genrenet.audio.windows`) and every window becomes
-one example of shape ``spec.shape``:
+A track is cut into windows and every window becomes one example of shape ``spec.shape``:
 
 ``"logmel"``
     Log-power mel spectrogram in dB, ``(n_mels, frames, 1)`` float32 (absolute level,
@@ -14,18 +13,32 @@ one example of shape ``spec.shape``:
 ``"image"``
     The thesis's input: a ``(image_size, image_size, 3)`` uint8 RGB picture of the
     window's mel (or linear) spectrogram through a diverging matplotlib colormap,
-    optionally cropped in frequency (:func:`genrenet.spectrogram.spectrogram_image`).
+    optionally cropped in frequency (as :func:`genrenet.spectrogram.spectrogram_image` draws it).
 ``"mfcc_stats"``
     ``(2 * n_mfcc + 12,)`` float32: mean and standard deviation over the window's frames
     of ``n_mfcc`` MFCCs, spectral centroid, bandwidth, 85 % roll-off, flatness,
     zero-crossing rate and RMS energy (librosa's definitions) - the classical scikit-learn baseline's input.
 
-Speed: the windows of a track go through a batched STFT (``scipy.fft`` in float64 like
-librosa, so log-mel values agree with librosa to about 1e-5 dB; transformed in blocks of
-frames whose buffers stay in the CPU cache), a mel projection that touches only the FFT
-bins under each cached triangular filter, and one vectorised dB conversion; long tracks
-are processed in chunks of :data:`CHUNK_WINDOWS` windows to bound memory. BLAS runs
-single-threaded inside :func:`extract` (parallelism is over tracks, in processes).
+Each frame is computed once (feature version 2). The windows start on the STFT frame
+grid: the hop is rounded to whole frames (:attr:`FeatureSpec.hop_frames`; 1.5 s at
+hop_length 512 becomes 65 frames = 1.509 s), and window ``k`` is frames
+``[k * hop_frames, k * hop_frames + n_frames)`` of one short-time transform of the whole
+track (librosa's ``center=True``: frame ``j`` is centred on sample ``j * hop_length``, zeros
+beyond the ends). So the track is transformed, mel-projected and converted to dB in one
+pass, and the windows are strided views of that (:func:`genrenet.spectrogram.window_view`);
+only each window's own ``top_db`` floor (or image scaling) is applied per window. A window's
+numbers are those of librosa's whole-file log-mel on the same frames
+(``tests/test_features.py`` checks to 1e-3 dB). The window policy is
+:func:`genrenet.audio.window_starts` on that grid (:func:`window_starts`); a partly filled
+tail window is completed after the track's end by the ``pad`` policy.
+
+Speed: the frames go through a float64 ``scipy.fft`` (like librosa) in blocks that stay in
+the CPU cache, each block's power spectrum is reduced at once by a sparse mel projection
+(:func:`genrenet.spectrogram.reduce_power_frames`), so the full power spectrogram never
+exists. Long tracks are processed in passes of :data:`CHUNK_WINDOWS` windows to bound
+memory (a 30 s clip is one pass). BLAS runs single-threaded inside :func:`extract`
+(parallelism is over tracks, in processes). ``benchmarks/bench_features.py`` measures it
+against librosa's whole-file log-mel.
 
 Presets (:data:`PRESETS`)
     ``"logmel"``: 3 s windows, 1.5 s hop, 128 mel bands, n_fft 2048, hop 512 -> (128, 130, 1).
@@ -59,6 +72,8 @@ __all__ = [
     "FeatureSpec",
     "PRESETS",
     "get_spec",
+    "SPECTRAL_KINDS",
+    "window_starts",
     "extract",
     "extract_file",
     "feature_names",
@@ -66,11 +81,15 @@ __all__ = [
 
 #: Bumped whenever the numbers :func:`extract` produces for a given spec change;
 #: part of :meth:`FeatureSpec.key`, so caches built by older code are not reused.
-FEATURE_VERSION = 1
+#: Version 2: windows on the STFT frame grid, cut from one whole-track transform.
+FEATURE_VERSION = 2
 #: The feature kinds a :class:`FeatureSpec` can describe.
 KINDS = ("logmel", "image", "mfcc_stats")
-#: Windows transformed together (bounds the float32 power spectra to ~17 MB for the default spec).
-CHUNK_WINDOWS = 32
+#: Kinds computed from one whole-track STFT.
+SPECTRAL_KINDS = ("logmel", "image", "mfcc_stats")
+#: Windows computed per pass over a stretch of track (a 30 s clip is one pass); bounds the
+#: frame-wise values kept in memory on long tracks (~4 MB of mel bands for the default spec).
+CHUNK_WINDOWS = 128
 
 _SPECTRAL_STATS = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms")
 
@@ -94,7 +113,8 @@ class FeatureSpec:
     sr : int
         Sample rate the audio is resampled to (Hz).
     window, hop : float
-        Window length and hop between windows, in seconds.
+        Window length and hop between windows, in seconds (the spectral kinds round the
+        hop to whole STFT frames: :attr:`hop_frames`).
     n_fft, hop_length : int
         STFT size and hop, in samples.
     n_mels : int
@@ -200,6 +220,18 @@ class FeatureSpec:
         return int(round(self.window * self.sr))
 
     @property
+    def hop_frames(self) -> int:
+        """Hop between windows in STFT frames: ``max(1, round(hop * sr / hop_length))``."""
+        return max(1, int(round(self.hop * self.sr / self.hop_length)))
+
+    @property
+    def hop_samples(self) -> int:
+        """Hop between window starts in samples (whole frames for the spectral kinds)."""
+        if self.kind in SPECTRAL_KINDS:
+            return self.hop_frames * self.hop_length
+        return max(1, int(round(self.hop * self.sr)))
+
+    @property
     def n_frames(self) -> int:
         """STFT frames per window (``center=True``)."""
         return 1 + self.window_samples // self.hop_length
@@ -291,43 +323,6 @@ def feature_names(spec: str | FeatureSpec | dict) -> list[str]:
 # --------------------------------------------------------------------------- computation
 
 
-def _mfcc_stats(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """(n_windows, samples) -> (n_windows, 2 n_mfcc + 12) float32."""
-    import scipy.fft
-
-    from genrenet import spectrogram as sp
-
-    power = sp._power_frames(frames_y, spec.n_fft, spec.hop_length, "hann", True, 2.0)  # (w, t, f)
-    w, t, f = power.shape
-    mel = sp._apply_mel(power.reshape(-1, f), spec.sr, spec.n_fft, spec.n_mels, spec.fmin, spec.fmax)
-    mel_db = sp.power_to_db(mel.reshape(w, t, spec.n_mels), top_db=spec.top_db, axis=(-2, -1))
-    ceps = scipy.fft.dct(mel_db, axis=-1, type=2, norm="ortho")[..., : spec.n_mfcc]  # (w, t, n_mfcc)
-    mag = np.sqrt(power)
-    freqs = np.fft.rfftfreq(spec.n_fft, d=1.0 / spec.sr).astype(np.float32)
-    total = mag.sum(axis=-1)
-    safe = np.maximum(total, np.float32(1e-10))
-    centroid = (mag @ freqs) / safe
-    bandwidth = np.sqrt(np.maximum(0.0, (mag @ (freqs**2)) / safe - centroid**2))
-    cumulative = np.cumsum(mag, axis=-1)
-    rolloff_bin = (cumulative < 0.85 * cumulative[..., -1:]).sum(axis=-1)
-    rolloff = freqs[np.minimum(rolloff_bin, f - 1)]
-    flatness = np.exp(np.mean(np.log(np.maximum(power, 1e-10)), axis=-1)) / np.maximum(power.mean(axis=-1), 1e-10)
-    # RMS energy and zero-crossing rate per STFT frame, on the same zero-padded centred frames
-    padded = np.pad(frames_y, [(0, 0), (spec.n_fft // 2, spec.n_fft // 2)])
-    starts = np.arange(t) * spec.hop_length
-    sq = np.concatenate([np.zeros((w, 1)), np.cumsum(padded.astype(np.float64) ** 2, axis=1)], axis=1)
-    rms = np.sqrt(np.maximum(0.0, sq[:, starts + spec.n_fft] - sq[:, starts]) / spec.n_fft)
-    signs = np.signbit(padded)
-    crossings = np.concatenate([np.zeros((w, 1), np.float32),
-                                (signs[:, 1:] != signs[:, :-1]).astype(np.float32)], axis=1)
-    csum = np.concatenate([np.zeros((w, 1)), np.cumsum(crossings, axis=1)], axis=1)
-    zcr = (csum[:, starts + spec.n_fft] - csum[:, starts + 1]) / spec.n_fft
-    parts = [ceps.mean(axis=1), ceps.std(axis=1)]
-    for series in (centroid, bandwidth, rolloff, flatness, zcr, rms):
-        parts += [series.mean(axis=1)[:, None], series.std(axis=1)[:, None]]
-    return np.concatenate(parts, axis=1).astype(np.float32)
-
-
 _BLAS_LOCK = threading.Lock()
 _BLAS_STATE: dict[str, Any] = {"controller": None, "users": 0, "limiter": None}
 
@@ -366,21 +361,201 @@ def _single_blas_thread():
                 _BLAS_STATE["limiter"] = None
 
 
-def _features(frames_y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+# The whole-track computation. A track's windows start on the STFT frame grid (every
+# spec.hop_frames frames), so window k is frames [k * hop_frames, k * hop_frames + n_frames)
+# of ONE short-time transform of the track: every frame is transformed, projected and
+# logged once, and the windows are strided views of the frame-wise values.
+
+
+def _tail(spec: FeatureSpec, y: np.ndarray, last_start: int) -> np.ndarray:
+    """Samples appended after ``y`` so that the last window is full (the ``pad`` policy)."""
+    end = last_start + spec.window_samples
+    if end <= y.size:
+        return np.zeros(0, dtype=np.float32)
+    part = y[last_start:]
+    if spec.pad == "zero":
+        return np.zeros(end - y.size, dtype=np.float32)
+    return np.resize(part, spec.window_samples)[part.size:].astype(np.float32, copy=False)
+
+
+def _segment(y: np.ndarray, tail: np.ndarray, a: int, b: int, *, edge: bool = False,
+             dtype=np.float32) -> np.ndarray:
+    """Samples ``a..b-1`` of the padded track ``[zeros] y tail [zeros]`` (``edge``: repeat the end samples)."""
+    n, body = y.size, y.size + tail.size
+    out = np.empty(b - a, dtype=dtype)
+    c0, c1, c2 = (min(max(v, a), b) - a for v in (0, n, body))
+    out[:c0] = y[0] if edge else 0.0
+    out[c0:c1] = y[a + c0: a + c1]
+    out[c1:c2] = tail[a + c1 - n: a + c2 - n]
+    out[c2:] = (tail[-1] if tail.size else y[-1]) if edge else 0.0
+    return out
+
+
+def _frames(spec: FeatureSpec, seg: np.ndarray) -> np.ndarray:
+    return np.lib.stride_tricks.sliding_window_view(seg, spec.n_fft)[:: spec.hop_length]
+
+
+def _log_power(values: np.ndarray) -> np.ndarray:
+    """``10 log10(max(values, 1e-10))`` in place (float32): :func:`genrenet.spectrogram.power_to_db` with ``ref=1``."""
+    np.maximum(values, np.float32(1e-10), out=values)
+    np.log10(values, out=values)
+    values *= np.float32(10.0)
+    return values
+
+
+def _spectral_reducer(spec: FeatureSpec):
+    """(reduce, rows): what :func:`genrenet.spectrogram.reduce_power_frames` keeps of each frame."""
     from genrenet import spectrogram as sp
 
+    if spec.kind == "image" and spec.scale == "linear":
+        rows = sp._crop_rows(sp.fft_frequencies(sr=spec.sr, n_fft=spec.n_fft), spec.crop)
+        return (lambda power: power[:, rows].T), rows.stop - rows.start
+    mel = sp.mel_projection(spec.sr, spec.n_fft, n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax)
+    if spec.kind != "mfcc_stats":
+        return (lambda power: mel @ np.ascontiguousarray(power.T)), spec.n_mels
+    freqs = np.fft.rfftfreq(spec.n_fft, d=1.0 / spec.sr)
+
+    def reduce(power: np.ndarray) -> np.ndarray:
+        mag = np.sqrt(power)
+        total = mag.sum(axis=1)
+        safe = np.maximum(total, 1e-10)
+        centroid = (mag @ freqs) / safe
+        bandwidth = np.sqrt(np.maximum(0.0, (mag @ freqs**2) / safe - centroid**2))
+        cumulative = np.cumsum(mag, axis=1)
+        rolloff = freqs[np.minimum((cumulative < 0.85 * cumulative[:, -1:]).sum(axis=1), freqs.size - 1)]
+        floored = np.maximum(power, 1e-10)
+        flatness = np.exp(np.log(floored).mean(axis=1)) / floored.mean(axis=1)
+        return np.vstack([mel @ np.ascontiguousarray(power.T), centroid, bandwidth, rolloff, flatness])
+
+    return reduce, spec.n_mels + 4
+
+
+def _time_stats(spec: FeatureSpec, y: np.ndarray, tail: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Zero-crossing rate and RMS of the frames of samples ``a..b-1`` (librosa's centring): (2, n_frames)."""
+    frames = _frames(spec, _segment(y, tail, a, b))
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / spec.n_fft)
+    signs = np.signbit(_segment(y, tail, a, b, edge=True))  # librosa pads with the edge samples here
+    csum = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1])])
+    starts = np.arange(frames.shape[0]) * spec.hop_length
+    zcr = (csum[starts + spec.n_fft - 1] - csum[starts]) / spec.n_fft
+    return np.vstack([zcr, rms]).astype(np.float32)
+
+
+def _frame_values(spec: FeatureSpec, y: np.ndarray, tail: np.ndarray, j0: int, j1: int) -> np.ndarray:
+    """Frame-wise values of frames ``j0..j1-1`` of the track: (rows, j1 - j0) float32.
+
+    Frame ``j`` is centred on sample ``j * hop_length`` (librosa's ``center=True`` with zero
+    padding). Rows: log-power mel bands (``logmel``, mel images, then for ``mfcc_stats`` the
+    centroid, bandwidth, roll-off, flatness, zero-crossing rate and RMS), or the cropped
+    log-power FFT bins of a linear image.
+    """
+    from genrenet import spectrogram as sp
+
+    a = j0 * spec.hop_length - spec.n_fft // 2
+    b = (j1 - 1) * spec.hop_length - spec.n_fft // 2 + spec.n_fft
+    reduce, rows = _spectral_reducer(spec)
+    # float64 samples: the window product and the FFT then run in one precision (as fast as it gets)
+    seg = _segment(y, tail, a, b, dtype=np.float64)
+    values = sp.reduce_power_frames(_frames(spec, seg), reduce, rows, first=j0)
+    if spec.kind != "mfcc_stats":
+        return _log_power(values)
+    _log_power(values[: spec.n_mels])
+    return np.vstack([values, _time_stats(spec, y, tail, a, b)])
+
+
+def _floored(view: np.ndarray, top_db: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Each window's dB values raised to at most ``top_db`` below that window's maximum."""
+    peak = view.max(axis=(1, 2))
+    return np.maximum(view, (peak - np.float32(top_db))[:, None, None], out=out)
+
+
+def _window_features(spec: FeatureSpec, values: np.ndarray, count: int, out: np.ndarray) -> None:
+    """Write the features of ``count`` windows cut from frame-wise ``values`` into ``out``."""
+    import scipy.fft
+
+    from genrenet import spectrogram as sp
+
+    view = sp.window_view(values, first=0, step=spec.hop_frames, count=count, width=spec.n_frames)
     if spec.kind == "logmel":
-        out = sp.logmel(frames_y, spec.sr, n_mels=spec.n_mels, n_fft=spec.n_fft, hop_length=spec.hop_length,
-                        fmin=spec.fmin, fmax=spec.fmax, top_db=spec.top_db)
-        return out[..., None]
-    if spec.kind == "image":
-        return sp.spectrogram_image(frames_y, spec.sr, size=spec.image_size, cmap=spec.cmap, scale=spec.scale,
-                                    crop=spec.crop, n_fft=spec.n_fft, hop_length=spec.hop_length,
-                                    n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax, top_db=spec.top_db)
-    return _mfcc_stats(frames_y, spec)
+        _floored(view, spec.top_db, out=out[..., 0])
+    elif spec.kind == "image":
+        if spec.scale == "mel":
+            freqs = sp.mel_frequencies(spec.n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sr / 2)[1:-1]
+            view = view[:, sp._crop_rows(freqs, spec.crop)]
+        peak = view.max(axis=(1, 2))[:, None, None]
+        unit = np.maximum(view - peak, np.float32(-spec.top_db))
+        unit += np.float32(spec.top_db)
+        unit /= np.float32(spec.top_db)
+        out[:] = sp.image_from_unit(unit, size=spec.image_size, lut=sp.colormap_lut(spec.cmap))
+    else:
+        mel_db = _floored(view[:, : spec.n_mels], spec.top_db)
+        ceps = scipy.fft.dct(mel_db, axis=1, type=2, norm="ortho")[:, : spec.n_mfcc]
+        stats = view[:, spec.n_mels:]
+        parts = [ceps.mean(axis=2), ceps.std(axis=2)]
+        parts += [np.stack([stats.mean(axis=2), stats.std(axis=2)], axis=2).reshape(count, -1)]
+        out[:] = np.concatenate(parts, axis=1)
 
 
-def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int) -> np.ndarray:
+def _runs(indices: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Split sorted window indices into runs of consecutive windows, at most ``limit`` long: (pos, count)."""
+    runs, pos = [], 0
+    while pos < indices.size:
+        count = 1
+        while count < limit and pos + count < indices.size and indices[pos + count] == indices[pos] + count:
+            count += 1
+        runs.append((pos, count))
+        pos += count
+    return runs
+
+
+def _extract_spectral(spec: FeatureSpec, y: np.ndarray, indices: np.ndarray | None) -> np.ndarray:
+    """``logmel`` / ``image`` / ``mfcc_stats`` features of the windows ``indices`` (None: all) of ``y``."""
+    starts = window_starts(spec, y.size)
+    indices = np.arange(starts.size) if indices is None else _check_indices(indices, starts.size)
+    tail = _tail(spec, y, int(starts[-1]))
+    out = np.empty((indices.size, *spec.shape), dtype=spec.dtype)
+    with _single_blas_thread():
+        for pos, count in _runs(indices, CHUNK_WINDOWS):
+            j0 = int(starts[indices[pos]]) // spec.hop_length
+            j1 = j0 + (count - 1) * spec.hop_frames + spec.n_frames
+            _window_features(spec, _frame_values(spec, y, tail, j0, j1), count, out[pos: pos + count])
+    return out
+
+
+def _check_indices(indices, total: int) -> np.ndarray:
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+        raise ParameterError(f"indices must be a 1-D sequence of window numbers, got {indices!r}")
+    idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= total or np.any(np.diff(idx) <= 0)):
+        raise ParameterError(f"indices must be increasing window numbers in [0, {total}), got {idx.tolist()}")
+    return idx
+
+
+#: Feature kind -> function ``(spec, y at spec.sr, indices or None) -> (n, *spec.shape)``; a kind
+#: added elsewhere registers its extractor here.
+_EXTRACTORS: dict[str, Any] = {kind: _extract_spectral for kind in SPECTRAL_KINDS}
+
+
+def window_starts(spec: str | FeatureSpec | dict, n_samples: int) -> np.ndarray:
+    """First sample of every window :func:`extract` computes for a signal of ``n_samples`` at ``spec.sr``.
+
+    The policy of :func:`genrenet.audio.window_starts` on a grid of ``spec.hop_samples``
+    (the hop rounded to whole STFT frames for the spectral kinds).
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    from genrenet.audio import window_starts as grid
+
+    spec = get_spec(spec)
+    starts, _ = grid(int(n_samples), spec.sr, window=spec.window, hop=spec.hop_samples / spec.sr,
+                     min_fill=spec.min_fill)
+    return starts
+
+
+def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int, *, indices=None) -> np.ndarray:
     """Cut a mono signal into windows and compute the feature of every window.
 
     Parameters
@@ -391,6 +566,9 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int) -> np.ndarra
         Mono signal ``(n,)``, ``n > 0``, finite.
     sr : int
         Sample rate of ``y``; resampled to ``spec.sr`` when different.
+    indices : sequence of int or None, keyword-only
+        Compute only these windows (increasing numbers into :func:`window_starts`);
+        the rows equal the same rows of the full result.
 
     Returns
     -------
@@ -399,9 +577,10 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int) -> np.ndarra
     Raises
     ------
     ParameterError
-        ``y`` is empty, not 1-D or not finite, or ``sr`` is invalid.
+        ``y`` is empty, not 1-D or not finite, ``sr`` is invalid, or ``indices`` are not
+        increasing window numbers.
     """
-    from genrenet.audio import resample, windows
+    from genrenet.audio import resample
 
     spec = get_spec(spec)
     y = np.asarray(y)
@@ -414,15 +593,7 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int) -> np.ndarra
         raise ParameterError("y contains NaN or infinite samples")
     if int(sr) != spec.sr:
         y = resample(y, int(sr), spec.sr)
-    frames_y = windows(y, spec.sr, window=spec.window, hop=spec.hop, pad=spec.pad, min_fill=spec.min_fill)
-    with _single_blas_thread():
-        if frames_y.shape[0] <= CHUNK_WINDOWS:
-            return np.ascontiguousarray(_features(frames_y, spec), dtype=spec.dtype)
-        out = np.empty((frames_y.shape[0], *spec.shape), dtype=spec.dtype)
-        for start in range(0, frames_y.shape[0], CHUNK_WINDOWS):
-            stop = start + CHUNK_WINDOWS
-            out[start:stop] = _features(frames_y[start:stop], spec)
-        return out
+    return _EXTRACTORS[spec.kind](spec, y, indices)
 
 
 def extract_file(spec: str | FeatureSpec | dict, path: str | os.PathLike, *, offset: float = 0.0,
@@ -450,5 +621,5 @@ def extract_file(spec: str | FeatureSpec | dict, path: str | os.PathLike, *, off
     from genrenet.audio import load
 
     spec = get_spec(spec)
-    y, sr = load(path, sr=spec.sr, mono=True, offset=offset, duration=duration)
-    return extract(spec, y, sr)
+    y, _ = load(path, sr=spec.sr, mono=True, offset=offset, duration=duration)
+    return _EXTRACTORS[spec.kind](spec, y, None)  # load() returns a finite, non-empty float32 signal at spec.sr

@@ -709,35 +709,23 @@ class Predictor:
 
         Returns ``(parts, used, total, one_each)``: ``parts`` are futures or finished
         arrays whose concatenation is the track's features. All windows are used when
-        there are at most ``max_windows``; they are then cut into contiguous runs of
-        windows, each computed by :func:`genrenet.features.extract` on the stretch of
-        signal that holds exactly those windows (window starts stay on the same grid,
-        so the result equals ``extract(spec, y, sr)``). Otherwise ``max_windows``
-        evenly spaced windows are computed one by one (``one_each``).
+        there are at most ``max_windows``, else ``max_windows`` evenly spaced ones; the
+        chosen window numbers are cut into contiguous runs, each computed by
+        :func:`genrenet.features.extract` with ``indices=`` (the rows equal those of
+        ``extract(spec, y, sr)``). ``one_each`` is always False (kept for callers).
         """
         from genrenet import audio, features
 
-        starts, length = audio.window_starts(len(y), sr, window=spec.window, hop=spec.hop,
-                                             min_fill=getattr(spec, "min_fill", 0.5))
-        total = len(starts)
-        if total > self.max_windows:
-            idx = audio.select_windows(total, self.max_windows)
-            segments = [y[s : s + length] for s in starts[idx]]
-            one_each = True
+        total = len(features.window_starts(spec, len(y)))
+        chosen = np.arange(total) if total <= self.max_windows else audio.select_windows(total, self.max_windows)
+        n_parts = min(self._n_threads, len(chosen) // 2) if self._pool is not None else 1
+        bounds = np.linspace(0, len(chosen), max(1, n_parts) + 1).round().astype(int)
+        groups = [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        if self._pool is None or len(groups) == 1:
+            parts = [features.extract(spec, y, sr, indices=g) for g in groups]
         else:
-            n_parts = min(self._n_threads, total // 2) if self._pool is not None else 1
-            bounds = np.linspace(0, total, max(1, n_parts) + 1).round().astype(int)
-            segments = []
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                stop = None if b == total else int(starts[b - 1]) + length
-                segments.append(y[int(starts[a]) : stop])
-            one_each = False
-        used = len(segments) if one_each else total
-        if self._pool is None or len(segments) == 1:
-            parts = [features.extract(spec, seg, sr) for seg in segments]
-        else:
-            parts = [self._pool.submit(features.extract, spec, seg, sr) for seg in segments]
-        return parts, used, total, one_each
+            parts = [self._pool.submit(features.extract, spec, y, sr, indices=g) for g in groups]
+        return parts, len(chosen), total, False
 
 
 def _finish_features(plan: tuple[list[Any], int, int, bool]) -> tuple[np.ndarray, int, int]:

@@ -41,6 +41,10 @@ __all__ = [
     "DIVERGING_CMAPS",
     "KNOWN_CMAPS",
     "check_cmap",
+    "reduce_power_frames",
+    "mel_projection",
+    "window_view",
+    "image_from_unit",
 ]
 
 #: Diverging matplotlib colormaps, the family the thesis used for its images.
@@ -213,6 +217,109 @@ def power_spectrogram(y, *, n_fft: int = 2048, hop_length: int = 512, window: st
         raise ParameterError(f"power must be a positive number, got {power!r}")
     frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), float(power))
     return np.ascontiguousarray(np.swapaxes(frames, -1, -2), dtype=np.float32)
+
+
+#: Frames per block of :func:`reduce_power_frames` (about 1 MB of float64 frames and spectra).
+_REDUCE_BLOCK = 64
+
+
+def reduce_power_frames(frames: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray], n_out: int, *,
+                        window: str = "hann", first: int = 0, block: int | None = None) -> np.ndarray:
+    """Power spectra of many frames, each reduced at once to a few numbers (one pass, bounded memory).
+
+    This is the engine of the whole-track features (:mod:`genrenet.features`): the
+    frames of a track go through the windowed float64 FFT in blocks of
+    :data:`_REDUCE_BLOCK` frames, each block's ``|FFT|**2`` (float64, frame-major) is handed to
+    ``reduce`` and only its result is kept, so a track's full power spectrogram never
+    exists in memory.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (n_frames, n_fft)
+        Real frames, usually a strided view of a signal (no copy is made).
+    reduce : callable
+        ``reduce(power)`` with ``power`` of shape ``(k, 1 + n_fft // 2)`` (float64, frames
+        first; the buffer is reused afterwards) returns an array of shape ``(n_out, k)``.
+    n_out : int
+        Rows ``reduce`` returns per frame.
+    window : str, keyword-only
+        ``scipy.signal.get_window`` name.
+    first : int, keyword-only
+        Index of ``frames[0]`` in the whole track: blocks start at multiples of the block
+        size in that numbering, so any stretch of a track is transformed in the same
+        blocks (and gives bit-identical numbers) whatever stretch it is computed with.
+    block : int or None, keyword-only
+        Frames per block (default :data:`_REDUCE_BLOCK`).
+
+    Returns
+    -------
+    ndarray of float32, shape (n_out, n_frames)
+    """
+    import scipy.fft
+
+    count, n_fft = frames.shape
+    block = _REDUCE_BLOCK if block is None else _pos_int(block, "block")
+    win = _window(window, n_fft)
+    out = np.empty((n_out, count), dtype=np.float32)
+    buf = np.empty((block, n_fft), dtype=np.float64)
+    edges = [0] + [b - first for b in range((first // block + 1) * block, first + count, block)] + [count]
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        chunk = buf[: stop - start]
+        np.multiply(frames[start:stop], win, out=chunk)
+        spec = scipy.fft.rfft(chunk, axis=-1, overwrite_x=True).view(np.float64)
+        np.square(spec, out=spec)  # re^2, im^2 interleaved, in place
+        out[:, start:stop] = reduce(np.add(spec[:, 0::2], spec[:, 1::2]))
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_projection_cached(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
+    import scipy.sparse
+
+    basis = _mel_filterbank_cached(sr, n_fft, n_mels, fmin, fmax, False, "slaney")
+    return scipy.sparse.csr_matrix(basis.astype(np.float64))
+
+
+def mel_projection(sr: int, n_fft: int, *, n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None):
+    """The Slaney mel filterbank (:func:`mel_filterbank`) as a sparse ``(n_mels, 1 + n_fft // 2)`` matrix.
+
+    Each triangular filter covers only a few FFT bins (about 2 000 non-zero weights out of
+    131 000 for the default filterbank), so ``mel_projection(...) @ power.T`` for a
+    frame-major block ``power`` costs a small fraction of the dense product. float64,
+    cached (do not modify).
+    """
+    sr, n_fft, n_mels = _pos_int(sr, "sr"), _pos_int(n_fft, "n_fft"), _pos_int(n_mels, "n_mels")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    return _mel_projection_cached(sr, n_fft, n_mels, fmin, fmax)
+
+
+def window_view(S: np.ndarray, *, first: int, step: int, count: int, width: int) -> np.ndarray:
+    """``count`` windows of ``width`` columns of ``S``, every ``step`` columns from ``first``: a read-only view.
+
+    Parameters
+    ----------
+    S : ndarray, shape (rows, n_frames)
+        Frame-wise values of a track, frames on the last axis.
+    first, step, count, width : int, keyword-only
+        Column of the first window, distance between window starts, number of windows, window width.
+
+    Returns
+    -------
+    ndarray, shape (count, rows, width)
+        ``out[k] is S[:, first + k * step : first + k * step + width]`` without copying.
+
+    Raises
+    ------
+    ParameterError
+        A window would reach past the last column of ``S``.
+    """
+    rows, cols = S.shape
+    if first < 0 or count < 1 or step < 1 or width < 1 or first + (count - 1) * step + width > cols:
+        raise ParameterError(f"{count} windows of {width} columns every {step} from column {first} do not fit "
+                             f"in {cols} columns")
+    return np.lib.stride_tricks.as_strided(S[:, first:], shape=(count, rows, width),
+                                           strides=(step * S.strides[1], S.strides[0], S.strides[1]),
+                                           writeable=False)
 
 
 # --------------------------------------------------------------------------- mel scale
@@ -652,6 +759,29 @@ def spectrogram_image(y, sr: int = 22050, *, size: int = 200, cmap: str = "RdBu"
     rows = _crop_rows(freqs, crop)
     db = power_to_db(power[..., rows, :], ref=np.max, top_db=top_db, axis=(-2, -1))
     unit = (db + np.float32(top_db)) / np.float32(top_db)
+    return image_from_unit(unit, size=size, lut=lut)
+
+
+def image_from_unit(unit: np.ndarray, *, size: int, lut: np.ndarray) -> np.ndarray:
+    """Colour a batch of spectrograms scaled to [0, 1] as ``size x size`` RGB pictures.
+
+    The second half of :func:`spectrogram_image`, also used by the whole-track image
+    feature: rows (low frequencies first) are resampled to ``size`` with high frequencies
+    at the top, columns to ``size``, and values are looked up in ``lut``.
+
+    Parameters
+    ----------
+    unit : ndarray, shape (..., rows, cols)
+        Values in [0, 1].
+    size : int, keyword-only
+        Output height and width.
+    lut : ndarray of uint8, shape (256, 3), keyword-only
+        Colour table (:func:`colormap_lut`).
+
+    Returns
+    -------
+    ndarray of uint8, shape (..., size, size, 3)
+    """
     lead, (rows_in, cols_in) = unit.shape[:-2], unit.shape[-2:]
     # the row matrix is reversed so that high frequencies end up at the top of the picture
     r_mat = np.ascontiguousarray(resize_matrix(rows_in, size)[:, ::-1])

@@ -57,8 +57,8 @@ def test_featurize_then_cache_hit(music, tmp_path, monkeypatch):
     assert counter.calls == 6 and fs.computed == 6 and fs.reused == 0
     X, y, tow = fs.load()
     assert X.shape[1:] == SPEC.shape and X.dtype == np.float32
-    # 2 s -> 3 windows, 2.5 s -> 4, 3 s -> 5 (1 s windows, 0.5 s hop)
-    assert sorted(fs.window_counts().values()) == [3, 3, 4, 4, 5, 5]
+    # 1 s windows every 43 frames (0.4992 s): 2 s -> 3 full windows + a tail, 2.5 s -> 4 + 1, 3 s -> 5 + 1
+    assert sorted(fs.window_counts().values()) == [4, 4, 5, 5, 6, 6]
     assert len(X) == len(y) == len(tow) == int(fs.n_windows.sum())
     assert set(np.unique(tow)) == set(range(len(ds)))
     assert np.array_equal(y, ds.labels()[tow])
