@@ -29,6 +29,15 @@ complete run is written (atomically) to ``book/_executed/<id>.ipynb``; a failed
 run is moved to ``<results_dir>/<profile>/failed/<id>.ipynb`` for inspection and
 :class:`NotebookError` names the notebook, the failing cell and the error. The
 runner stops at the first failure.
+
+How an interrupted run is noticed
+---------------------------------
+Before a run whose executed notebook still carries the same stamp is executed
+again (``--force``), that stamp is marked invalid, because the run's outputs are
+cleared: if the run is then interrupted, ``book list`` shows it as interrupted and
+the next ``book run`` executes it again. Partial notebooks and kernel connection
+files live in ``<results_dir>/<profile>/.running/`` under the runner's process id;
+those of dead runners are removed when the next run starts.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ __all__ = [
     "run_stamp",
     "compute_stamps",
     "read_stamp",
+    "clean_running",
     "run_experiments",
     "toc_files",
     "check_executed",
@@ -576,20 +586,82 @@ def _prepare_output_dir(run: Run, cwd: Path, stamp: dict[str, Any], *, force: bo
     atomic_write_json(marker, {"run": run.id, "digest": stamp["digest"], "output_dir": str(out_dir)})
 
 
+def _invalidate_stamp(path: Path, stamp: dict[str, Any]) -> None:
+    """Mark an executed notebook whose stamp equals ``stamp`` as no longer matching its outputs.
+
+    A forced re-execution clears the run's outputs before it starts; if it is then
+    interrupted, the old notebook must not still claim to be up to date. Its page stays
+    renderable, but its digest no longer matches, so the next run executes it again and
+    ``book list`` shows it as interrupted.
+    """
+    old = read_stamp(path)
+    if old is None or old.get("digest") != stamp["digest"]:
+        return  # absent, or already stale
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    marked = {**old, "digest": f"invalidated:{old['digest']}", "invalidated": "a re-execution started and "
+              "cleared the outputs of this run"}
+    nb["metadata"][STAMP_KEY]["stamp"] = marked
+    atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+#: Files of a run in progress in ``<results>/<profile>/.running/``: ``<run id>.<pid>.<random>.ipynb``
+#: (the notebook being executed) and ``kernel-<pid>-<random>.json`` (its kernel's connection file).
+_RUNNING_FILE = re.compile(r"(?:kernel-(?P<kpid>\d+)-[^.]+\.json|[A-Za-z0-9_-]+\.(?P<npid>\d+)\.[^.]+\.ipynb)")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def clean_running(running: str | Path) -> list[Path]:
+    """Remove what killed runs left in a ``.running`` directory; return the removed paths.
+
+    Partial notebooks and kernel connection files carry the runner's process id; files of
+    a runner that is still alive are kept, files of dead runners (and files of older
+    genrenet versions, which carry no id) are removed.
+    """
+    running = Path(running)
+    removed: list[Path] = []
+    if not running.is_dir():
+        return removed
+    for path in running.iterdir():
+        match = _RUNNING_FILE.fullmatch(path.name)
+        pid = match and (match.group("kpid") or match.group("npid"))
+        if pid and _pid_alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progress: bool,
              force: bool = False) -> None:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+    from traitlets.config import Config
 
     cwd = config.profile_results_dir(run.profile)
     cwd.mkdir(parents=True, exist_ok=True)
+    _invalidate_stamp(run.output, stamp)
     _prepare_output_dir(run, cwd, stamp, force=force)
     running = cwd / ".running"
     running.mkdir(exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f"{run.id}.", suffix=".ipynb", dir=running)
+    fd, tmp_name = tempfile.mkstemp(prefix=f"{run.id}.{os.getpid()}.", suffix=".ipynb", dir=running)
     os.close(fd)
     tmp = Path(tmp_name)
+    # the kernel's connection file goes beside it (not to /tmp), so a killed run's can be found and removed
+    connection = running / f"kernel-{os.getpid()}-{tmp.name.split('.')[-2]}.json"
+    kernel_config = Config({"KernelManager": {"connection_file": str(connection)}})
     saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
     os.environ.update(KERNEL_ENV)
     try:
@@ -598,6 +670,7 @@ def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progr
                 str(run.notebook), str(tmp), parameters=run.parameters, kernel_name=config.kernel,
                 cwd=str(cwd), progress_bar=progress, log_output=False,
                 start_timeout=config.start_timeout, execution_timeout=config.cell_timeout,
+                config=kernel_config,
             )
         except PapermillExecutionError as exc:
             nb = None
@@ -634,8 +707,8 @@ def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progr
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
+        connection.unlink(missing_ok=True)
 
 
 def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
@@ -658,8 +731,9 @@ def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, d
         for dep in run.depends_on:
             if dep not in digests:
                 dep_stamp = read_stamp(config.executed_dir / f"{dep}.ipynb")
-                if dep_stamp is None:
-                    raise ParameterError(f"run {run.id!r} depends on {dep!r}, which has not been executed; "
+                if dep_stamp is None or dep_stamp.get("invalidated"):
+                    why = "has not been executed" if dep_stamp is None else "was interrupted (its outputs are gone)"
+                    raise ParameterError(f"run {run.id!r} depends on {dep!r}, which {why}; "
                                          f"run it first (genrenet book run --profile {run.profile} --only {dep})")
                 digests[dep] = dep_stamp["digest"]
             deps[dep] = digests[dep]
@@ -710,6 +784,8 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
     runs = plan_runs(config, profile=profile, data_dir=data_dir, only=only)
     write = log or tqdm.write
     stamps = compute_stamps(config, runs)
+    for path in clean_running(config.profile_results_dir(profile) / ".running"):
+        write(f"[{profile}] removed {path.name}, left behind by an interrupted run")
     outcomes: list[RunOutcome] = []
     bar = tqdm(runs, desc=f"book runs ({profile})", unit="run", disable=not progress)
     for run in bar:

@@ -183,6 +183,105 @@ def test_runner_never_writes_a_partial_output(project):
     assert not (root / "book" / "_executed").exists() or not list((root / "book" / "_executed").iterdir())
 
 
+def test_interrupted_forced_run_is_not_up_to_date(project, monkeypatch, capsys):
+    import papermill
+
+    from genrenet.cli import main
+
+    root, data = project
+    assert _run(root, profile="local", data_dir=data) == {"count": "executed", "report": "executed"}
+    out = root / "book" / "_executed" / "count.ipynb"
+    outputs = root / "results" / "local" / "outputs" / "count"
+    assert (outputs / "count.json").is_file()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("Ctrl-C during the forced run")
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _run(root, profile="local", data_dir=data, only=["count"], force=True)
+    monkeypatch.undo()
+    assert not outputs.exists()  # --force cleared them before executing
+    # the old page is still there (the book still builds) but no longer claims to match the outputs
+    assert book.read_stamp(out)["invalidated"]
+    assert main(["book", "--root", str(root), "list", "--profile", "local", "--data-dir", str(data)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "interrupted (will re-execute)" in lines["count"]
+    # a run reading its outputs cannot run alone until it has been executed again
+    with pytest.raises(ParameterError, match="'count', which was interrupted"):
+        _run(root, profile="local", data_dir=data, only=["report"])
+    # the next plain run executes it again (same inputs: the report's stamp still holds)
+    assert _run(root, profile="local", data_dir=data) == {"count": "executed", "report": "skipped"}
+    assert (outputs / "count.json").is_file() and "invalidated" not in book.read_stamp(out)
+    assert _run(root, profile="local", data_dir=data) == {"count": "skipped", "report": "skipped"}
+
+
+def test_clean_running_removes_only_files_of_dead_runners(tmp_path):
+    running = tmp_path / ".running"
+    running.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    mine = [running / f"count.{os.getpid()}.abc123_x.ipynb", running / f"kernel-{os.getpid()}-abc123_x.json"]
+    gone = [running / f"count.{dead.pid}.zz9.ipynb", running / f"kernel-{dead.pid}-zz9.json",
+            running / "count.oldstyle.ipynb"]
+    for p in mine + gone:
+        p.write_text("{}")
+    assert sorted(book.clean_running(running)) == sorted(gone)
+    assert sorted(running.iterdir()) == sorted(mine)
+    assert book.clean_running(tmp_path / "absent") == []
+
+
+def test_killed_run_leaves_nothing_behind_for_long(project):
+    import signal
+
+    root, data = project
+    _notebook(root / "notebooks" / "count.ipynb", 'dataset = "folder"\ndata_dir = None\nseed = 0',
+              ["import time\ntime.sleep(120)"])
+    running = root / "results" / "local" / ".running"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runner = subprocess.Popen([sys.executable, "-m", "genrenet", "book", "--root", str(root), "run", "--profile",
+                               "local", "--data-dir", str(data), "--only", "count", "--no-progress"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and runner.poll() is None:
+            names = [p.name for p in running.iterdir()] if running.is_dir() else []
+            if any(n.startswith("kernel-") for n in names) and any(n.endswith(".ipynb") for n in names):
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # the kernel is executing the sleeping cell
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+    left = sorted(p.name for p in running.iterdir())
+    connection = next(n for n in left if n.startswith("kernel-"))
+    assert str(runner.pid) in connection and any(n.startswith(f"count.{runner.pid}.") for n in left)
+
+    def kernels() -> list[str]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if connection in (proc / "cmdline").read_text():
+                    found.append(proc.name)
+            except OSError:
+                continue
+        return found
+
+    deadline = time.monotonic() + 15
+    while kernels() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not kernels(), "the kernel outlived its killed runner"
+    # the next run removes the leftovers before it starts
+    logged: list[str] = []
+    with pytest.raises(book.NotebookError):  # cell_timeout 60 s would be too slow: make the cell fail fast
+        _notebook(root / "notebooks" / "count.ipynb", 'dataset = "folder"\ndata_dir = None\nseed = 0',
+                  ["raise RuntimeError('quick')"])
+        book.run_experiments(root, profile="local", data_dir=data, only=["count"], progress=False,
+                             log=logged.append)
+    assert any(connection in line for line in logged)
+    assert not list(running.iterdir())
+
+
 # --------------------------------------------------------------------------- configuration
 
 

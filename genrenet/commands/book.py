@@ -77,6 +77,8 @@ def _list(args: argparse.Namespace) -> int:
         stamp = read_stamp(run.output)
         if stamp is None:
             state = "not executed"
+        elif stamp.get("invalidated"):
+            state = "interrupted (will re-execute)"
         elif stamp["digest"] == stamps[run.id]["digest"]:
             state = "up to date"
         else:
