@@ -14,10 +14,12 @@ Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
 
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import shutil
 import tarfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from genrenet.errors import ChecksumError, DataError, ParameterError
@@ -40,6 +42,8 @@ GTZAN_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6
 DEFAULT_GTZAN_URL = "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz"
 
 _CHUNK = 1 << 15
+#: What reading a truncated or corrupt (compressed) tar raises besides tarfile.TarError.
+_DAMAGED = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
 def gtzan_url() -> str:
@@ -183,6 +187,12 @@ def _range_start(header: str | None) -> int:
 def _safe_members(tar: tarfile.TarFile, archive: Path):
     for m in tar.getmembers():
         name = PurePosixPath(m.name)
+        if not m.name.strip():
+            raise DataError(f"refusing to extract {archive}: it has a member with an empty name")
+        if not name.parts or name.parts == (".",):
+            if m.isdir():
+                continue  # "./": the target directory itself (what `tar -C dir -czf x.tgz .` writes)
+            raise DataError(f"refusing to extract {archive}: member {m.name!r} is not a file name")
         if name.is_absolute() or ".." in name.parts or m.name.startswith(("/", "\\")) or ":" in name.parts[0]:
             raise DataError(f"refusing to extract {archive}: member {m.name!r} escapes the target directory")
         if m.issym() or m.islnk():
@@ -205,15 +215,25 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
         raise DataError(f"archive {archive} does not exist")
     try:
         tar = tarfile.open(archive, "r:*")
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, *_DAMAGED) as exc:
         raise DataError(f"{archive} is not a readable tar archive: {exc}") from exc
     with tar:
-        members = list(_safe_members(tar, archive))
+        try:
+            members = list(_safe_members(tar, archive))
+        except _DAMAGED as exc:
+            raise DataError(f"{archive} is truncated or damaged ({type(exc).__name__}: {exc}); "
+                            "download it again") from exc
         dest.mkdir(parents=True, exist_ok=True)
         tmp = dest / f".extract-{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            tar.extractall(tmp, members=members, filter="data")
+            try:
+                tar.extractall(tmp, members=members, filter="data")
+            except _DAMAGED as exc:
+                if isinstance(exc, OSError) and exc.errno is not None:  # disk full, permissions...
+                    raise DataError(f"cannot extract {archive} into {dest}: {exc.strerror or exc}") from exc
+                raise DataError(f"{archive} is truncated or damaged ({type(exc).__name__}: {exc}); "
+                                "download it again; nothing was extracted") from exc
             for child in tmp.iterdir():
                 target = dest / child.name
                 if target.exists():

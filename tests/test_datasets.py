@@ -163,6 +163,55 @@ def test_folder_skips_corrupt_and_non_audio(tmp_path):
         load_dataset("folder")
 
 
+def test_folder_follows_links_out_and_reports_bad_ones(tmp_path):
+    root = tmp_path / "music"
+    outside = tmp_path / "elsewhere"
+    _tone(root / "rock" / "a.wav")
+    _tone(root / "rock" / "a.flac")  # same stem: ids keep the extension (the case that used to crash)
+    _tone(outside / "b.wav", freq=880.0)
+    _tone(outside / "pop" / "p.wav", freq=660.0)
+    (root / "rock" / "b.wav").symlink_to(outside / "b.wav")  # a file linked from outside the folder
+    (root / "rock" / "b.flac").symlink_to(outside / "b.wav")
+    (root / "pop").symlink_to(outside / "pop", target_is_directory=True)  # a genre folder on another disk
+    (root / "rock" / "dead.wav").symlink_to(tmp_path / "nowhere.wav")
+    (root / "rock" / "loop1.wav").symlink_to(root / "rock" / "loop2.wav")
+    (root / "rock" / "loop2.wav").symlink_to(root / "rock" / "loop1.wav")
+    (root / "rock" / "zero.wav").symlink_to("/dev/zero")
+    os.mkfifo(root / "rock" / "pipe.wav")
+    (root / "rock" / "folder.wav").mkdir()
+    with pytest.warns(UserWarning, match="5 unreadable"):
+        ds = load_dataset("folder", root)
+    assert ds.ids == ["pop/p", "rock/a.flac", "rock/a.wav", "rock/b.flac", "rock/b.wav"]
+    assert ds[ds.index_of("rock/b.wav")].path == (outside / "b.wav").resolve()
+    causes = {s.path.name: s.cause for s in ds.skipped}
+    assert causes["dead.wav"].startswith("broken symbolic link")
+    assert causes["loop1.wav"] == causes["loop2.wav"] == "symbolic link loop"
+    assert "not a regular file" in causes["zero.wav"] and "/dev/zero" in causes["zero.wav"]
+    assert "not a regular file" in causes["pipe.wav"]
+    # nothing hangs on /dev/zero or the FIFO without the header probe either
+    assert load_dataset("folder", root, check_audio=False, warn=False).ids == ds.ids
+
+
+def test_manifest_that_is_not_utf8_or_lists_special_files(tmp_path):
+    audio = _tone(tmp_path / "a.wav")
+    latin1 = tmp_path / "manifest.tsv"
+    latin1.write_bytes("id\tgenre\tpath\nx\tchanson fran\xe7aise\ta.wav\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"manifest .*manifest.tsv is not UTF-8 text \(line 2, byte b.\\xe7. at offset 28\)"):
+        Dataset.from_manifest(latin1)
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_dataset("manifest", tmp_path)
+    huge = tmp_path / "huge.tsv"
+    huge.write_text("id\tgenre\tpath\nx\tpop\t" + "a" * 200_000 + "\n")
+    with pytest.raises(DataError, match="huge.tsv is not a readable tab-separated file: field larger"):
+        Dataset.from_manifest(huge)
+    special = tmp_path / "special.tsv"
+    special.write_text(f"id\tgenre\tpath\na\tpop\t{audio}\nz\tpop\t/dev/zero\nd\tpop\t{tmp_path}\n")
+    ds = Dataset.from_manifest(special)
+    assert ds.ids == ["a"] and {str(s.path) for s in ds.skipped} == {"/dev/zero", str(tmp_path)}
+    with pytest.raises(DataError, match="line 3: /dev/zero is not a regular file"):
+        Dataset.from_manifest(special, missing="raise")
+
+
 def test_registry(tmp_path):
     assert {"demo", "gtzan", "folder", "soundcloud"} <= set(available_datasets())
     with pytest.raises(ParameterError, match="unknown data set"):

@@ -199,3 +199,62 @@ def test_oversized_part_file_restarts(server, tmp_path):
     (tmp_path / "f.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 10))  # from an older, longer file
     download(base + "/f.bin", tmp_path / "f.bin", progress=False)
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_safe_extract_accepts_a_dot_slash_root_member(tmp_path):
+    import shutil
+    import subprocess
+
+    src = tmp_path / "src" / "genres" / "blues"
+    src.mkdir(parents=True)
+    (src / "blues.00000.wav").write_bytes(PAYLOAD)
+    archives = []
+    if shutil.which("tar"):  # exactly what `tar -C dir -czf x.tgz .` writes: "./", "./genres/", ...
+        subprocess.run(["tar", "-C", str(tmp_path / "src"), "-czf", str(tmp_path / "dot.tgz"), "."], check=True)
+        with tarfile.open(tmp_path / "dot.tgz") as tar:
+            assert tar.getnames()[0] in ("./", ".")
+        archives.append(tmp_path / "dot.tgz")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        root = tarfile.TarInfo("./")
+        root.type = tarfile.DIRTYPE
+        tar.addfile(root)
+        info = tarfile.TarInfo("./genres/blues/blues.00000.wav")
+        info.size = len(PAYLOAD)
+        tar.addfile(info, io.BytesIO(PAYLOAD))
+    (tmp_path / "made.tgz").write_bytes(buf.getvalue())
+    archives.append(tmp_path / "made.tgz")
+    for k, archive in enumerate(archives):
+        out = safe_extract(archive, tmp_path / f"out{k}")
+        assert (out / "genres" / "blues" / "blues.00000.wav").read_bytes() == PAYLOAD
+
+
+def test_safe_extract_refuses_an_empty_member_name(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    (tmp_path / "e.tar").write_bytes(buf.getvalue())
+    with pytest.raises(DataError, match="empty name"):
+        safe_extract(tmp_path / "e.tar", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("mode", ["gz", "bz2", "xz"])
+def test_safe_extract_truncated_archive_is_a_clear_error(tmp_path, mode):
+    import os
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=f"w:{mode}") as tar:
+        for k in range(3):
+            data = os.urandom(60_000)  # incompressible, so the cut lands inside member data
+            info = tarfile.TarInfo(f"genres/blues/blues.0000{k}.wav")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    whole = buf.getvalue()
+    archive = tmp_path / f"cut.tar.{mode}"
+    archive.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=r"cut\.tar\.\w+ (is truncated or damaged|is not a readable tar)"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())  # nothing half-extracted

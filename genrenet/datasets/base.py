@@ -294,37 +294,36 @@ class Dataset:
         base = Path(root) if root is not None else path.resolve().parent
         tracks: list[Track] = []
         skipped: list[SkippedFile] = []
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-            cols = set(reader.fieldnames or [])
-            need = {"id", "genre", "path"} - cols
-            if need:
-                raise DataError(f"manifest {path} lacks column(s) {sorted(need)}; has {sorted(cols)}")
-            for lineno, row in enumerate(reader, start=2):
-                genre = (row.get("genre") or "").strip()
-                if not genre:
-                    continue
-                rel = (row.get("path") or "").strip()
-                if not rel or not (row.get("id") or "").strip():
-                    raise DataError(f"manifest {path} line {lineno}: empty id or path")
-                p = Path(rel)
-                p = p if p.is_absolute() else base / p
-                if not p.exists():
-                    if missing == "raise":
-                        raise DataError(f"manifest {path} line {lineno}: audio file {p} does not exist")
-                    skipped.append(SkippedFile(p, "listed in manifest but missing"))
-                    continue
-                tracks.append(
-                    Track(
-                        path=p,
-                        genre=genre,
-                        id=row["id"].strip(),
-                        duration=_float_or_none(row.get("duration"), path, lineno),
-                        artist=(row.get("artist") or "").strip() or None,
-                        group=(row.get("group") or "").strip() or None,
-                        sha256=(row.get("sha256") or "").strip() or None,
-                    )
+        for lineno, row in _read_tsv(path, need=("id", "genre", "path")):
+            genre = (row.get("genre") or "").strip()
+            if not genre:
+                continue
+            rel = (row.get("path") or "").strip()
+            if not rel or not (row.get("id") or "").strip():
+                raise DataError(f"manifest {path} line {lineno}: empty id or path")
+            p = Path(rel)
+            p = p if p.is_absolute() else base / p
+            if not p.exists():
+                if missing == "raise":
+                    raise DataError(f"manifest {path} line {lineno}: audio file {p} does not exist")
+                skipped.append(SkippedFile(p, "listed in manifest but missing"))
+                continue
+            if not p.is_file():  # a directory, device or FIFO (reading /dev/zero would never end)
+                if missing == "raise":
+                    raise DataError(f"manifest {path} line {lineno}: {p} is not a regular file")
+                skipped.append(SkippedFile(p, "listed in manifest but not a regular file"))
+                continue
+            tracks.append(
+                Track(
+                    path=p,
+                    genre=genre,
+                    id=row["id"].strip(),
+                    duration=_float_or_none(row.get("duration"), path, lineno),
+                    artist=(row.get("artist") or "").strip() or None,
+                    group=(row.get("group") or "").strip() or None,
+                    sha256=(row.get("sha256") or "").strip() or None,
                 )
+            )
         return cls(
             name or path.resolve().parent.name,
             base,
@@ -396,6 +395,35 @@ class Dataset:
     def replace_track(self, index: int, **changes) -> Track:
         """Return ``self[index]`` with fields changed (the data set is not modified)."""
         return replace(self.tracks[index], **changes)
+
+
+def _read_tsv(path: Path, *, need: Sequence[str]) -> list[tuple[int, dict]]:
+    """Rows of a UTF-8, tab-separated manifest as ``(line number, row)``; DataError names any problem."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            cols = set(reader.fieldnames or [])
+            missing = set(need) - cols
+            if missing:
+                raise DataError(f"manifest {path} lacks column(s) {sorted(missing)}; has {sorted(cols)}")
+            return [(lineno, row) for lineno, row in enumerate(reader, start=2)]
+    except UnicodeDecodeError:
+        raise DataError(f"manifest {path} is not UTF-8 text ({_first_bad_byte(path)}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"manifest {path} is not a readable tab-separated file: {exc}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where a file stops being UTF-8 (the decoder's own offset is relative to the chunk it read)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return f"line {line}, byte {raw[exc.start:exc.start + 1]!r} at offset {exc.start}"
+    return "it changed while being read"
 
 
 def _is_under(path: Path, base: Path) -> bool:

@@ -4,7 +4,10 @@ Any directory whose sub-folders are genres and whose files (at any depth below
 a genre folder) are audio becomes a :class:`~genrenet.datasets.base.Dataset`:
 the genre is the top-level folder name, non-audio files and hidden files are
 ignored, and files that cannot be decoded are reported in
-``Dataset.skipped`` (and as a warning) instead of stopping the run.
+``Dataset.skipped`` (and as a warning) instead of stopping the run. Symbolic
+links are followed, also out of the folder (a genre folder may live on another
+disk; track ids are the paths inside the folder); broken links, link loops and
+links to devices or FIFOs are reported in ``Dataset.skipped``.
 
 Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
 ``genrenet evaluate --data DIR`` for evaluating a bundle on any folder.
@@ -12,6 +15,9 @@ Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import warnings
 from collections import Counter
 from dataclasses import replace
@@ -85,11 +91,17 @@ def load_folder(
         genre_dirs = [p for p in genre_dirs if p.name in set(genres)]
     tracks: list[Track] = []
     skipped: list[SkippedFile] = []
+    full_ids: list[str] = []  # path inside the data set with its extension
     for gdir in genre_dirs:
         for f in sorted(gdir.rglob("*")):
-            if not f.is_file() or any(part.startswith(".") for part in f.relative_to(root).parts):
+            rel = f.relative_to(root)  # where the file appears in the tree, whatever links lead to
+            if any(part.startswith(".") for part in rel.parts) or f.suffix.lower() not in exts:
                 continue
-            if f.suffix.lower() not in exts:
+            problem = _not_a_file(f)
+            if problem == "directory":
+                continue
+            if problem is not None:
+                skipped.append(SkippedFile(f, problem))
                 continue
             duration = None
             if check_audio:
@@ -98,14 +110,12 @@ def load_folder(
                 except Exception as exc:  # any decoder failure: report, skip, carry on
                     skipped.append(SkippedFile(f, _cause(exc)))
                     continue
-            rel = f.relative_to(root).with_suffix("")
-            tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.as_posix(), duration=duration))
+            tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.with_suffix("").as_posix(),
+                                duration=duration))
+            full_ids.append(rel.as_posix())
     # "song.mp3" next to "song.wav": keep the extension in both ids so they stay unique
     counts = Counter(t.id for t in tracks)
-    tracks = [
-        t if counts[t.id] == 1 else replace(t, id=Path(t.path).relative_to(root.resolve()).as_posix())
-        for t in tracks
-    ]
+    tracks = [t if counts[t.id] == 1 else replace(t, id=full) for t, full in zip(tracks, full_ids, strict=True)]
     if not tracks:
         raise DataError(
             f"no readable audio found in {root}: expected <genre>/<file> sub-folders with "
@@ -119,6 +129,27 @@ def load_folder(
             stacklevel=2,
         )
     return Dataset(name, root.resolve(), tracks, skipped=skipped, description=f"folder tree {root}")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a track (``"directory"`` for folders), or None for a regular file.
+
+    Symbolic links are followed, also out of the data set (a genre folder may live on
+    another disk); broken links, link loops and links to devices or FIFOs are reported.
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if path.is_symlink():
+            return "symbolic link loop" if exc.errno == errno.ELOOP else \
+                f"broken symbolic link to {os.readlink(path)}"
+        return f"cannot read it: {exc.strerror or exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    if not stat.S_ISREG(st.st_mode):
+        via = f" (symbolic link to {os.readlink(path)})" if path.is_symlink() else ""
+        return f"not a regular file: a device, FIFO or socket{via}"
+    return None
 
 
 def _cause(exc: Exception) -> str:
