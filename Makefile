@@ -42,6 +42,7 @@ lint: venv
 bench: venv
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_demo.py
 
 clean:
 	rm -rf _build results book/_executed

@@ -6,7 +6,7 @@ A model sees fixed-length windows of a track; a *track* prediction is the mean
 of its windows' probabilities (the same rule :mod:`genrenet.predict` applies to
 uploads), so every result here is given at both levels.
 
-Used in the book chapter "Results" (07) and the notebooks
+Used in the book chapter ``book/results.md`` and the notebooks
 ``notebooks/train_model.ipynb`` and ``notebooks/results.ipynb``.
 """
 
@@ -517,10 +517,12 @@ def collect_results(results_dir) -> list[dict[str, Any]]:
 def results_table(records, *, include_thesis: bool = True):
     """A pandas DataFrame comparing results (one row per record), the thesis's CNN first.
 
-    Columns: model, data set (SYNTHETIC marked), genres, split, protocol,
+    Columns: model, data set (synthetic marked, see :func:`genrenet.datasets.data_label`), genres, split, protocol,
     window accuracy, track accuracy, track macro-F1, seed, path.
     """
     import pandas as pd
+
+    from genrenet.datasets.base import data_label
 
     rows = []
     if include_thesis:
@@ -533,7 +535,7 @@ def results_table(records, *, include_thesis: bool = True):
     for m in records:
         rows.append({
             "model": m.get("name", m.get("model")),
-            "dataset": m["dataset"] + (" (SYNTHETIC)" if m.get("synthetic") else ""),
+            "dataset": data_label(m["dataset"], synthetic=bool(m.get("synthetic"))),
             "genres": len(m["genres"]),
             "split": m["split"]["name"],
             "protocol": m["protocol"],

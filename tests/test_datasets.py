@@ -229,6 +229,31 @@ def test_registry(tmp_path):
         register_dataset("mine_test", loader)
 
 
+def test_one_label_marks_synthetic_data_everywhere(tmp_path):
+    from genrenet.datasets import SYNTHETIC_LABEL, data_label, is_synthetic_dataset, synthetic_notice
+
+    assert data_label("demo", synthetic=True) == f"demo ({SYNTHETIC_LABEL})"
+    assert data_label("gtzan", synthetic=False) == "gtzan"
+    assert SYNTHETIC_LABEL in synthetic_notice() and "not real music" in synthetic_notice()
+    real = Dataset("folder", tmp_path, [Track(tmp_path / "a.wav", "rock", "a")])
+    assert real.label == "folder"
+    fake = Dataset("demo", tmp_path, [Track(tmp_path / "a.wav", "rock", "a")], synthetic=True)
+    assert fake.label == data_label("demo", synthetic=True) and SYNTHETIC_LABEL in fake.describe()
+    # the registry knows which data sets are generated, without loading them
+    assert is_synthetic_dataset("demo") and not is_synthetic_dataset("gtzan")
+    assert not is_synthetic_dataset("no such data set")
+    register_dataset("fake_test", lambda root, **kw: fake, synthetic=True, overwrite=True)
+    assert is_synthetic_dataset("fake_test")
+    register_dataset("fake_test", lambda root, **kw: fake, overwrite=True)
+    assert not is_synthetic_dataset("fake_test")
+    # results tables name the data with the same label
+    from genrenet.evaluate import results_table
+
+    rec = {"name": "m", "dataset": "demo", "synthetic": True, "genres": ["a", "b"], "split": {"name": "s"},
+           "protocol": "p", "window": {"accuracy": 0.5}, "track": {"accuracy": 0.5, "macro_f1": 0.5}}
+    assert results_table([rec], include_thesis=False)["dataset"].tolist() == [data_label("demo", synthetic=True)]
+
+
 def test_demo_dataset_is_synthetic(tmp_path):
     pytest.importorskip("genrenet.datasets.demo")
     ds = load_dataset("demo", tmp_path / "demo", n_per_genre=2, duration=3.0)

@@ -83,8 +83,9 @@ def test_default_root_and_cli(tmp_path, capsys):
     assert main(["demo", "--to", str(tmp_path / "bad"), "--per-genre", "0"]) == 1
 
 
-def test_styles_are_separable_but_not_identical():
-    """A linear classifier on MFCC statistics, cross-validated over whole clips, tells the styles apart."""
+def test_styles_overlap_but_remain_distinguishable():
+    """A linear classifier on MFCC statistics, cross-validated over whole clips, tells the styles
+    apart far better than chance (1/6) but not perfectly: the styles share instruments, tempi and keys."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -101,7 +102,42 @@ def test_styles_are_separable_but_not_identical():
             groups += [gi * 10 + i] * len(feats)
     X, y, groups = np.concatenate(X), np.array(y), np.array(groups)
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
-    assert cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(4)).mean() >= 0.85
+    accuracy = cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(4)).mean()
+    assert 0.45 <= accuracy <= 0.95, accuracy
     # clips of one style are not copies of each other
     per_clip = X.reshape(len(demo.DEMO_GENRES), 4, -1, X.shape[1]).mean(axis=2)
     assert np.min(np.abs(per_clip[:, 0] - per_clip[:, 1]).sum(axis=1)) > 1.0
+
+
+def test_recipes_share_instruments_tempi_and_drums():
+    recipes = {g: demo.style_recipe(g) for g in demo.DEMO_GENRES}
+    # every part of the pool is played by at least two styles
+    parts = {p for r in recipes.values() for p in r["parts"]}
+    for part in parts:
+        assert sum(part in r["parts"] for r in recipes.values()) >= 2, part
+    # every style's tempo range overlaps another style's, and drum patterns are shared
+    for g, r in recipes.items():
+        lo, hi = r["tempo"]
+        assert any(o["tempo"][0] < hi and lo < o["tempo"][1] for h, o in recipes.items() if h != g), g
+        assert any(set(r["drums"]) - {"none"} & set(o["drums"]) for h, o in recipes.items() if h != g), g
+    recipes["rock"]["parts"]["guitar"] = 0.0  # a copy: the corpus is unchanged
+    assert demo.style_recipe("rock")["parts"]["guitar"] > 0.5
+    with pytest.raises(ParameterError, match="genre"):
+        demo.style_recipe("polka")
+
+
+def test_an_old_corpus_is_regenerated_when_the_demo_version_changes(tmp_path, monkeypatch):
+    from genrenet.datasets import load_dataset
+
+    root = demo.generate_demo(tmp_path, n_per_genre=1, duration=0.5, progress=False)
+    assert demo.recorded_version(root) == demo.DEMO_VERSION
+    calls = []
+    monkeypatch.setattr(demo, "generate_demo", lambda r, **kw: calls.append(r) or r)
+    assert load_dataset("demo", root).synthetic and calls == []  # current corpus: used as it is
+    marker = root / ".demo.json"
+    marker.write_text(marker.read_text().replace(f'"demo_version": {demo.DEMO_VERSION}', '"demo_version": 1'))
+    assert demo.recorded_version(root) == 1
+    load_dataset("demo", root)  # a corpus of an older demo version is regenerated, not reused
+    assert calls == [root]
+    marker.unlink()
+    assert demo.recorded_version(root) is None

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
 def format_table(name: str, result, *, top: int = 5) -> str:
     """Plain-text table of one :class:`~genrenet.predict.PredictionResult`."""
+    from genrenet.datasets.base import SYNTHETIC_LABEL
+
     note = " (evenly spaced windows)" if result.truncated else ""
     lines = [f"{name}: {result.duration:.1f} s, {result.windows_used} of {result.windows_total} windows{note}"]
     width = max(len(r.name) for r in result.results)
@@ -80,7 +82,7 @@ def format_table(name: str, result, *, top: int = 5) -> str:
         acc = r.metrics.get("accuracy")
         acc_text = f"  [accuracy {acc:.3f}]" if acc is not None else ""
         if r.synthetic:
-            acc_text += "  [trained on the SYNTHETIC demo corpus]"
+            acc_text += f"  [trained on the {SYNTHETIC_LABEL}]"
         cells = "  ".join(f"{g} {p:.3f}" for g, p in ranked)
         lines.append(f"  {r.name:<{width}}  -> {r.genre:<12} {cells}{acc_text}")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """``genrenet select``: the genre-selection experiment (every k-genre subset, shared grouped folds).
 
-Used in the book chapter "Data" (04, section "Genre selection") and by the
+Used in the book chapter ``book/dev_data.md`` (section "Choosing four genres") and by the
 notebook ``notebooks/genre_selection.ipynb`` through :mod:`genrenet.selection`.
 """
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume the experiment and print the genre counts."""
     from pathlib import Path
 
-    from genrenet.datasets import load_dataset
+    from genrenet.datasets import data_label, load_dataset
     from genrenet.errors import ParameterError
     from genrenet.io import atomic_write_json
     from genrenet.selection import describe, genre_counts, plot_selection, run_selection
@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     summary = describe(result, thresholds=thresholds)
     atomic_write_json(out / "counts.json", summary)
-    synthetic = " (SYNTHETIC demo corpus)" if result.config.get("synthetic") else ""
-    title = f"{result.config['dataset']}{synthetic}: {result.config['protocol']}"
+    label = data_label(result.config["dataset"], synthetic=bool(result.config.get("synthetic")))
+    title = f"{label}: {result.config['protocol']}"
     plot_selection(genre_counts(result, thresholds=thresholds, genres=result.config["genres"]),
                    path=out / "selection.png", title=title)
     done = len(result.results)

@@ -12,8 +12,8 @@ folder     any ``<genre>/<file>`` tree of your own music
 soundcloud a manifest written by the SoundCloud collector
 ========== ==============================================================
 
-Users add their own with :func:`register_dataset`. Used by book chapter 04
-"Data" (``notebooks/data_exploration.ipynb``) and every experiment notebook.
+Users add their own with :func:`register_dataset`. Used by book chapter
+``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and every experiment notebook.
 """
 
 from __future__ import annotations
@@ -22,7 +22,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from genrenet.datasets.base import MANIFEST_COLUMNS, Dataset, SkippedFile, Track, audio_extensions
+from genrenet.datasets.base import (
+    MANIFEST_COLUMNS,
+    SYNTHETIC_LABEL,
+    Dataset,
+    SkippedFile,
+    Track,
+    audio_extensions,
+    data_label,
+    synthetic_notice,
+)
 from genrenet.errors import DataError, ParameterError
 
 __all__ = [
@@ -30,16 +39,22 @@ __all__ = [
     "Dataset",
     "SkippedFile",
     "MANIFEST_COLUMNS",
+    "SYNTHETIC_LABEL",
     "audio_extensions",
+    "data_label",
+    "synthetic_notice",
     "load_dataset",
     "register_dataset",
     "available_datasets",
+    "is_synthetic_dataset",
 ]
 
 _REGISTRY: dict[str, Callable[..., Dataset]] = {}
+_SYNTHETIC: set[str] = set()
 
 
-def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bool = False) -> None:
+def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bool = False,
+                     synthetic: bool = False) -> None:
     """Register ``loader(root, **kw) -> Dataset`` under ``name`` for :func:`load_dataset`.
 
     Parameters
@@ -50,6 +65,8 @@ def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bo
         Called as ``loader(root, **kw)``; ``root`` may be None.
     overwrite : bool, keyword-only
         Replace an existing registration instead of raising.
+    synthetic : bool, keyword-only
+        The loader returns generated audio, not music (:func:`is_synthetic_dataset`).
     """
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ParameterError(f"name must be a non-empty identifier, got {name!r}")
@@ -58,6 +75,18 @@ def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bo
     if name in _REGISTRY and not overwrite:
         raise ParameterError(f"data set {name!r} is already registered (pass overwrite=True)")
     _REGISTRY[name] = loader
+    if synthetic:
+        _SYNTHETIC.add(name)
+    else:
+        _SYNTHETIC.discard(name)
+
+
+def is_synthetic_dataset(name: str) -> bool:
+    """Whether the registered data set ``name`` is generated audio (the demo corpus), without loading it.
+
+    The book uses it to label pages made from such runs (see :data:`SYNTHETIC_LABEL`).
+    """
+    return name in _SYNTHETIC
 
 
 def available_datasets() -> list[str]:
@@ -114,13 +143,14 @@ def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = 
         root = demo_dir() if not variant else demo_dir().parent / f"demo-{variant}"
     root = Path(root).expanduser()
     has_audio = root.is_dir() and any(root.glob("*/*.wav"))
-    if not has_audio or opts:
-        # generate_demo is resumable: finished files are kept, so this is cheap when complete
+    if not has_audio or opts or demo.recorded_version(root) != demo.DEMO_VERSION:
+        # generate_demo is resumable: finished files are kept, so this is cheap when complete; a
+        # corpus written by another demo version is regenerated
         demo.generate_demo(root, progress=progress, **opts)
     ds = load_folder(root, name="demo", check_audio=True, genres=genres)
     tracks = [replace(t, id=Path(t.id).name) for t in ds.tracks]
     return Dataset("demo", ds.root, tracks, synthetic=True, skipped=ds.skipped,
-                   description=f"SYNTHETIC demo corpus at {root} (generated, not real music)")
+                   description=f"{SYNTHETIC_LABEL} at {root} (generated, not real music)")
 
 
 def _load_gtzan(root=None, **kw) -> Dataset:
@@ -150,7 +180,7 @@ def _load_manifest(root=None, **kw) -> Dataset:
     return Dataset.from_manifest(path, **kw)
 
 
-register_dataset("demo", _load_demo)
+register_dataset("demo", _load_demo, synthetic=True)
 register_dataset("gtzan", _load_gtzan)
 register_dataset("folder", _load_folder)
 register_dataset("soundcloud", _load_soundcloud)

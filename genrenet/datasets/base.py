@@ -5,9 +5,10 @@ id, duration and optional artist/group/sha256). Splits hold indices into it,
 the feature cache keys its files, and every result records its
 :meth:`Dataset.content_hash` so a number can be traced back to the exact files.
 
-Used by book chapter 04 "Data" (notebook ``notebooks/data_exploration.ipynb``)
-and, through the splits and the cache, by chapters 05-07 (``train_model.ipynb``,
-``evaluation.ipynb``).
+Used by book chapter ``book/dev_data.md`` (notebook ``notebooks/data_exploration.ipynb``)
+and, through the splits and the cache, by ``book/dev_processing.md``, ``book/dev_models.md`` and
+``book/results.md`` (``train_model.ipynb``,
+``results.ipynb``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ import numpy as np
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_write_text
 
-__all__ = ["Track", "Dataset", "SkippedFile", "MANIFEST_COLUMNS", "audio_extensions"]
+__all__ = ["Track", "Dataset", "SkippedFile", "MANIFEST_COLUMNS", "SYNTHETIC_LABEL", "audio_extensions",
+           "data_label", "synthetic_notice"]
+
+#: The words that mark everything made from the generated demo corpus: book pages, chart
+#: titles, tables, command output. Use :func:`data_label` / :attr:`Dataset.label` rather than
+#: spelling the marker again.
+SYNTHETIC_LABEL = "SYNTHETIC demo corpus"
 
 #: Columns of a data set manifest written by :meth:`Dataset.write_manifest`.
 MANIFEST_COLUMNS = ("id", "genre", "path", "duration", "artist", "group", "sha256")
@@ -41,6 +48,29 @@ def audio_extensions() -> frozenset[str]:
     except ImportError:  # pragma: no cover - audio module always present in a full install
         return _FALLBACK_EXTENSIONS
     return frozenset(e.lower() if e.startswith(".") else "." + e.lower() for e in SUPPORTED_EXTENSIONS)
+
+
+def data_label(name: str, *, synthetic: bool) -> str:
+    """How results name their data set: ``"demo (SYNTHETIC demo corpus)"``, or just ``"gtzan"``.
+
+    Parameters
+    ----------
+    name : str
+        The data set name recorded with a result.
+    synthetic : bool, keyword-only
+        Whether the data is the generated demo corpus.
+
+    Returns
+    -------
+    str
+    """
+    return f"{name} ({SYNTHETIC_LABEL})" if synthetic else str(name)
+
+
+def synthetic_notice() -> str:
+    """One sentence telling a reader that what follows was measured on the synthetic corpus."""
+    return (f"Built on the {SYNTHETIC_LABEL}: generated audio, not real music. Its numbers show that "
+            "the pipeline works end to end, not how well a model recognises music genres.")
 
 
 @dataclass(frozen=True)
@@ -150,6 +180,11 @@ class Dataset:
         return f"Dataset({self.name!r}, {len(self)} tracks, {len(self.genres)} genres{kind}, root={self.root})"
 
     # -- labels ------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """The name results and charts give this data set (marks the synthetic corpus, see :func:`data_label`)."""
+        return data_label(self.name, synthetic=self.synthetic)
+
     @property
     def genres(self) -> list[str]:
         """Sorted list of the genres present."""
@@ -378,7 +413,7 @@ class Dataset:
 
     def describe(self) -> str:
         """One human-readable line naming the data set, its size and whether it is synthetic."""
-        kind = "SYNTHETIC demo corpus" if self.synthetic else "audio"
+        kind = SYNTHETIC_LABEL if self.synthetic else "audio"
         extra = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""
         return (
             f"data set {self.name!r} ({kind}): {len(self)} tracks in {len(self.genres)} genres "

@@ -1,28 +1,35 @@
 """The synthetic demo corpus: six made-up "genres" synthesised from scratch.
 
-Book chapter 04 (data) and notebook ``notebooks/signal_processing.ipynb`` use this
-module; every experiment notebook falls back to this corpus (``dataset = "demo"``) so
-the book builds and the tests run without downloading GTZAN.
+Book chapter ``book/dev_data.md`` and the notebook
+``notebooks/data_exploration.ipynb`` use this module; every experiment notebook
+falls back to this corpus (``dataset = "demo"``) so the book builds and the tests
+run without downloading GTZAN.
 
-The clips are SYNTHETIC: no recording is involved. Each style has its own tempo range,
-instruments (synthesis method), rhythm and harmony, and every clip draws its own key,
-mode, tempo, chord progression, mix levels and noise floor from a per-clip random
-generator seeded by ``(seed, genre, clip number)``, so clips of one style differ while the
-styles stay separable by a CNN on log-mel spectrograms:
+The clips are SYNTHETIC: no recording is involved. They are built like music is
+mixed: a style draws its parts from one shared pool of instruments (pads,
+wavetable strings, a keyboard accompaniment, square or sawtooth arpeggios, FM
+bells, a sampled FM electric piano, distorted power chords, an acid line, bass
+lines and synthesised drum kits), each with a style-specific probability, so
+styles share instruments, tempi and keys the way real genres do:
 
 ============  ===========  ==========================================================
-style         tempo (bpm)  recipe
+style         tempo (bpm)  most likely parts (any part of the pool may appear)
 ============  ===========  ==========================================================
-ambient       56-76        slow additive pads (two-bar chords, slow attack), reverb, no drums
-chiptune      138-172      square-wave wavetable arpeggios in 16ths, triangle bass, noise hats
-classical     66-108       Alberti-bass accompaniment and a stepwise melody, harmonic-rich
-                           wavetable "strings" with vibrato, no drums
-hiphop        78-96        swung boom-bap drums, sub-bass, a sampled FM electric-piano chord
-                           replayed by the sampler, vinyl crackle
-rock          108-150      distorted sawtooth power chords in 8ths, saw bass, backbeat drums
-techno        120-136      four-on-the-floor kick, off-beat open hats, filtered 16th-note
-                           sawtooth acid bass with a moving cutoff
+ambient       60-104       pads, FM bells, strings; usually no drums; long reverb
+chiptune      108-168      square-wave arpeggios, triangle bass, "chip" drums
+classical     62-132       wavetable strings melody, keyboard accompaniment, no drums
+hiphop        74-102       swung boom-bap drums, sub bass, sampled FM electric piano
+rock          94-164       distorted power chords, saw bass, backbeat drums
+techno        116-142      four-on-the-floor drums, filtered acid line, pads
 ============  ===========  ==========================================================
+
+Every clip draws its own tempo, key, mode, chord progression, parts, part levels,
+drum pattern (sometimes a neighbouring style's), swing, brightness, reverb and noise
+floor from a random generator seeded by ``(seed, genre, clip number)``. About one clip
+in seven also carries a quieter part borrowed from another style (a "crossover"). The
+result is a corpus whose styles overlap: a classifier separates them clearly better
+than chance but not perfectly, so the book's experiments can show differences
+between models and between genre subsets.
 
 Files are written in GTZAN's layout ``<root>/<genre>/<genre>.<NNNNN>.wav`` (16-bit PCM
 mono), each atomically; a re-run skips files that are already complete, so an
@@ -41,15 +48,57 @@ import numpy as np
 from genrenet import synth
 from genrenet.errors import DataError, ParameterError
 
-__all__ = ["DEMO_GENRES", "DEMO_VERSION", "generate_demo", "render_clip", "demo_files"]
+__all__ = ["DEMO_GENRES", "DEMO_VERSION", "generate_demo", "render_clip", "demo_files", "style_recipe",
+           "recorded_version"]
 
 #: The demo styles, in label order.
 DEMO_GENRES = ("ambient", "chiptune", "classical", "hiphop", "rock", "techno")
 #: Bumped whenever the audio a given seed produces changes (stored in ``.demo.json``).
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 
-_TEMPO = {"ambient": (56, 76), "chiptune": (138, 172), "classical": (66, 108), "hiphop": (78, 96),
-          "rock": (108, 150), "techno": (120, 136)}
+_TEMPO = {"ambient": (60, 104), "chiptune": (108, 168), "classical": (62, 132), "hiphop": (74, 102),
+          "rock": (94, 164), "techno": (116, 142)}
+#: Probability that a clip of a style is in major mode.
+_MAJOR_P = {"ambient": 0.5, "chiptune": 0.6, "classical": 0.65, "hiphop": 0.35, "rock": 0.45, "techno": 0.35}
+#: Probability of each part of the shared pool appearing in a clip of a style.
+_PARTS = {
+    "ambient": {"pad": 0.95, "bells": 0.6, "strings": 0.15, "keys": 0.1, "epiano": 0.05, "arp": 0.05,
+                "bass": 0.4},
+    "chiptune": {"arp": 0.95, "bass": 0.85, "bells": 0.15, "keys": 0.1, "pad": 0.05, "acid": 0.05},
+    "classical": {"strings": 0.9, "keys": 0.85, "pad": 0.15, "bells": 0.1, "bass": 0.2, "epiano": 0.05},
+    "hiphop": {"epiano": 0.8, "bass": 0.95, "pad": 0.15, "strings": 0.1, "keys": 0.1, "bells": 0.1,
+               "guitar": 0.05},
+    "rock": {"guitar": 0.9, "bass": 0.9, "keys": 0.1, "strings": 0.05, "pad": 0.05, "arp": 0.05},
+    "techno": {"acid": 0.85, "bass": 0.5, "pad": 0.2, "arp": 0.15, "guitar": 0.05, "bells": 0.05},
+}
+#: Drum patterns a style plays, with their probabilities ("none": no drums).
+_DRUMS = {
+    "ambient": {"none": 0.8, "half": 0.1, "four": 0.05, "boombap": 0.05},
+    "chiptune": {"chip": 0.7, "four": 0.1, "backbeat": 0.15, "none": 0.05},
+    "classical": {"none": 0.9, "half": 0.05, "backbeat": 0.05},
+    "hiphop": {"boombap": 0.8, "half": 0.1, "backbeat": 0.05, "four": 0.05},
+    "rock": {"backbeat": 0.8, "half": 0.1, "four": 0.1},
+    "techno": {"four": 0.85, "boombap": 0.05, "backbeat": 0.05, "chip": 0.05},
+}
+_KITS = {
+    "four": {"kick": "X...X...X...X...", "openhat": "..x...x...x...x.", "hat": "x.xxx.xxx.xxx.xx"},
+    "backbeat": {"kick": "x...x.x.", "snare": "..X...X.", "hat": "xxxxxxxx"},
+    "half": {"kick": "x.......x.x.....", "snare": "........X.......", "hat": "x.x.x.x.x.x.x.x."},
+    "boombap": {"kick": "x.....x...x..x..", "snare": "....X.......X...", "hat": "x.x.x.x.x.x.x.x."},
+    "chip": {"hat": "x.x.x.x.x.x.x.x.", "kick": "x...x...x...x...", "snare": "....x.......x..."},
+}
+#: Per-style ranges of the clip-level mix: reverb wet share, brightness (low-pass cutoff, Hz),
+#: noise floor (dB below full scale) and swing.
+_MIX = {
+    "ambient": {"reverb": (0.3, 0.6), "cutoff": (4000, 9000), "noise_db": (-60, -32), "swing": (0.0, 0.1)},
+    "chiptune": {"reverb": (0.0, 0.15), "cutoff": (7000, 11000), "noise_db": (-62, -36), "swing": (0.0, 0.05)},
+    "classical": {"reverb": (0.2, 0.5), "cutoff": (5000, 10000), "noise_db": (-60, -34), "swing": (0.0, 0.05)},
+    "hiphop": {"reverb": (0.0, 0.25), "cutoff": (3500, 8000), "noise_db": (-56, -30), "swing": (0.08, 0.22)},
+    "rock": {"reverb": (0.05, 0.3), "cutoff": (5000, 10000), "noise_db": (-58, -32), "swing": (0.0, 0.05)},
+    "techno": {"reverb": (0.05, 0.3), "cutoff": (5000, 10000), "noise_db": (-60, -34), "swing": (0.0, 0.05)},
+}
+#: Share of clips that borrow one quieter part from another style.
+_CROSSOVER_P = 0.15
 _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 _MINOR = np.array([0, 2, 3, 5, 7, 8, 10])
 _PROGRESSIONS = {
@@ -60,7 +109,8 @@ _README = """SYNTHETIC DEMO CORPUS - NOT REAL MUSIC
 
 Every file here was synthesised by genrenet.datasets.demo (genrenet {version}); no recording
 was used. The six "genres" are made-up styles built from the synthesis methods of the
-thesis (additive, FM, wavetable, sampler) plus synthesised drums:
+thesis (additive, FM, wavetable, sampler) plus synthesised drums. They share one pool of
+instruments, tempi and keys, so they overlap like real genres do:
 {genres}
 
 Layout: <genre>/<genre>.<NNNNN>.wav, 16-bit PCM, mono, {sr} Hz, {duration:g} s each,
@@ -72,6 +122,26 @@ seed always gives byte-identical files. Regenerate with:
 Numbers measured on this corpus say how the pipeline behaves, not how well a model
 recognises real music genres.
 """
+
+
+def style_recipe(genre: str) -> dict:
+    """How a demo style is made: tempo range, part and drum probabilities, mix ranges.
+
+    Parameters
+    ----------
+    genre : str
+        One of :data:`DEMO_GENRES`.
+
+    Returns
+    -------
+    dict
+        ``{"tempo": (lo, hi), "major": p, "parts": {part: p}, "drums": {pattern: p}, "mix": {...}}``
+        (copies: changing them does not change the corpus).
+    """
+    if genre not in _PARTS:
+        raise ParameterError(f"genre must be one of {DEMO_GENRES}, got {genre!r}")
+    return {"tempo": _TEMPO[genre], "major": _MAJOR_P[genre], "parts": dict(_PARTS[genre]),
+            "drums": dict(_DRUMS[genre]), "mix": {k: tuple(v) for k, v in _MIX[genre].items()}}
 
 
 # --------------------------------------------------------------------------- music helpers
@@ -90,8 +160,7 @@ class _Clip:
         self.bpm = float(rng.uniform(lo, hi))
         self.beat = 60.0 / self.bpm
         self.bar = 4 * self.beat
-        self.mode = "major" if rng.random() < {"classical": 0.75, "chiptune": 0.6, "ambient": 0.5}.get(genre, 0.3) \
-            else "minor"
+        self.mode = "major" if rng.random() < _MAJOR_P[genre] else "minor"
         self.scale = _MAJOR if self.mode == "major" else _MINOR
         self.root = int(rng.integers(40, 52))  # E2..D#3 as the bass root
         progs = _PROGRESSIONS[self.mode]
@@ -105,6 +174,13 @@ class _Clip:
     def chord(self, bar: int, *, size: int = 3, octave: int = 1) -> list[int]:
         d = self.progression[bar % len(self.progression)]
         return [self.degree(d + 2 * i, octave) for i in range(size)]
+
+    def stem(self) -> _Clip:
+        """An empty buffer sharing this clip's musical choices (one part is rendered into it)."""
+        part = object.__new__(_Clip)
+        part.__dict__.update(self.__dict__)
+        part.buf = np.zeros(self.n, dtype=np.float64)
+        return part
 
     def add(self, signal: np.ndarray, start_s: float, gain: float = 1.0) -> None:
         start = int(round(start_s * self.sr))
@@ -132,8 +208,10 @@ def _table(amps) -> np.ndarray:
 _SQUARE = synth.single_cycle("square", n_terms=12)
 _SAW = synth.single_cycle("sawtooth", n_terms=24)
 _TRI = synth.single_cycle("triangle", n_terms=6)
+_SINE = synth.single_cycle("sine")
 _STRINGS = _table([1.0, 0.6, 0.45, 0.3, 0.22, 0.15, 0.1, 0.07])
 _PAD = _table([1.0, 0.3, 0.12, 0.05])
+_PULSE = _table([1.0, 0.9, 0.75, 0.6, 0.45, 0.3, 0.2, 0.1])
 
 
 def _wt(table: np.ndarray, sr: int, *, vibrato: float = 0.0, rate: float = 5.0):
@@ -155,129 +233,123 @@ def _lowpass(y: np.ndarray, cutoff: float, sr: int) -> np.ndarray:
     return lfilter([1 - a], [1, -a], lfilter([1 - a], [1, -a], y))
 
 
-def _drums(clip: _Clip, pattern: dict[str, str], *, swing: float = 0.0, gain: float = 1.0,
-           gains: dict[str, float] | None = None) -> None:
-    loop = synth.drum_pattern(pattern, bpm=clip.bpm, sr=clip.sr, bars=clip.n_bars, swing=swing, gains=gains,
-                              seed=int(clip.rng.integers(2**31)))
-    clip.add(loop, 0.0, gain)
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = list(weights)
+    p = np.array([weights[k] for k in names], dtype=np.float64)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-# --------------------------------------------------------------------------- styles
+# --------------------------------------------------------------------------- the shared pool of parts
 
 
-def _ambient(c: _Clip) -> None:
+def _pad(c: _Clip) -> None:
     sr = c.sr
     pad = _wt(_PAD, sr, vibrato=0.003, rate=float(c.rng.uniform(0.2, 0.6)))
-    chord_len = 2 * c.bar
+    chord_len = (2 if c.rng.random() < 0.6 else 1) * c.bar
+    detunes = (-0.08, 0.08) if c.rng.random() < 0.6 else (0.0,)
     for i in range(int(math.ceil(c.n / sr / chord_len)) + 1):
-        for m in c.chord(i, size=4, octave=1):
-            for detune in (-0.08, 0.08):
-                c.note(pad, m + detune, i * chord_len, chord_len + 1.0, 0.12, attack=1.2, decay=0.5,
-                       sustain=0.8, release=1.0)
-    if c.rng.random() < 0.7:  # a sparse high bell line (FM)
-        for k in range(int(c.n / sr / (2 * c.beat))):
-            if c.rng.random() < 0.35:
-                m = c.degree(int(c.rng.integers(0, 7)), 3)
-                c.note(lambda f, d: synth.fm(f, 3.5 * f, 1.5, sr=sr, duration=d), m, k * 2 * c.beat, 1.5, 0.06,
-                       attack=0.005, decay=0.6, sustain=0.1, release=0.8)
-    ir_t = np.arange(int(0.9 * sr)) / sr
-    ir = c.rng.standard_normal(ir_t.size) * np.exp(-ir_t / 0.3)
-    from scipy.signal import fftconvolve
-
-    wet = fftconvolve(c.buf, ir / np.sqrt(np.sum(ir**2)))[: c.n]
-    c.buf = 0.6 * c.buf + 0.4 * wet
+        for m in c.chord(i, size=4 if c.rng.random() < 0.5 else 3, octave=1):
+            for detune in detunes:
+                c.note(pad, m + detune, i * chord_len, chord_len + 0.8, 0.12 / len(detunes) * 2,
+                       attack=float(c.rng.uniform(0.2, 1.2)), decay=0.5, sustain=0.8, release=0.8)
 
 
-def _chiptune(c: _Clip) -> None:
-    sr = c.sr
-    lead = _wt(_SQUARE, sr)
-    bass = _wt(_TRI, sr)
-    step = c.beat / 4
-    up = c.rng.random() < 0.5
-    for bar in range(c.n_bars):
-        notes = c.chord(bar, size=3, octave=2)
-        arp = notes + [notes[0] + 12] if up else [notes[0] + 12] + notes[::-1]
-        for s in range(16):
-            c.note(lead, arp[s % len(arp)], bar * c.bar + s * step, step * 0.9, 0.22, attack=0.002, decay=0.02,
-                   sustain=0.7, release=0.01)
-        for s in range(8):
-            c.note(bass, c.chord(bar, size=1, octave=0)[0] + (12 if s % 2 else 0), bar * c.bar + s * c.beat / 2,
-                   c.beat / 2 * 0.8, 0.35, attack=0.002, decay=0.05, sustain=0.8, release=0.01)
-    _drums(c, {"hat": "x.x.x.x.x.x.x.x.", "kick": "x...x...x...x..."}, gain=0.25, gains={"kick": 0.6})
-
-
-def _classical(c: _Clip) -> None:
-    sr = c.sr
-    strings = _wt(_STRINGS, sr, vibrato=0.004, rate=float(c.rng.uniform(4.5, 6.0)))
-    soft = _wt(_TRI, sr)
-    eighth = c.beat / 2
-    for bar in range(c.n_bars):
-        lo, mid, hi = c.chord(bar, size=3, octave=1)
-        for s, m in enumerate([lo, hi, mid, hi] * 2):  # Alberti bass
-            c.note(soft, m, bar * c.bar + s * eighth, eighth * 1.3, 0.16, attack=0.01, decay=0.2, sustain=0.4,
-                   release=0.1)
+def _strings(c: _Clip) -> None:
+    strings = _wt(_STRINGS, c.sr, vibrato=0.004, rate=float(c.rng.uniform(4.5, 6.0)))
     degree = int(c.rng.integers(0, 7))
+    octave = int(c.rng.choice([1, 2, 2]))
     t = 0.0
-    while t < c.n / sr:
+    while t < c.n / c.sr:
         dur = c.beat * float(c.rng.choice([0.5, 1.0, 1.0, 2.0]))
-        c.note(strings, c.degree(degree, 2), t, dur, 0.2, attack=0.06, decay=0.1, sustain=0.85, release=0.12)
+        c.note(strings, c.degree(degree, octave), t, dur, 0.2, attack=0.06, decay=0.1, sustain=0.85, release=0.12)
         degree = int(np.clip(degree + c.rng.choice([-2, -1, -1, 1, 1, 2]), 0, 11))
         t += dur
 
 
-def _hiphop(c: _Clip) -> None:
-    sr = c.sr
-    swing = float(c.rng.uniform(0.08, 0.22))
-    _drums(c, {"kick": "x.....x...x..x..", "snare": "....X.......X...", "hat": "x.x.x.x.x.x.x.x."}, swing=swing,
-           gain=0.45, gains={"hat": 0.35})
-    sub = _wt(synth.single_cycle("sine"), sr)
+def _keys(c: _Clip) -> None:
+    """Keyboard accompaniment: an Alberti bass or block chords (soft triangle timbre)."""
+    soft = _wt(_TRI if c.rng.random() < 0.7 else _PAD, c.sr)
+    eighth = c.beat / 2
+    alberti = c.rng.random() < 0.65
     for bar in range(c.n_bars):
-        root = c.chord(bar, size=1, octave=0)[0]
-        c.note(sub, root, bar * c.bar, 1.5 * c.beat, 0.45, attack=0.005, decay=0.3, sustain=0.6, release=0.2)
-        c.note(sub, root, bar * c.bar + 2.5 * c.beat, c.beat, 0.35, attack=0.005, decay=0.3, sustain=0.6,
-               release=0.2)
-    # one electric-piano chord, synthesised once by FM, then replayed by the sampler
+        lo, mid, hi = c.chord(bar, size=3, octave=1)
+        if alberti:
+            for s, m in enumerate([lo, hi, mid, hi] * 2):
+                c.note(soft, m, bar * c.bar + s * eighth, eighth * 1.3, 0.16, attack=0.01, decay=0.2,
+                       sustain=0.4, release=0.1)
+        else:
+            for beat in (0, 2):
+                for m in (lo, mid, hi):
+                    c.note(soft, m, bar * c.bar + beat * c.beat, 1.8 * c.beat, 0.1, attack=0.01, decay=0.4,
+                           sustain=0.5, release=0.2)
+
+
+def _arp(c: _Clip) -> None:
+    table = [_SQUARE, _PULSE, _SAW][int(c.rng.choice(3, p=[0.55, 0.25, 0.2] if c.genre == "chiptune"
+                                                    else [0.2, 0.3, 0.5]))]
+    lead = _wt(table, c.sr)
+    step = c.beat / (4 if c.rng.random() < 0.7 else 2)
+    per_bar = int(round(c.bar / step))
+    up = c.rng.random() < 0.5
+    for bar in range(c.n_bars):
+        notes = c.chord(bar, size=3, octave=2)
+        arp = notes + [notes[0] + 12] if up else [notes[0] + 12] + notes[::-1]
+        for s in range(per_bar):
+            c.note(lead, arp[s % len(arp)], bar * c.bar + s * step, step * 0.9, 0.2, attack=0.002, decay=0.02,
+                   sustain=0.7, release=0.01)
+
+
+def _bells(c: _Clip) -> None:
+    sr = c.sr
+    ratio = float(c.rng.choice([1.4, 2.0, 3.5]))
+    density = float(c.rng.uniform(0.2, 0.5))
+    for k in range(int(c.n / sr / c.beat)):
+        if c.rng.random() < density:
+            m = c.degree(int(c.rng.integers(0, 7)), 3)
+            c.note(lambda f, d: synth.fm(f, ratio * f, 1.5, sr=sr, duration=d), m, k * c.beat, 1.2, 0.07,
+                   attack=0.005, decay=0.6, sustain=0.1, release=0.6)
+
+
+def _epiano(c: _Clip) -> None:
+    """One electric-piano chord, synthesised once by FM, then replayed by the sampler."""
+    sr = c.sr
     chord = c.chord(0, size=4, octave=2)
     base = sum(synth.fm(float(synth.midi_to_freq(m)), float(synth.midi_to_freq(m)), 1.2, sr=sr, duration=1.2)
                for m in chord) * synth.adsr(1.2, sr=sr, attack=0.005, decay=0.5, sustain=0.3, release=0.4)
+    offset = float(c.rng.choice([0.0, 1.0, 1.5]))
     events = []
     for bar in range(c.n_bars):
-        shift = c.progression[bar % len(c.progression)]
-        semis = float(c.scale[shift % 7])
-        events.append((bar * c.bar + c.beat * 1.5, semis, 0.12))
+        semis = float(c.scale[c.progression[bar % len(c.progression)] % 7])
+        events.append((bar * c.bar + c.beat * offset, semis, 0.12))
         if c.rng.random() < 0.5:
             events.append((bar * c.bar + c.beat * 3.0, semis, 0.08))
     c.buf += synth.sampler(base, events, sr=sr, duration=c.n / sr)
-    crackle = (c.rng.random(c.n) < 0.0008) * c.rng.standard_normal(c.n) * 0.3
-    c.buf += _lowpass(crackle, 4000, sr)
 
 
-def _rock(c: _Clip) -> None:
+def _guitar(c: _Clip) -> None:
+    """Distorted sawtooth power chords in eighths (or whole notes)."""
     sr = c.sr
     saw = _wt(_SAW, sr)
-    drive = float(c.rng.uniform(3.0, 7.0))
+    drive = float(c.rng.uniform(2.0, 7.0))
     guitar = np.zeros(c.n)
-    eighth = c.beat / 2
+    steps = 8 if c.rng.random() < 0.75 else 1
+    length = c.bar / steps
     for bar in range(c.n_bars):
         root = c.chord(bar, size=1, octave=1)[0]
-        for s in range(8):
-            start = int(round((bar * c.bar + s * eighth) * sr))
+        for s in range(steps):
+            start = int(round((bar * c.bar + s * length) * sr))
             if start >= c.n:
                 break
-            y = sum(saw(float(synth.midi_to_freq(m)), eighth * 0.95) for m in (root, root + 7, root + 12))
+            y = sum(saw(float(synth.midi_to_freq(m)), length * 0.95) for m in (root, root + 7, root + 12))
             y = y * synth.adsr(y.size / sr, sr=sr, attack=0.003, decay=0.05, sustain=0.8, release=0.02)
             stop = min(c.n, start + y.size)
             guitar[start:stop] += y[: stop - start]
-        c.note(saw, root - 12, bar * c.bar, c.bar * 0.98, 0.25, attack=0.005, decay=0.1, sustain=0.8, release=0.05)
     c.buf += 0.3 * np.tanh(drive * _lowpass(guitar, 3500, sr) / 3.0)
-    _drums(c, {"kick": "x...x.x.", "snare": "..X...X.", "hat": "xxxxxxxx"}, gain=0.5,
-           gains={"hat": 0.3, "kick": 1.2})
 
 
-def _techno(c: _Clip) -> None:
+def _acid(c: _Clip) -> None:
+    """A sawtooth 16th-note riff through a low-pass filter whose cutoff sweeps."""
     sr = c.sr
-    _drums(c, {"kick": "X...X...X...X...", "openhat": "..x...x...x...x.", "hat": "x.xxx.xxx.xxx.xx"}, gain=0.5,
-           gains={"hat": 0.2, "openhat": 0.35, "kick": 1.3})
     saw = _wt(_SAW, sr)
     step = c.beat / 4
     riff = c.rng.integers(0, 5, size=16)
@@ -296,10 +368,73 @@ def _techno(c: _Clip) -> None:
             c.add(y, t0, 0.5)
 
 
-_STYLES: dict[str, Callable[[_Clip], None]] = {
-    "ambient": _ambient, "chiptune": _chiptune, "classical": _classical, "hiphop": _hiphop, "rock": _rock,
-    "techno": _techno,
+_BASS_TABLES = {"sub": _SINE, "triangle": _TRI, "saw": _SAW}
+_BASS_KIND = {"ambient": {"sub": 0.7, "triangle": 0.3}, "chiptune": {"triangle": 0.8, "saw": 0.2},
+              "classical": {"triangle": 0.6, "sub": 0.4}, "hiphop": {"sub": 0.8, "saw": 0.2},
+              "rock": {"saw": 0.7, "triangle": 0.3}, "techno": {"saw": 0.5, "sub": 0.5}}
+
+
+def _bass(c: _Clip) -> None:
+    kind = _pick(c.rng, _BASS_KIND[c.genre])
+    osc = _wt(_BASS_TABLES[kind], c.sr)
+    rhythm = _pick(c.rng, {"whole": 0.3, "eighths": 0.35, "syncopated": 0.35})
+    for bar in range(c.n_bars):
+        root = c.chord(bar, size=1, octave=0)[0]
+        if rhythm == "whole":
+            c.note(osc, root, bar * c.bar, c.bar * 0.95, 0.35, attack=0.01, decay=0.2, sustain=0.7, release=0.1)
+        elif rhythm == "eighths":
+            for s in range(8):
+                c.note(osc, root + (12 if s % 2 and kind != "sub" else 0), bar * c.bar + s * c.beat / 2,
+                       c.beat / 2 * 0.8, 0.3, attack=0.003, decay=0.05, sustain=0.8, release=0.02)
+        else:
+            for start, length in ((0.0, 1.5), (2.5, 1.0)):
+                c.note(osc, root, bar * c.bar + start * c.beat, length * c.beat, 0.4, attack=0.005, decay=0.3,
+                       sustain=0.6, release=0.2)
+
+
+_PART_FUNCS: dict[str, Callable[[_Clip], None]] = {
+    "pad": _pad, "strings": _strings, "keys": _keys, "arp": _arp, "bells": _bells, "epiano": _epiano,
+    "guitar": _guitar, "acid": _acid, "bass": _bass,
 }
+
+
+def _drums(c: _Clip, kit: str, swing: float) -> np.ndarray:
+    gains = {"hat": float(c.rng.uniform(0.15, 0.4)), "openhat": 0.3, "kick": float(c.rng.uniform(0.9, 1.3)),
+             "snare": float(c.rng.uniform(0.7, 1.1))}
+    return synth.drum_pattern(_KITS[kit], bpm=c.bpm, sr=c.sr, bars=c.n_bars, swing=swing, gains=gains,
+                              seed=int(c.rng.integers(2**31)))[: c.n]
+
+
+def _reverb(y: np.ndarray, c: _Clip, wet: float) -> np.ndarray:
+    from scipy.signal import fftconvolve
+
+    if wet <= 0:
+        return y
+    ir_t = np.arange(int(float(c.rng.uniform(0.4, 1.0)) * c.sr)) / c.sr
+    ir = c.rng.standard_normal(ir_t.size) * np.exp(-ir_t / float(c.rng.uniform(0.15, 0.35)))
+    return (1 - wet) * y + wet * fftconvolve(y, ir / np.sqrt(np.sum(ir**2)))[: y.size]
+
+
+def _choose_parts(genre: str, rng: np.random.Generator) -> list[str]:
+    probs = _PARTS[genre]
+    parts = [p for p in _PART_FUNCS if p in probs and rng.random() < probs[p]]
+    if not any(p != "bass" for p in parts):  # a clip always has something above the bass
+        parts.append(max((p for p in probs if p != "bass"), key=probs.get))
+    return parts
+
+
+def _mix(c: _Clip, parts: list[str], *, guest: tuple[str, str] | None) -> None:
+    """Render each part into its own stem and sum them at random levels."""
+    for part in parts:
+        stem = c.stem()
+        _PART_FUNCS[part](stem)
+        c.buf += 10 ** (float(c.rng.uniform(-6.0, 0.0)) / 20) * stem.buf
+    if guest is not None:  # a part of another style, quieter, in this clip's tempo and key
+        other, part = guest
+        stem = c.stem()
+        stem.genre = other
+        _PART_FUNCS[part](stem)
+        c.buf += 10 ** (float(c.rng.uniform(-16.0, -8.0)) / 20) * stem.buf
 
 
 def render_clip(genre: str, index: int, *, seed: int = 42, duration: float = 10.0, sr: int = 22050) -> np.ndarray:
@@ -322,7 +457,7 @@ def render_clip(genre: str, index: int, *, seed: int = 42, duration: float = 10.
     -------
     ndarray of float32, shape ``(round(duration * sr),)``, peak below 1
     """
-    if genre not in _STYLES:
+    if genre not in _PARTS:
         raise ParameterError(f"genre must be one of {DEMO_GENRES}, got {genre!r}")
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ParameterError(f"index must be a non-negative integer, got {index!r}")
@@ -330,9 +465,22 @@ def render_clip(genre: str, index: int, *, seed: int = 42, duration: float = 10.
     duration, sr = _check_size(duration, sr)
     rng = np.random.default_rng(np.random.SeedSequence([seed, DEMO_GENRES.index(genre), int(index)]))
     clip = _Clip(genre, rng, sr=sr, duration=duration)
-    _STYLES[genre](clip)
-    noise_db = float(rng.uniform(-58.0, -38.0))
-    y = clip.buf + 10 ** (noise_db / 20) * rng.standard_normal(clip.n)
+    mix = _MIX[genre]
+    parts = _choose_parts(genre, rng)
+    guest = None
+    if rng.random() < _CROSSOVER_P:
+        other = DEMO_GENRES[int(rng.choice([i for i, g in enumerate(DEMO_GENRES) if g != genre]))]
+        guest = (other, max(_PARTS[other], key=_PARTS[other].get))
+    _mix(clip, parts, guest=guest)
+    kit = _pick(rng, _DRUMS[genre])
+    swing = float(rng.uniform(*mix["swing"]))
+    if kit != "none":
+        clip.buf += 10 ** (float(rng.uniform(-8.0, 0.0)) / 20) * 0.5 * _drums(clip, kit, swing)
+    y = _reverb(clip.buf, clip, float(rng.uniform(*mix["reverb"])))
+    y = _lowpass(y, float(rng.uniform(*mix["cutoff"])), sr)
+    y = y / max(float(np.max(np.abs(y))), 1e-9)
+    noise_db = float(rng.uniform(*mix["noise_db"]))
+    y = y + 10 ** (noise_db / 20) * rng.standard_normal(clip.n)
     y = y - y.mean()
     peak = float(np.max(np.abs(y)))
     if peak == 0.0 or not np.isfinite(peak):  # pragma: no cover - every style makes sound
@@ -362,6 +510,17 @@ def demo_files(root: str | os.PathLike, *, n_per_genre: int) -> list[Path]:
     """The paths :func:`generate_demo` writes under ``root``, genre by genre."""
     root = Path(root)
     return [root / g / f"{g}.{i:05d}.wav" for g in DEMO_GENRES for i in range(n_per_genre)]
+
+
+def recorded_version(root: str | os.PathLike) -> int | None:
+    """The demo version recorded in ``root/.demo.json`` (``None`` when absent or unreadable)."""
+    import json
+
+    try:
+        value = json.loads((Path(root) / ".demo.json").read_text()).get("demo_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 
 
 def _complete(path: Path, *, n: int, sr: int) -> bool:
@@ -457,8 +616,8 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
             with atomic_path(path, suffix=".wav") as tmp:
                 sf.write(str(tmp), y, sr, format="WAV", subtype="PCM_16")
             bar.update(1)
-    descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, {_STYLES[g].__name__[1:]} recipe"
-                             for g in DEMO_GENRES)
+    descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, mostly "
+                             + ", ".join(sorted(_PARTS[g], key=lambda p: -_PARTS[g][p])[:3]) for g in DEMO_GENRES)
     atomic_write_text(root / "README.txt", _README.format(
         version=_version(), genres=descriptions, sr=sr, duration=duration, n=n_recorded, seed=seed,
         demo_version=DEMO_VERSION))
