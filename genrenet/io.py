@@ -3,6 +3,10 @@
 Every file genrenet writes as a result (features, metrics, models, manifests)
 is first written to a temporary file in the same directory and then renamed
 over the destination, so an interrupted run never leaves a half-written file.
+The temporary files start with the permissions an ordinary ``open`` would give
+(``0o666`` / ``0o777`` minus the umask), not the private ones of
+:mod:`tempfile`, so results can be served or shared like any other file; a writer
+that wants a private file (a token cache) narrows the mode itself.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_dir",
+    "current_umask",
     "sha256_file",
     "sha256_bytes",
 ]
@@ -38,8 +44,11 @@ def atomic_path(path: str | Path, *, suffix: str = "") -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-    os.close(fd)
     tmp_path = Path(tmp)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's files are private (0600)
+    finally:
+        os.close(fd)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -87,6 +96,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's directories are private (0700)
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
@@ -98,6 +108,28 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def current_umask() -> int:
+    """The process's file mode creation mask, read without changing it where Linux allows.
+
+    ``os.umask`` can only be read by setting it, which briefly affects files other threads
+    create; ``/proc/self/status`` reports it directly (Linux 4.7 and later).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
