@@ -98,10 +98,16 @@ def _refuse_collections(files) -> None:
 
     for name in files:
         path = Path(name)
-        if path.is_dir() or (not path.exists() and glob.has_magic(name)) or \
-                (path.is_file() and path.suffix.lower() in MANIFEST_EXTENSIONS):
-            raise ParameterError(f"{name} is a collection (directory, pattern or manifest): add --out FILE.csv "
-                                 "(or .parquet) to classify it into a results file")
+        if path.is_dir():
+            what = "is a directory"
+        elif not path.exists() and glob.has_magic(name):
+            what = "is a glob pattern"
+        elif path.is_file() and path.suffix.lower() in MANIFEST_EXTENSIONS:
+            what = "is a manifest"
+        else:
+            continue
+        raise ParameterError(f"{name} {what}: to classify the collection it names into a results file, "
+                             "add --out FILE.csv (or .parquet)")
 
 
 def run_collection(args: argparse.Namespace, max_duration: float) -> int:
