@@ -21,9 +21,14 @@ asks the chief for hyperparameters and trains; all of them read
 Tuner's stock chief loop, the chief here stops its gRPC server cleanly, can
 wait for an expected number of workers so that a late worker is not left
 waiting for a chief that has gone, gives up after a time limit instead of
-hanging when a worker dies mid-trial, and writes the results; workers check
-that they train on the same data as the chief (a fixed ``data_fingerprint``
-hyperparameter) and record which trials they ran. See the book page
+hanging, saves its final state (so a resumed or extended search never runs a
+finished trial again) and writes the results. Next to Keras Tuner's oracle
+service it serves a small one of its own: a worker first *joins*, and is
+refused before it takes a trial when its data fingerprint or search settings
+differ from the chief's; it then sends heartbeats, and when a worker falls
+silent for longer than the ``lease`` its trial goes back to the queue for the
+next worker (a late result of that worker is refused unless the trial is still
+waiting). Workers record which trials they ran. See the book page
 ``book/tuning_distributed.md`` for the exact commands.
 
 Used in the book chapter "The models" (06, section on tuning) and the notebook
@@ -39,6 +44,8 @@ import hashlib
 import io
 import json
 import os
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -378,32 +385,206 @@ def distributed_role() -> str | None:
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
 
 
-def _serve_oracle(oracle, *, expected_workers: int, timeout: float, poll: float = 0.5) -> dict:
-    """Serve ``oracle`` over gRPC until every trial is done and every worker has been told to stop."""
+# gRPC metadata that names the worker sending a trial's results, and genrenet's own service next to
+# Keras Tuner's oracle service on the chief's port (JSON messages: Join, Beat, Leave)
+_TUNER_ID_MD = "genrenet-tuner-id"
+_SERVICE = "genrenet.Tuning"
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def _loads(data: bytes):
+    return json.loads(data.decode())
+
+
+def _identity_problems(chief: Mapping, worker: Mapping) -> str:
+    """How a worker's data and settings differ from the chief's ('' when they agree)."""
+    problems = []
+    if worker.get("fingerprint") != chief.get("fingerprint"):
+        problems.append(f"its training data have fingerprint {worker.get('fingerprint')}, the chief's "
+                        f"{chief.get('fingerprint')} (other data, split seed or feature)")
+    mine, theirs = dict(chief.get("config") or {}), dict(worker.get("config") or {})
+    for key in sorted((set(mine) | set(theirs)) - {"max_trials"}):
+        if mine.get(key) != theirs.get(key):
+            problems.append(f"{key} {theirs.get(key)!r} differs from the chief's {mine.get(key)!r}")
+    return "; ".join(problems)
+
+
+def _take_back(oracle, tuner_id: str) -> str | None:
+    """Put the trial of a vanished worker back in the queue (run under the oracle's lock)."""
+    oracle.tuner_ids.discard(tuner_id)
+    trial = oracle.ongoing_trials.pop(tuner_id, None)
+    if trial is None:
+        return None
+    oracle._retry_queue.append(trial.trial_id)
+    oracle.save()
+    return trial.trial_id
+
+
+def _may_report(oracle, tuner_id: str, trial_id: str, reclaimed: list) -> bool:
+    """Whether ``tuner_id`` still holds ``trial_id`` (run under the oracle's lock).
+
+    A worker declared dead whose trial is still waiting in the queue gets it back.
+    """
+    held = oracle.ongoing_trials.get(tuner_id)
+    if held is not None:
+        return held.trial_id == trial_id
+    if trial_id in oracle._retry_queue and {"tuner_id": tuner_id, "trial_id": trial_id} in [
+            {k: r[k] for k in ("tuner_id", "trial_id")} for r in reclaimed]:
+        oracle._retry_queue.remove(trial_id)
+        oracle.trials[trial_id].status = "RUNNING"
+        oracle.ongoing_trials[tuner_id] = oracle.trials[trial_id]
+        oracle.tuner_ids.add(tuner_id)
+        return True
+    return False
+
+
+class _Workers:
+    """The chief's view of its workers: identity checks, leases and the trials it took back."""
+
+    def __init__(self, oracle, *, identity: Mapping, lease: float):
+        self.oracle = oracle
+        self.identity = identity
+        self.lease = float(lease)
+        self.seen: set[str] = set()
+        self.stopped: set[str] = set()
+        self.joined: set[str] = set()
+        self.dead: set[str] = set()
+        self.refused: dict[str, str] = {}
+        self.reclaimed: list[dict] = []
+        self.last: dict[str, float] = {}
+
+    def touch(self, tuner_id: str) -> None:
+        self.seen.add(tuner_id)
+        self.last[tuner_id] = time.monotonic()
+        self.dead.discard(tuner_id)
+
+    def join(self, request: dict, context=None) -> dict:
+        tuner_id = str(request.get("tuner_id"))
+        self.touch(tuner_id)
+        problems = _identity_problems(self.identity, request.get("identity") or {})
+        if problems:
+            self.refused[tuner_id] = problems
+            print(f"chief: refused worker {tuner_id}: {problems}", file=sys.stderr, flush=True)
+            return {"ok": False, "message": f"the chief refused worker {tuner_id}: {problems}; start every worker "
+                                            "with the chief's data and options"}
+        self.refused.pop(tuner_id, None)
+        self.joined.add(tuner_id)
+        return {"ok": True, "lease": self.lease}
+
+    def beat(self, request: dict, context=None) -> dict:
+        tuner_id = str(request.get("tuner_id"))
+        self.touch(tuner_id)
+        held = self.oracle.ongoing_trials.get(tuner_id)
+        return {"held": held is not None and held.trial_id == request.get("trial_id")}
+
+    def leave(self, request: dict, context=None) -> dict:
+        self._reclaim(str(request.get("tuner_id")), "left after an error")
+        return {}
+
+    def reap(self) -> None:
+        """Take back the trials of joined workers that have been silent for longer than the lease."""
+        now = time.monotonic()
+        for tuner_id in sorted(self.joined & set(self.oracle.tuner_ids)):
+            silent = now - self.last.get(tuner_id, now)
+            if silent > self.lease:
+                self._reclaim(tuner_id, f"silent for {silent:.0f} s (lease {self.lease:g} s)")
+
+    def _reclaim(self, tuner_id: str, why: str) -> None:
+        import keras_tuner
+
+        self.dead.add(tuner_id)
+        trial_id = keras_tuner.synchronized(_take_back)(self.oracle, tuner_id)
+        if trial_id is not None:
+            self.reclaimed.append({"tuner_id": tuner_id, "trial_id": trial_id, "why": why})
+            print(f"chief: worker {tuner_id} {why}; trial {trial_id} goes to the next worker",
+                  file=sys.stderr, flush=True)
+
+    def accounted(self) -> int:
+        """Workers that need no more answers: told to stop, dead, or refused."""
+        return len(self.stopped | self.dead | set(self.refused))
+
+    def info(self) -> dict:
+        return {"seen": sorted(self.seen), "stopped": sorted(self.stopped), "refused": dict(self.refused),
+                "reclaimed": list(self.reclaimed), "lease": self.lease}
+
+
+def _servicer(oracle, workers: _Workers):
+    """Keras Tuner's oracle servicer, guarded: only a trial's holder may report on it."""
+    import grpc
+    import keras_tuner
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+    from keras_tuner.src.engine import trial as trial_module
+
+    class _Servicer(OracleServicer):
+        def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
+            tuner_id = request.tuner_id
+            workers.touch(tuner_id)
+            stop_before = self.stop_triggered
+            response = super().CreateTrial(request, context)
+            if trial_module.Trial.from_proto(response.trial).status != trial_module.TrialStatus.STOPPED:
+                return response
+            if any(t != tuner_id for t in list(self.oracle.ongoing_trials)):
+                # others still run trials, and a trial of a worker that dies comes back: keep this one waiting
+                self.oracle.tuner_ids.add(tuner_id)
+                self.stop_triggered = stop_before
+                idle = trial_module.Trial(self.oracle.get_space(), status=trial_module.TrialStatus.IDLE)
+                return protos.get_service().CreateTrialResponse(trial=idle.to_proto())
+            workers.stopped.add(tuner_id)
+            return response
+
+        def UpdateTrial(self, request, context):  # noqa: N802
+            return self._as_holder(request.trial_id, context, super().UpdateTrial, request)
+
+        def EndTrial(self, request, context):  # noqa: N802
+            return self._as_holder(request.trial.trial_id, context, super().EndTrial, request)
+
+        def _as_holder(self, trial_id, context, method, request):
+            tuner_id = dict(context.invocation_metadata()).get(_TUNER_ID_MD)
+            if tuner_id is None:  # a worker that does not name itself (stock Keras Tuner): as before
+                return method(request, context)
+            workers.touch(tuner_id)
+
+            def guarded(oracle):
+                if not _may_report(oracle, tuner_id, trial_id, workers.reclaimed):
+                    return None
+                return method(request, context)
+
+            response = keras_tuner.synchronized(guarded)(self.oracle)
+            if response is None:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              f"trial {trial_id} was given to another worker after {tuner_id} fell silent")
+            return response
+
+    return _Servicer(oracle)
+
+
+def _serve_oracle(oracle, *, expected_workers: int, timeout: float, identity: Mapping, lease: float,
+                  poll: float = 0.5) -> dict:
+    """Serve ``oracle`` over gRPC until every trial is done and every worker has been answered.
+
+    Workers join first (their data fingerprint and settings must equal the chief's), send
+    heartbeats while they run, and lose their trial to the next worker when they stay silent
+    for longer than ``lease`` seconds.
+    """
     from concurrent import futures
 
     import grpc
     from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
-
-    class _Servicer(OracleServicer):
-        def __init__(self, oracle):
-            super().__init__(oracle)
-            self.seen: set[str] = set()
-            self.stopped: set[str] = set()
-
-        def CreateTrial(self, request, context):  # noqa: N802 - gRPC method name
-            self.seen.add(request.tuner_id)
-            response = super().CreateTrial(request, context)
-            if request.tuner_id not in self.oracle.tuner_ids:
-                self.stopped.add(request.tuner_id)
-            return response
 
     ip = os.environ["KERASTUNER_ORACLE_IP"]
     port = os.environ["KERASTUNER_ORACLE_PORT"]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    servicer = _Servicer(oracle)
+    workers = _Workers(oracle, identity=identity, lease=lease)
+    servicer = _servicer(oracle, workers)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    handlers = {name: grpc.unary_unary_rpc_method_handler(fn, request_deserializer=_loads,
+                                                          response_serializer=_dumps)
+                for name, fn in (("Join", workers.join), ("Beat", workers.beat), ("Leave", workers.leave))}
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
     if server.add_insecure_port(f"{ip}:{port}") == 0:
         raise TuningError(f"chief cannot listen on {ip}:{port} (KERASTUNER_ORACLE_IP/PORT): address in use?")
     server.start()
@@ -411,24 +592,20 @@ def _serve_oracle(oracle, *, expected_workers: int, timeout: float, poll: float 
     try:
         while True:
             time.sleep(poll)
-            done = (
-                servicer.stop_triggered
-                and not oracle.ongoing_trials
-                and not oracle.tuner_ids
-                and len(servicer.stopped) >= expected_workers
-            )
-            if done:
+            workers.reap()
+            if (servicer.stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
+                    and not oracle._retry_queue and workers.accounted() >= expected_workers):
                 break
             if time.monotonic() - start > timeout:
                 running = {k: t.trial_id for k, t in oracle.ongoing_trials.items()}
                 raise TuningError(
-                    f"chief timed out after {timeout:.0f} s (timeout): workers seen {sorted(servicer.seen)}, "
-                    f"stopped {sorted(servicer.stopped)}, expected {expected_workers}, trials still running "
-                    f"{running}; a worker may have died mid-trial"
+                    f"chief timed out after {timeout:.0f} s (timeout): workers seen {sorted(workers.seen)}, "
+                    f"stopped {sorted(workers.stopped)}, refused {sorted(workers.refused)}, expected "
+                    f"{expected_workers}, trials still running {running}, waiting {list(oracle._retry_queue)}"
                 )
     finally:
         server.stop(grace=2).wait()
-    return {"seen": sorted(servicer.seen), "stopped": sorted(servicer.stopped)}
+    return workers.info()
 
 
 def _wait_for_chief(timeout: float) -> None:
@@ -447,8 +624,86 @@ def _wait_for_chief(timeout: float) -> None:
         channel.close()
 
 
+class _WorkerLink:
+    """A worker's own line to the chief: it joins (identity check), sends heartbeats and leaves."""
+
+    def __init__(self, *, timeout: float):
+        import grpc
+
+        self.tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+        self.target = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        self.timeout = float(timeout)
+        self.channel = grpc.insecure_channel(self.target)
+        self._call = {name: self.channel.unary_unary(f"/{_SERVICE}/{name}", request_serializer=_dumps,
+                                                     response_deserializer=_loads)
+                      for name in ("Join", "Beat", "Leave")}
+        self.trial_id: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def join(self, identity: Mapping) -> float:
+        """Ask the chief to accept this worker; returns the lease (seconds) or raises TuningError."""
+        import grpc
+
+        try:
+            answer = self._call["Join"]({"tuner_id": self.tuner_id, "identity": identity}, timeout=self.timeout,
+                                        wait_for_ready=True)
+        except grpc.RpcError as exc:
+            self.close()
+            raise TuningError(
+                f"worker {self.tuner_id}: the chief at {self.target} did not accept the worker "
+                f"({exc.code().name}: {exc.details()}); is the chief a genrenet tune of the same version?"
+            ) from None
+        if not answer.get("ok"):
+            self.close()
+            raise TuningError(f"worker {self.tuner_id}: {answer.get('message')}")
+        return float(answer["lease"])
+
+    def start(self, lease: float) -> None:
+        """Send a heartbeat every quarter lease until :meth:`close`."""
+        self._thread = threading.Thread(target=self._beat, args=(lease / 4,), daemon=True,
+                                        name=f"genrenet-heartbeat-{self.tuner_id}")
+        self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        import grpc
+
+        while not self._stop.wait(interval):
+            try:
+                self._call["Beat"]({"tuner_id": self.tuner_id, "trial_id": self.trial_id}, timeout=interval)
+            except grpc.RpcError:
+                pass  # the chief is busy or gone; the search itself notices the latter
+
+    def leave(self) -> None:
+        """Tell the chief this worker stops, so its trial goes to another worker at once."""
+        import grpc
+
+        try:
+            self._call["Leave"]({"tuner_id": self.tuner_id}, timeout=5)
+        except grpc.RpcError:
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.channel.close()
+
+
+class _NamedStub:
+    """The worker's oracle stub with its tuner id attached to every call (the chief checks it)."""
+
+    def __init__(self, stub, tuner_id: str):
+        self._stub = stub
+        self._metadata = ((_TUNER_ID_MD, tuner_id),)
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+        return lambda request, **kw: method(request, metadata=self._metadata, **kw)
+
+
 class _TunerMixin:
-    """Progress bar, per-worker trial log, checkpoint-free trials and a robust chief."""
+    """Progress bar, per-worker trial log, checkpoint-free trials, a robust chief and guarded workers."""
 
     _gn_bar = None
     _gn_progress = True
@@ -456,18 +711,58 @@ class _TunerMixin:
     _gn_keep_checkpoints = False
     _gn_expected_workers = 1
     _gn_timeout = 3600.0
+    _gn_identity: dict | None = None
+    _gn_lease = 60.0
+    _gn_link: _WorkerLink | None = None
+    _gn_dropped: str | None = None
     _gn_chief_info: dict | None = None
 
+    def reload(self):
+        super().reload()
+        # Keras Tuner writes oracle.json before it removes a finished trial from the running ones, so
+        # the state on disk can list a finished trial as interrupted: never run a finished trial again
+        queue = getattr(self.oracle, "_retry_queue", None)
+        if queue is not None and distributed_role() != "worker":
+            done = {"COMPLETED", "FAILED"}
+            queue[:] = [t for t in queue if str(getattr(self.oracle.trials.get(t), "status", "")) not in done]
+
     def search(self, *args, **kwargs):
-        if distributed_role() == "chief":
+        role = distributed_role()
+        if role == "chief":
             # the chief's progress display: Keras Tuner's table of each trial handed out and finished
             self.oracle.verbose = 1 if self._gn_progress else 0
             self.save()
             self._gn_chief_info = _serve_oracle(
-                self.oracle, expected_workers=self._gn_expected_workers, timeout=self._gn_timeout
+                self.oracle, expected_workers=self._gn_expected_workers, timeout=self._gn_timeout,
+                identity=self._gn_identity or {}, lease=self._gn_lease,
             )
+            self.save()  # the final state: no trial running, so a resumed search reruns none
             return
+        if role == "worker" and self._gn_link is not None:
+            return self._worker_search(*args, **kwargs)
         return super().search(*args, **kwargs)
+
+    def _worker_search(self, *args, **kwargs):
+        link = self._gn_link
+        self.oracle.stub = _NamedStub(self.oracle.stub, self.tuner_id)
+        ask = self.oracle.create_trial
+
+        def create_trial(tuner_id):
+            trial = ask(tuner_id)
+            if str(trial.status) == "IDLE":
+                time.sleep(1.0)  # the chief waits for other workers' trials: ask again in a while
+            link.trial_id = trial.trial_id if str(trial.status) == "RUNNING" else None
+            return trial
+
+        self.oracle.create_trial = create_trial
+        link.start(self._gn_lease)
+        try:
+            return super().search(*args, **kwargs)
+        except BaseException:
+            link.leave()
+            raise
+        finally:
+            link.close()
 
     def on_search_begin(self):
         super().on_search_begin()
@@ -478,10 +773,23 @@ class _TunerMixin:
             self._gn_bar = tqdm(total=self._gn_total, initial=done, desc=f"tuning {self.hypermodel.name}", unit="trial")
 
     def on_trial_end(self, trial):
-        super().on_trial_end(trial)
+        import grpc
+
+        dropped = None
+        try:
+            super().on_trial_end(trial)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            dropped = exc.details()
+            print(f"worker {self.tuner_id}: result of trial {trial.trial_id} dropped: {dropped}",
+                  file=sys.stderr, flush=True)
+        if self._gn_link is not None:
+            self._gn_link.trial_id = None
         log = Path(self.project_dir) / "workers" / f"{self.tuner_id}.json"
         runs = json.loads(log.read_text()) if log.exists() else []
-        runs.append({"trial_id": trial.trial_id, "status": str(trial.status), "pid": os.getpid()})
+        runs.append({"trial_id": trial.trial_id, "status": str(trial.status), "pid": os.getpid(),
+                     **({"dropped": dropped} if dropped else {})})
         atomic_write_json(log, runs)
         if self._gn_bar is not None:
             self._gn_bar.update(1)
@@ -715,11 +1023,13 @@ def worker_trials(project_dir: str | Path) -> dict[str, list[str]]:
     Returns
     -------
     dict
-        Tuner id → list of trial ids in the order they were run.
+        Tuner id → list of trial ids in the order they were run. A trial whose result the
+        chief refused (it had given the trial to another worker after this one fell silent)
+        is logged with a ``dropped`` reason and left out here.
     """
     out = {}
     for path in sorted(Path(project_dir).glob("workers/*.json")):
-        out[path.stem] = [r["trial_id"] for r in json.loads(path.read_text())]
+        out[path.stem] = [r["trial_id"] for r in json.loads(path.read_text()) if not r.get("dropped")]
     return out
 
 
@@ -796,6 +1106,7 @@ def run_search(
     tensorboard: bool = False,
     workers: int = 1,
     timeout: float = 3600.0,
+    lease: float = 60.0,
     progress: bool = True,
     verbose: int = 0,
 ) -> TuningResult:
@@ -848,6 +1159,10 @@ def run_search(
     timeout : float, keyword-only
         Distributed mode: seconds the chief waits for the whole search, and a
         worker for the chief to answer, before raising :class:`TuningError`.
+    lease : float, keyword-only
+        Distributed mode, chief only: a worker that sends no heartbeat (it sends
+        one every quarter lease) for this many seconds is presumed dead, and its
+        trial goes to the next worker that asks.
     progress : bool, keyword-only
         Show a tqdm bar of finished trials.
     verbose : int, keyword-only
@@ -871,6 +1186,8 @@ def run_search(
         raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
     if timeout <= 0:
         raise ParameterError(f"timeout must be positive seconds, got {timeout!r}")
+    if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not 0 < lease < float("inf"):
+        raise ParameterError(f"lease must be positive seconds, got {lease!r}")
     resolved_space = search_space(model_name, space)
     role = distributed_role()
     if role is not None and not project_name:
@@ -886,7 +1203,7 @@ def run_search(
 
     from genrenet.repro import set_seed
 
-    set_seed(int(seed))
+    set_seed(int(seed), tensorflow=False)  # TensorFlow is seeded below, once a worker has been accepted
     prepared = _split_data(data, split=split, validation_data=validation_data, groups=groups,
                            val_fraction=val_fraction, seed=int(seed))
     X, y, Xv, yv = prepared["X"], prepared["y"], prepared["X_val"], prepared["y_val"]
@@ -909,6 +1226,11 @@ def run_search(
         "search_space": {k: list(v) for k, v in resolved_space.items()},
     }
     identity = {"fingerprint": fingerprint, "config": config}
+    link = None
+    if role == "worker":  # refused here, before TensorFlow is imported, if data or settings differ
+        link = _WorkerLink(timeout=timeout)
+        lease = link.join(identity)
+    set_seed(int(seed))
 
     directory = Path(directory)
     if project_name is None:
@@ -946,6 +1268,9 @@ def run_search(
     kt._gn_total = None if role == "worker" else int(max_trials)  # a worker runs an unknown share
     kt._gn_expected_workers = int(workers)
     kt._gn_timeout = float(timeout)
+    kt._gn_identity = identity
+    kt._gn_lease = float(lease)
+    kt._gn_link = link
 
     callbacks = []
     if tensorboard:

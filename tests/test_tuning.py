@@ -102,6 +102,33 @@ def test_two_trial_search_saves_best(tmp_path):
                    project_name=result.project_dir.name, space=TINY_SPACE, progress=False)
 
 
+def test_resume_never_reruns_a_finished_trial(tmp_path):
+    """Keras Tuner can leave a finished trial listed as running in oracle.json; a resume must not rerun it."""
+    from genrenet.tuning import run_search, worker_trials
+
+    X, y, groups = _tiny_data()
+    kw = dict(groups=groups, epochs=1, seed=3, directory=tmp_path, project_name="p", space=TINY_SPACE,
+              progress=False)
+    first = run_search("feed_forward", (X, y), max_trials=2, **kw)
+    oracle_file = first.project_dir / "oracle.json"
+    state = json.loads(oracle_file.read_text())
+    state["ongoing_trials"] = {"tuner0": "1"}  # saved before trial 1 left the running ones
+    oracle_file.write_text(json.dumps(state))
+    again = run_search("feed_forward", (X, y), max_trials=3, **kw)
+    assert worker_trials(first.project_dir)["tuner0"] == ["0", "1", "2"]
+    assert [t["score"] for t in again.trials[:2]] == [t["score"] for t in first.trials]
+
+
+def test_worker_identity_check_names_every_difference():
+    from genrenet.tuning import _identity_problems
+
+    chief = {"fingerprint": "aaaa", "config": {"seed": 7, "epochs": 2, "max_trials": 9}}
+    assert _identity_problems(chief, {"fingerprint": "aaaa", "config": {"seed": 7, "epochs": 2, "max_trials": 3}}) == ""
+    problems = _identity_problems(chief, {"fingerprint": "bbbb", "config": {"seed": 8, "epochs": 2}})
+    assert "fingerprint bbbb, the chief's aaaa" in problems and "seed 8 differs from the chief's 7" in problems
+    assert "max_trials" not in problems and "epochs" not in problems
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -124,43 +151,72 @@ def test_worker_without_chief_times_out(tmp_path, monkeypatch):
     assert time.monotonic() - start < 30
 
 
+def _tune_cmd(npz, out, *, trials, seed=7, workers=1):
+    return [sys.executable, "-m", "genrenet", "tune", "--model", "feed_forward", "--data", str(npz),
+            "--tuner", "random", "--trials", str(trials), "--epochs", "1", "--seed", str(seed),
+            "--out", str(out), "--project", "dist", "--workers", str(workers), "--timeout", "150", "--quiet",
+            "--space", json.dumps(TINY_SPACE)]
+
+
+def _dist_env(port: int, tuner_id: str) -> dict:
+    return {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
+            "KERASTUNER_TUNER_ID": tuner_id, "CUDA_VISIBLE_DEVICES": "", "TF_NUM_INTEROP_THREADS": "1",
+            "TF_NUM_INTRAOP_THREADS": "1"}
+
+
+class _Processes:
+    """Chief and worker processes of one distributed search, killed if the test fails."""
+
+    def __init__(self, logdir):
+        self.logdir = logdir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
+        with open(self.logdir / f"{name}.log", "w") as log:
+            self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+        return self.procs[name]
+
+    def wait(self, *names: str, within: float = 240.0) -> dict[str, str]:
+        deadline = time.monotonic() + within
+        for name in names or list(self.procs):
+            self.procs[name].wait(timeout=max(1.0, deadline - time.monotonic()))
+        return {name: self.log(name) for name in names or self.procs}
+
+    def log(self, name: str) -> str:
+        return (self.logdir / f"{name}.log").read_text()
+
+    def kill_all(self):
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture
+def processes(tmp_path):
+    procs = _Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        procs.kill_all()
+
+
 @pytest.mark.slow
-def test_distributed_chief_and_two_workers(tmp_path):
+def test_distributed_chief_and_two_workers(tmp_path, processes):
     X, y, groups = _tiny_data(seed=1)
     npz = tmp_path / "tiny.npz"
     np.savez(npz, X=X, y=y, groups=groups)
     out = tmp_path / "runs"
     port = _free_port()
     max_trials = 5
-    cmd = [sys.executable, "-m", "genrenet", "tune", "--model", "feed_forward", "--data", str(npz),
-           "--tuner", "random", "--trials", str(max_trials), "--epochs", "1", "--seed", "7",
-           "--out", str(out), "--project", "dist", "--workers", "2", "--timeout", "150", "--quiet",
-           "--space", json.dumps(TINY_SPACE)]
-    base_env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
-                "CUDA_VISIBLE_DEVICES": "", "TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1"}
-    procs = {}
-    logs = {}
-    try:
-        for tuner_id in ("chief", "tuner0", "tuner1"):
-            logs[tuner_id] = open(tmp_path / f"{tuner_id}.log", "w")
-            procs[tuner_id] = subprocess.Popen(
-                cmd, env={**base_env, "KERASTUNER_TUNER_ID": tuner_id}, stdout=logs[tuner_id],
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            if tuner_id == "chief":
-                time.sleep(1.0)
-        deadline = time.monotonic() + 240
-        for proc in procs.values():
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        for fh in logs.values():
-            fh.close()
-    outputs = {k: (tmp_path / f"{k}.log").read_text() for k in procs}
-    for tuner_id, proc in procs.items():
+    cmd = _tune_cmd(npz, out, trials=max_trials, workers=2)
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        processes.start(tuner_id, cmd, _dist_env(port, tuner_id))
+        if tuner_id == "chief":
+            time.sleep(1.0)
+    outputs = processes.wait("chief", "tuner0", "tuner1")
+    for tuner_id, proc in processes.procs.items():
         assert proc.returncode == 0, f"{tuner_id} exited with {proc.returncode}:\n{outputs[tuner_id][-3000:]}"
 
     project = out / "dist"
@@ -182,6 +238,23 @@ def test_distributed_chief_and_two_workers(tmp_path):
     assert best["role"] == "chief" and best["trials_completed"] == max_trials
     assert set(best["workers"]["stopped"]) == {"tuner0", "tuner1"}
     assert "best hyperparameters" in outputs["chief"]
+    oracle = json.loads((project / "oracle.json").read_text())
+    assert oracle["ongoing_trials"] == {} and oracle["retry_queue"] == []  # the chief saved its final state
+
+    # extending the finished search by one trial runs that trial only, none of the finished ones again
+    before = {t["trial_id"]: t["score"] for t in trials}
+    cmd = _tune_cmd(npz, out, trials=max_trials + 1, workers=1)
+    processes.start("chief2", cmd, _dist_env(port, "chief"))
+    time.sleep(1.0)
+    processes.start("tuner0-again", cmd, _dist_env(port, "tuner0"))
+    outputs = processes.wait("chief2", "tuner0-again")
+    assert processes.procs["chief2"].returncode == 0, outputs["chief2"][-3000:]
+    assert worker_trials(project)["tuner0"] == ran.get("tuner0", []) + ["5"], outputs["tuner0-again"][-3000:]
+    again = load_trials(project)
+    assert len(again) == max_trials + 1 and all(t["status"] == "COMPLETED" for t in again)
+    assert {t["trial_id"]: t["score"] for t in again if t["trial_id"] in before} == before
+    flat = [t for runs in worker_trials(project).values() for t in runs]
+    assert sorted(flat) == sorted(t["trial_id"] for t in again)  # no trial ran twice
 
 
 def test_hypermodel_refuses_other_data_than_the_chiefs():
@@ -213,3 +286,66 @@ def test_other_tuners_finish_a_tiny_search(tmp_path, tuner):
     assert best["trials_completed"] >= 1
     assert best["best_score"] == pytest.approx(max(t["score"] for t in result.trials if t["score"] is not None))
     assert tuner in result.project_dir.name
+
+
+# A chief or worker that calls run_search directly (for options the command line does not have).
+# With "die_in_fit" the worker kills itself with SIGKILL as soon as it starts training a trial.
+_RUNNER = """
+import json, os, signal, sys
+import numpy as np
+import genrenet.tuning as tuning
+
+args = json.loads(sys.argv[1])
+if args.pop("die_in_fit", False):
+    tuning._HyperModelMixin.fit = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+with np.load(args.pop("npz")) as d:
+    X, y, groups = d["X"], d["y"], d["groups"]
+result = tuning.run_search("feed_forward", (X, y), groups=groups, progress=False, **args)
+print("trials run here:", [t["trial_id"] for t in result.trials])
+"""
+
+
+@pytest.mark.slow
+def test_distributed_search_survives_a_mismatched_and_a_dead_worker(tmp_path, processes):
+    """A worker with other data is refused before it takes a trial; a killed worker's trial is reassigned."""
+    X, y, groups = _tiny_data(seed=2)
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, X=X, y=y, groups=groups)
+    port = _free_port()
+    common = {"npz": str(npz), "tuner": "random", "max_trials": 3, "epochs": 1, "seed": 7,
+              "directory": str(tmp_path / "runs"), "project_name": "dist", "space": TINY_SPACE, "timeout": 150}
+
+    def start(name, tuner_id, **options):
+        cmd = [sys.executable, "-c", _RUNNER, json.dumps({**common, **options})]
+        return processes.start(name, cmd, _dist_env(port, tuner_id))
+
+    start("chief", "chief", workers=3, lease=2.0)
+    time.sleep(1.0)
+    # another seed gives another hold-out split, hence other training data: refused at once
+    bad = start("bad", "tuner9", seed=8)
+    out = processes.wait("bad", within=120)["bad"]
+    assert bad.returncode != 0 and "refused worker tuner9" in out and "fingerprint" in out, out[-3000:]
+    assert "seed 8 differs from the chief's 7" in out
+    # this worker takes trial 0 and dies without a word
+    victim = start("victim", "tuner1", die_in_fit=True)
+    processes.wait("victim", within=120)
+    assert victim.returncode == -signal.SIGKILL, processes.log("victim")[-3000:]
+    good = start("good", "tuner0")
+    outputs = processes.wait("chief", "good", within=200)
+    assert processes.procs["chief"].returncode == 0, outputs["chief"][-3000:]
+    assert good.returncode == 0, outputs["good"][-3000:]
+
+    project = tmp_path / "runs" / "dist"
+    trials = load_trials(project)
+    assert sorted(t["trial_id"] for t in trials) == ["0", "1", "2"]
+    assert all(t["status"] == "COMPLETED" for t in trials), trials
+    from genrenet.tuning import worker_trials
+
+    assert worker_trials(project) == {"tuner0": worker_trials(project)["tuner0"]}  # the only worker that ran
+    assert sorted(worker_trials(project)["tuner0"]) == ["0", "1", "2"]
+    best = json.loads((project / "best.json").read_text())
+    workers = best["workers"]
+    assert list(workers["refused"]) == ["tuner9"] and "fingerprint" in workers["refused"]["tuner9"]
+    assert [(r["tuner_id"], r["trial_id"]) for r in workers["reclaimed"]] == [("tuner1", "0")]
+    assert "silent for" in workers["reclaimed"][0]["why"] and best["trials_completed"] == 3
+    assert "worker tuner1 silent for" in outputs["chief"]
