@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 "models": names,
                 "cpu_count": os.cpu_count(),
                 "load_average_before": os.getloadavg(),
-                "server": "gunicorn -w 2 --threads 4 (documented production command)",
+                "server": "gunicorn -c python:genrenet.web.gunicorn_conf (documented production command, no nginx)",
                 "default_only": time_http(url, data, audio_path.name, query=f"?model={requests.utils.quote(default_name)}",
                                           n=args.requests, warmup=args.warmup),
                 "all_models": time_http(url, data, audio_path.name, query="", n=args.requests, warmup=args.warmup),

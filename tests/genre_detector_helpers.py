@@ -174,3 +174,22 @@ def post_chunked(url: str, n_bytes: int, *, timeout: float = 30.0) -> tuple[int,
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def bombs() -> dict[str, bytes]:
+    """Decode bombs: a WAV whose header says 1 Hz, a silent 10-minute FLAC, a FLAC claiming 2**36 samples."""
+    import struct
+
+    import soundfile as sf
+
+    wav = bytearray(wav_bytes(np.zeros(20000, np.float32)))
+    wav[24:28], wav[28:32] = struct.pack("<I", 1), struct.pack("<I", 2)
+    silent = io.BytesIO()
+    with sf.SoundFile(silent, "w", samplerate=8000, channels=1, format="FLAC", subtype="PCM_16") as fh:
+        for _ in range(10):
+            fh.write(np.zeros(8000 * 60, np.int16))
+    lie = io.BytesIO()
+    sf.write(lie, tone(LOW_HZ, 1.0), SR, format="FLAC", subtype="PCM_16")
+    lied = bytearray(lie.getvalue())
+    lied[18:26] = (int.from_bytes(lied[18:26], "big") | ((1 << 36) - 1)).to_bytes(8, "big")
+    return {"bomb.wav": bytes(wav), "silent.flac": silent.getvalue(), "lie.flac": bytes(lied)}

@@ -12,6 +12,7 @@ from genre_detector_helpers import (
     HIGH_HZ,
     LOW_HZ,
     SR,
+    bombs,
     make_band_bundle,
     make_sklearn_bundle,
     post_chunked,
@@ -316,3 +317,84 @@ def test_default_model_through_the_api_on_real_gtzan(gtzan_mini, tmp_path):
         assert body[name]["genre"] == path.parent.name
         assert body["track"]["duration"] > 10
 
+
+
+# --------------------------------------------------------------------------- hostile clients (issue 11)
+
+
+def test_decode_bombs_get_422_without_decoding(client, tmp_path):
+    import tracemalloc
+
+    for name, data in bombs().items():
+        tracemalloc.start()
+        resp = post_file(client, data, name)
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        assert_error(resp, 422, "too long|sample rate 1 Hz")
+        # the upload itself is held a few times (multipart parsing, bytes); nothing is decoded
+        assert peak < 2.0 + 4 * len(data) / 1e6, f"{name}: {peak:.1f} MB"
+
+
+def test_malformed_chunked_bodies_are_400(predictor, tmp_path):
+    """The development server dechunks too: broken framing is a JSON 400, never a 500."""
+    import socket
+
+    app = create_app(predictor, book_dir=tmp_path)
+    part = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nxxxx\r\n--B--\r\n'
+    head = (b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=B\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    with serve_app(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        for payload in (head + b"zz\r\n" + part + b"\r\n0\r\n\r\n", head + b"%x\r\n" % len(part) + part[:10]):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(payload)
+                if not payload.endswith(b"\r\n\r\n"):
+                    sock.shutdown(socket.SHUT_WR)  # the body breaks off
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            status = int(answer.split(b" ", 2)[1])
+            assert status == 400, answer[:300]
+            assert b'"success": false' in answer and b"request body" in answer
+
+
+def test_oversized_body_is_refused_before_it_is_read(predictor, tmp_path):
+    c = create_app(predictor, max_upload_mb=0.1, book_dir=tmp_path).test_client()
+    resp = c.post("/api/predict", data=b"x" * 200_000, content_type="multipart/form-data; boundary=B")
+    assert_error(resp, 413, r"upload too large: the limit is 0\.1 MB")
+
+
+def test_large_form_field_is_not_called_an_oversized_upload(client):
+    resp = client.post("/api/predict", data={"comment": "x" * 600_000, "file": (io.BytesIO(b"RIFF"), "a.wav")},
+                       content_type="multipart/form-data")
+    assert_error(resp, 413, "form field other than 'file' is larger than 256 KB")
+    assert "50 MB" not in resp.get_json()["error"]
+
+
+def test_m4a_decode_errors_do_not_leak_server_details(client):
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    resp = post_file(client, b"\0\0\0\x20ftypM4A " + bytes(range(256)) * 10, "voice.m4a")
+    assert_error(resp, 422, r"cannot decode the \.m4a upload")
+    text = resp.get_json()["error"]
+    assert tempfile.gettempdir() not in text and "genrenet-upload" not in text and "@ 0x" not in text
+
+
+def test_workers_remove_stale_temporary_uploads_on_start(predictor, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "genrenet-upload-4000000-x1y2.m4a"  # pid above pid_max: its process is gone
+    stale.write_bytes(b"half an upload")
+    fresh = tmp_path / f"genrenet-upload-{__import__('os').getpid()}-live.m4a"
+    fresh.write_bytes(b"being decoded")
+    create_app(predictor, book_dir=tmp_path / "no-book")
+    assert not stale.exists() and fresh.exists()
+
+
+def test_serve_refuses_non_positive_limits(capsys):
+    from genrenet.cli import main
+
+    for flag in ("--max-duration", "--max-upload-mb"):
+        assert main(["serve", flag, "0"]) == 1
+        assert f"{flag} must be a positive number" in capsys.readouterr().err

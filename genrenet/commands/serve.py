@@ -1,10 +1,10 @@
 """``genrenet serve``: run the genre-detector web service for development.
 
 Book chapter "The genre-detector website" (``book/dev_website.md``); the app itself is
-:func:`genrenet.web.create_app`. For production use gunicorn (tested in
-``tests/test_web_load.py``)::
+:func:`genrenet.web.create_app`. For production use gunicorn behind nginx
+(``deploy/nginx-genrenet.conf``; tested in ``tests/test_web_load.py``)::
 
-    gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000
+    gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 # Kept here as text (not imported from genrenet.web) so that `genrenet --help` does not import Flask.
-PRODUCTION_COMMAND = "gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000"
+PRODUCTION_COMMAND = "gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'"
 
 
 def register(subparsers) -> None:
@@ -22,7 +22,8 @@ def register(subparsers) -> None:
         help="run the genre-detector web service (development server)",
         description="Run the genre-detector web service (upload page at /, JSON API at /api/predict) "
         "with Flask's threaded development server.",
-        epilog="Production: " + PRODUCTION_COMMAND + "  (set GENRENET_MODELS=DIR for the models directory; "
+        epilog="Production: " + PRODUCTION_COMMAND + ", behind nginx with deploy/nginx-genrenet.conf "
+        "(it buffers uploads; see the README)  (set GENRENET_MODELS=DIR for the models directory; "
         "GENRENET_MAX_UPLOAD_MB, GENRENET_MAX_DURATION and GENRENET_DOCS_URL configure limits and the "
         "Documentation link)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise ParameterError(f"--port must be between 1 and 65535, got {args.port}")
+    for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-duration", args.max_duration)):
+        if value is not None and not 0 < value < float("inf"):
+            raise ParameterError(f"{flag} must be a positive number, got {value:g}")
     app = create_app(
         models_dir=args.models_dir,
         max_upload_mb=args.max_upload_mb,

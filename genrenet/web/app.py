@@ -31,30 +31,41 @@ Routes
 ``GET /docs/<path>``
     The built book (``_build/html``), when it exists.
 
-Errors are JSON ``{"success": false, "error": "<message>"}``: 400 no file or a bad
-parameter, 404/405 unknown route or method, 413 upload larger than the limit (also
-for chunked uploads without ``Content-Length``), 415 unsupported file type, 422
-content that cannot be decoded or a track longer than the limit, 500 anything
-unexpected (logged on the server, never sent to the client).
+Errors are JSON ``{"success": false, "error": "<message>"}``: 400 no file, a bad
+parameter or a malformed (e.g. badly chunked) body, 404/405 unknown route or method,
+408 a body that arrives too slowly, 413 upload larger than the limit (also for
+chunked uploads without ``Content-Length``) or an oversized non-file form field,
+415 unsupported file type, 422 content that cannot be decoded or a track longer than
+the limit (refused from its header, before decoding), 500 anything unexpected (logged
+on the server, never sent to the client). Errors of the HTTP layer below the app
+(414, 431, ...) are JSON too under the production deployment
+(:mod:`genrenet.web.gunicorn_conf` and ``deploy/nginx-genrenet.conf``).
 
-Uploads are kept in memory (the upload limit bounds them); the client's file name
-is only used for its extension and is never turned into a path.
+The whole request body is read (at most the upload limit) before Flask parses it,
+so a body that breaks off or is malformed is a 400 and never a 500. Uploads are kept
+in memory (the upload limit bounds them); the client's file name is only used for its
+extension and is never turned into a path. At most ``GENRENET_MAX_CONCURRENT``
+predictions (default 2) run at once per process; the others wait for their turn, so
+``/healthz`` and the page always find a free thread.
 
-Production start (two worker processes, four threads each; models are loaded once
-per worker at start-up)::
+Production (see the README's deployment section): nginx in front, buffering uploads
+(``deploy/nginx-genrenet.conf``), and behind it::
 
-    gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000
+    gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'
 
 Configuration comes from keyword arguments or, for gunicorn, the environment:
 ``GENRENET_MODELS`` (models directory), ``GENRENET_MAX_UPLOAD_MB``,
-``GENRENET_MAX_DURATION`` (seconds), ``GENRENET_DOCS_URL`` and ``GENRENET_BOOK_DIR``.
+``GENRENET_MAX_DURATION`` (seconds), ``GENRENET_MAX_CONCURRENT``, ``GENRENET_DOCS_URL``
+and ``GENRENET_BOOK_DIR``.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +74,16 @@ from werkzeug.exceptions import HTTPException
 
 from genrenet.errors import AudioError, GenrenetError, ParameterError
 
-__all__ = ["create_app", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB", "MIMETYPE_EXTENSIONS"]
+__all__ = ["create_app", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB", "DEFAULT_MAX_CONCURRENT",
+           "MIMETYPE_EXTENSIONS"]
 
-#: The tested production start command (also shown by ``genrenet serve --help``).
-PRODUCTION_COMMAND = "gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000"
+#: The tested production start command, behind nginx (also shown by ``genrenet serve --help``).
+PRODUCTION_COMMAND = "gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'"
 DEFAULT_MAX_UPLOAD_MB = 50.0
+#: Predictions that run at once per process (``GENRENET_MAX_CONCURRENT``).
+DEFAULT_MAX_CONCURRENT = 2
+#: Largest non-file form field in bytes (the API uses none; the form only carries 'file').
+MAX_FORM_FIELD_BYTES = 256 * 1024  # well above the form parser's 64 KiB read size
 
 #: Extension to assume when an upload has no file name extension but a known audio type.
 MIMETYPE_EXTENSIONS = {
@@ -97,6 +113,129 @@ class _MemoryRequest(Request):
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return io.BytesIO()
+
+
+def _body_errors() -> tuple[type[BaseException], ...]:
+    """What a server's body reader raises for a malformed or broken-off body."""
+    errors: list[type[BaseException]] = [OSError, ValueError, EOFError, HTTPException]
+    try:
+        from gunicorn.http.errors import ParseException  # bad chunk sizes, extensions, trailers
+    except ImportError:  # pragma: no cover - gunicorn is a dependency
+        pass
+    else:
+        errors.append(ParseException)
+    return tuple(errors)
+
+
+_BODY_ERRORS = _body_errors()
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+#: An oversized body up to this size is read and discarded before the 413 is sent, so that a
+#: proxy still sending it receives the answer instead of a reset connection (larger: closed).
+_DRAIN_BYTES = 128 * 1024 * 1024
+
+
+def _json_reply(start_response, status: int, message: str, *, close: bool = True) -> list[bytes]:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    body = json.dumps({"success": False, "error": message}).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if close:  # after a broken body the connection's state is unknown
+        headers.append(("Connection", "close"))
+    start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Error')}", headers)
+    return [body]
+
+
+def _drain(stream, length: int | None) -> bool:
+    """Read and discard the rest of a body (at most ``_DRAIN_BYTES``); True when it ended."""
+    if length is not None and length > _DRAIN_BYTES:
+        return False
+    left = _DRAIN_BYTES if length is None else length
+    try:
+        while left > 0:
+            piece = stream.read(min(1 << 16, left))
+            if not piece:
+                return True
+            left -= len(piece)
+    except _BODY_ERRORS:
+        return False
+    return length is not None
+
+
+class _BufferedBody:
+    """WSGI middleware: read the whole request body, at most ``max_bytes``, before the app runs.
+
+    The app then parses a complete in-memory body with a known length, so a body
+    that is too large is a 413, and one that breaks off or is malformed (bad chunk
+    sizes, extensions or trailers, which the server only notices while the body is
+    read) is a JSON 400 instead of an exception inside the form parser.
+    """
+
+    def __init__(self, app, max_bytes: int, too_large: str):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.too_large = too_large
+
+    def __call__(self, environ, start_response):
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        raw_length = environ.get("CONTENT_LENGTH") or ""
+        if not chunked and raw_length in ("", "0"):
+            return self.app(environ, start_response)
+        stream = environ["wsgi.input"]
+        try:
+            length = None if chunked else _content_length(raw_length)
+            if length is not None and length > self.max_bytes:
+                raise _BodyError(413, self.too_large)
+            body = self._read(stream, length)
+        except _BodyError as exc:
+            if exc.status == 413:
+                rest = None if length is None else length - getattr(exc, "consumed", 0)
+                return _json_reply(start_response, 413, str(exc), close=not _drain(stream, rest))
+            return _json_reply(start_response, exc.status, str(exc))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
+        return self.app(environ, start_response)
+
+    def _read(self, stream, length: int | None) -> bytes:
+        want = self.max_bytes + 1 if length is None else length
+        parts, got = [], 0
+        while got < want:
+            try:
+                piece = stream.read(min(1 << 16, want - got))
+            except TimeoutError:
+                raise _BodyError(408, "the request body arrived too slowly") from None
+            except _BODY_ERRORS as exc:  # the server's body reader: bad chunking, a reset connection, ...
+                raise _BodyError(400, f"malformed or incomplete request body ({_reason(exc)})") from None
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        if got > self.max_bytes:
+            error = _BodyError(413, self.too_large)
+            error.consumed = got
+            raise error
+        if length is not None and got < length:
+            raise _BodyError(400, f"incomplete request body: {got} of the {length} bytes announced arrived")
+        return b"".join(parts)
+
+
+def _content_length(raw: str) -> int:
+    if not raw.isdigit():
+        raise _BodyError(400, "invalid Content-Length header")
+    return int(raw)
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())[:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _env_float(name: str, default: float) -> float:
@@ -162,16 +301,24 @@ def create_app(
 
     Notes
     -----
-    Production start, tested by ``tests/test_web_load.py``::
+    Production start behind nginx (``deploy/nginx-genrenet.conf``), tested by
+    ``tests/test_web_load.py``::
 
-        gunicorn 'genrenet.web:create_app()' -w 2 --threads 4 -b 127.0.0.1:8000
+        gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'
     """
-    from genrenet.audio import SUPPORTED_EXTENSIONS
+    from genrenet.audio import SUPPORTED_EXTENSIONS, clean_stale_uploads
     from genrenet.predict import DEFAULT_MAX_DURATION, Predictor, TrackTooLongError
 
     upload_mb = _env_float("GENRENET_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) if max_upload_mb is None else max_upload_mb
     if isinstance(upload_mb, bool) or not isinstance(upload_mb, int | float) or not upload_mb > 0:
         raise ParameterError(f"max_upload_mb must be a positive number, got {max_upload_mb!r}")
+    concurrent = int(_env_float("GENRENET_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT))
+    if concurrent < 1:
+        raise ParameterError(f"environment variable GENRENET_MAX_CONCURRENT must be at least 1, got {concurrent}")
+    # Temporary uploads of a worker that was killed while decoding would stay forever.
+    removed = clean_stale_uploads()
+    if removed:
+        log.info("removed %d stale temporary upload file(s)", removed)
     if predictor is None:
         duration = _env_float("GENRENET_MAX_DURATION", DEFAULT_MAX_DURATION) if max_duration is None else max_duration
         predictor = Predictor(models_dir=models_dir, max_duration=duration)
@@ -183,6 +330,10 @@ def create_app(
     app.request_class = _MemoryRequest
     app.json.sort_keys = False  # keep the default model and genre order
     app.config["MAX_CONTENT_LENGTH"] = int(upload_mb * 1024 * 1024)
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_FORM_FIELD_BYTES
+    too_large = f"upload too large: the limit is {upload_mb:g} MB"
+    app.wsgi_app = _BufferedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], too_large)
+    slots = threading.BoundedSemaphore(concurrent)
     app.config["GENRENET_PREDICTOR"] = predictor
     app.extensions["genrenet"] = {"predictor": predictor, "docs_url": docs, "book_dir": book}
 
@@ -250,7 +401,8 @@ def create_app(
             return _error(400, "the uploaded file is empty (0 bytes)")
         selected = request.args.getlist("model") or None
         try:
-            result = predictor.predict_bytes(data, f"upload{ext}", models=selected)
+            with slots:
+                result = predictor.predict_bytes(data, f"upload{ext}", models=selected)
         except TrackTooLongError as exc:
             return _error(422, f"track too long: {exc.cause}")
         except AudioError as exc:
@@ -270,8 +422,12 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.code == 413:
-            message = f"upload too large: the limit is {upload_mb:g} MB"
+        if exc.code == 413 and (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
+            # Werkzeug's form limits: the body is within the upload limit, a form field is not.
+            message = (f"a form field other than 'file' is larger than {MAX_FORM_FIELD_BYTES // 1024} KB "
+                       "(or the form has too many parts); send the audio as the file field 'file'")
+        elif exc.code == 413:
+            message = too_large
         elif exc.code == 404:
             message = f"not found: {request.path}"
         elif exc.code == 405:
