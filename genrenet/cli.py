@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "genrenet.commands.select",
     "genrenet.commands.predict",
     "genrenet.commands.serve",
+    "genrenet.commands.watch",
     "genrenet.commands.book",
 ]
 
