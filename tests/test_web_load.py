@@ -154,18 +154,20 @@ def deployment(tmp_path_factory):
 class SlowClients:
     """``n`` clients that announce a 100 kB upload and send it at 5 bytes/s until stopped."""
 
-    def __init__(self, port: int, n: int):
-        self.port, self.n = port, n
+    def __init__(self, port: int, n: int, *, sources: int = 1):
+        self.port, self.n, self.sources = port, n, sources
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(n)]
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(n)]
         self.connected = 0
         self.lock = threading.Lock()
 
-    def _run(self) -> None:
+    def _run(self, i: int) -> None:
         head = (b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=B\r\n"
                 b"Content-Length: 100000\r\n\r\n--B\r\n")
+        # With several sources the clients come from 127.0.0.2, 127.0.0.3, ... (all loopback).
+        source = ("127.0.0.1" if self.sources == 1 else f"127.0.0.{2 + i % self.sources}", 0)
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10, source_address=source) as sock:
                 sock.sendall(head)
                 with self.lock:
                     self.connected += 1
@@ -295,7 +297,8 @@ def test_mixed_load_with_bombs_and_slow_clients(deployment):
     """8 x 25 requests (good uploads, undecodable files, decode bombs) while 16 clients trickle bodies."""
     web, log_path = deployment["web"], deployment["log"]
     port = int(web.rsplit(":", 1)[1])
-    low, high = wav_bytes(tone(LOW_HZ, 2.0)), wav_bytes(tone(HIGH_HZ, 2.5))
+    # 20 s clips (880 kB each), classified by the test model and by the shipped default model
+    low, high = wav_bytes(tone(LOW_HZ, 20.0)), wav_bytes(tone(HIGH_HZ, 20.0, seed=1))
     bad = b"this is not audio " * 50
     bomb_files = list(bombs().items())
     memory = MemorySampler(deployment["gunicorn"].pid)
@@ -352,11 +355,14 @@ def test_mixed_load_with_bombs_and_slow_clients(deployment):
 
 
 def test_slow_clients_cannot_starve_healthz(deployment):
-    """The issue's reproduction: 16 clients at 5 bytes/s. Through nginx the service keeps answering."""
+    """The issue's reproduction (16 clients at 5 bytes/s), six times over from several addresses.
+
+    gunicorn alone stops answering with 40 such clients; through nginx the service keeps answering.
+    """
     web = deployment["web"]
     port = int(web.rsplit(":", 1)[1])
-    with SlowClients(port, SLOW_CLIENTS) as slow, HealthProbe(web) as probe:
-        assert slow.connected == SLOW_CLIENTS
+    with SlowClients(port, 6 * SLOW_CLIENTS, sources=4) as slow, HealthProbe(web) as probe:
+        assert slow.connected == 6 * SLOW_CLIENTS
         time.sleep(6.0)  # longer than the first-byte wait of gunicorn's threads (5 s)
         ok = requests.post(web + "/api/predict", files={"file": ("a.wav", wav_bytes(tone(HIGH_HZ, 1.5)))}, timeout=30)
     assert ok.status_code == 200 and ok.json()["Band Model"]["genre"] == "high"
