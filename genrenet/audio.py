@@ -95,6 +95,7 @@ __all__ = [
     "TrackTooLongError",
     "load",
     "load_bytes",
+    "check_bytes",
     "info",
     "clean_stale_uploads",
     "resample",
@@ -782,6 +783,63 @@ def _process_alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True  # exists, owned by someone else (or not a valid id: keep it until it is old)
     return True
+
+
+def check_bytes(data: bytes, *, filename_hint: str | None = None,
+                max_duration: float | None = None) -> AudioInfo | None:
+    """Check an upload's header against the limits without decoding it (about a millisecond).
+
+    The checks :func:`load_bytes` makes before decoding: sample rate, channels,
+    declared length against ``max_duration``, a cut-short container. A service can run
+    them before it queues the upload for decoding, so a decode bomb is refused at once.
+
+    Parameters
+    ----------
+    data : bytes
+        The encoded file.
+    filename_hint : str or None, keyword-only
+        Original file name (its extension selects the decoder; it names the upload in errors).
+    max_duration : float or None, keyword-only
+        Longest accepted length in seconds.
+
+    Returns
+    -------
+    AudioInfo or None
+        What the header declares (``path`` is the hint), or ``None`` for M4A/AAC/MP4,
+        whose header only ffprobe reads (:func:`load_bytes` checks it before decoding).
+
+    Raises
+    ------
+    AudioError, TrackTooLongError
+        As :func:`load_bytes` would, before decoding anything.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ParameterError(f"data must be bytes, got {type(data).__name__}")
+    max_duration = _check_max_duration(max_duration)
+    where = filename_hint or None
+    ext = _extension(filename_hint)
+    if ext and ext not in SUPPORTED_EXTENSIONS:
+        raise AudioError(where, f"unsupported file extension {ext!r}; supported: " + ", ".join(SUPPORTED_EXTENSIONS))
+    if len(data) == 0:
+        raise AudioError(where, "the upload is empty (0 bytes)")
+    if ext in FFMPEG_EXTENSIONS:
+        return None
+    import soundfile as sf
+
+    source = io.BytesIO(data)
+    _check_ogg(source, where)
+    try:
+        with sf.SoundFile(source) as fh:
+            native, channels, frames, fmt = int(fh.samplerate), int(fh.channels), int(fh.frames), str(fh.format)
+            _check_header(where, sr=native, channels=channels, frames=frames, max_duration=max_duration)
+            _check_container(fh, where)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, EOFError) as exc:
+        raise AudioError(where, _soundfile_error(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        raise AudioError(where, f"not a readable audio file ({exc})") from exc
+    return AudioInfo(Path(filename_hint or "<memory>"), native, channels, frames, frames / native, fmt)
 
 
 def info(path: str | os.PathLike) -> AudioInfo:

@@ -510,3 +510,15 @@ def test_clean_stale_uploads(tmp_path):
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     assert audio.clean_stale_uploads(directory=tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
+
+
+def test_check_bytes_reads_only_the_header(tmp_path):
+    good = _wav_bytes(sine(seconds=2.0))
+    meta = audio.check_bytes(good, filename_hint="a.wav", max_duration=5)
+    assert (meta.sr, meta.channels, meta.frames) == (SR, 1, 2 * SR)
+    for data, name, kind in ((_wav_at_1hz(), "bomb.wav", AudioError),
+                             (_flac_claiming((1 << 36) - 1), "lie.flac", audio.TrackTooLongError),
+                             (good[: len(good) // 2], "cut.wav", AudioError)):
+        peak, raised = _traced_peak(lambda d=data, n=name: audio.check_bytes(d, filename_hint=n, max_duration=30))
+        assert isinstance(raised, kind) and name in str(raised) and peak < 1.0
+    assert audio.check_bytes(b"\0" * 64, filename_hint="x.m4a") is None  # only ffprobe reads MP4 headers

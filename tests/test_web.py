@@ -398,3 +398,65 @@ def test_serve_refuses_non_positive_limits(capsys):
     for flag in ("--max-duration", "--max-upload-mb"):
         assert main(["serve", flag, "0"]) == 1
         assert f"{flag} must be a positive number" in capsys.readouterr().err
+
+
+def test_bombs_are_refused_while_every_prediction_slot_is_busy(predictor, tmp_path, monkeypatch):
+    """The header check runs before an upload waits for a prediction slot."""
+    import threading
+
+    monkeypatch.setenv("GENRENET_MAX_CONCURRENT", "1")
+    release, entered = threading.Event(), threading.Event()
+
+    class Slow:
+        models, max_duration, max_windows = predictor.models, predictor.max_duration, predictor.max_windows
+
+        def predict_bytes(self, data, filename_hint=None, *, models=None):
+            entered.set()
+            release.wait(30)
+            return predictor.predict_bytes(data, filename_hint, models=models)
+
+    app = create_app(Slow(), book_dir=tmp_path)
+    busy = threading.Thread(target=lambda: post_file(app.test_client(), wav_bytes(tone(LOW_HZ, 1.0)), "a.wav"))
+    busy.start()
+    try:
+        assert entered.wait(30)
+        for name, data in bombs().items():  # answered although the only slot is taken
+            assert_error(post_file(app.test_client(), data, name), 422, "too long|sample rate")
+        assert busy.is_alive()
+    finally:
+        release.set()
+        busy.join(30)
+
+
+def test_development_server_errors_are_json(predictor, tmp_path):
+    """`genrenet serve` runs werkzeug's server with a handler whose own 414/431/400 answers are JSON."""
+    import json
+    import socket
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from genrenet.web.app import dev_request_handler
+
+    server = make_server("127.0.0.1", 0, create_app(predictor, book_dir=tmp_path), threaded=True,
+                         request_handler=dev_request_handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        cases = {414: b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                 431: b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n",
+                 400: b"GET / x\x01 HTTP/1.1\r\n\r\n"}
+        for status, payload in cases.items():
+            with socket.create_connection(("127.0.0.1", server.server_port), timeout=30) as sock:
+                sock.sendall(payload)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == str(status).encode(), head
+            assert b"application/json" in head
+            assert json.loads(body)["success"] is False
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from genrenet.errors import ParameterError
     from genrenet.web import create_app
+    from genrenet.web.app import dev_request_handler
 
     if not 0 < args.port < 65536:
         raise ParameterError(f"--port must be between 1 and 65535, got {args.port}")
@@ -55,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"genrenet: serving {len(app.config['GENRENET_PREDICTOR'].models)} model(s) on http://{args.host}:{args.port}/")
     print(f"genrenet: for production use: {PRODUCTION_COMMAND}")
-    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False)
+    app.run(host=args.host, port=args.port, threaded=True, debug=False, use_reloader=False,
+            request_handler=dev_request_handler())
     return 0

@@ -38,8 +38,9 @@ chunked uploads without ``Content-Length``) or an oversized non-file form field,
 415 unsupported file type, 422 content that cannot be decoded or a track longer than
 the limit (refused from its header, before decoding), 500 anything unexpected (logged
 on the server, never sent to the client). Errors of the HTTP layer below the app
-(414, 431, ...) are JSON too under the production deployment
-(:mod:`genrenet.web.gunicorn_conf` and ``deploy/nginx-genrenet.conf``).
+(414, 431, ...) are JSON too: under the production deployment
+(:mod:`genrenet.web.gunicorn_conf` and ``deploy/nginx-genrenet.conf``) and under
+``genrenet serve`` (:func:`dev_request_handler`).
 
 The whole request body is read (at most the upload limit) before Flask parses it,
 so a body that breaks off or is malformed is a 400 and never a 500. Uploads are kept
@@ -74,8 +75,8 @@ from werkzeug.exceptions import HTTPException
 
 from genrenet.errors import AudioError, GenrenetError, ParameterError
 
-__all__ = ["create_app", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB", "DEFAULT_MAX_CONCURRENT",
-           "MIMETYPE_EXTENSIONS"]
+__all__ = ["create_app", "dev_request_handler", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB",
+           "DEFAULT_MAX_CONCURRENT", "MIMETYPE_EXTENSIONS"]
 
 #: The tested production start command, behind nginx (also shown by ``genrenet serve --help``).
 PRODUCTION_COMMAND = "gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'"
@@ -306,7 +307,7 @@ def create_app(
 
         gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'
     """
-    from genrenet.audio import SUPPORTED_EXTENSIONS, clean_stale_uploads
+    from genrenet.audio import SUPPORTED_EXTENSIONS, check_bytes, clean_stale_uploads
     from genrenet.predict import DEFAULT_MAX_DURATION, Predictor, TrackTooLongError
 
     upload_mb = _env_float("GENRENET_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) if max_upload_mb is None else max_upload_mb
@@ -401,6 +402,9 @@ def create_app(
             return _error(400, "the uploaded file is empty (0 bytes)")
         selected = request.args.getlist("model") or None
         try:
+            # The header is checked before the upload waits for a prediction slot: a decode
+            # bomb is refused at once, even while the slots are busy.
+            check_bytes(data, filename_hint=f"upload{ext}", max_duration=predictor.max_duration)
             with slots:
                 result = predictor.predict_bytes(data, f"upload{ext}", models=selected)
         except TrackTooLongError as exc:
@@ -447,6 +451,31 @@ def create_app(
         return _error(500, "internal server error; the details are in the server log")
 
     return app
+
+
+def dev_request_handler():
+    """werkzeug's development-server request handler, with its own errors (400, 414, 431) as JSON.
+
+    ``genrenet serve`` uses it, so that even the development server never answers the
+    API's clients with an HTML error page.
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    class JSONErrorRequestHandler(WSGIRequestHandler):
+        def send_error(self, code, message=None, explain=None):
+            short = self.responses.get(code, ("error",))[0]
+            body = json.dumps({"success": False, "error": f"{short.lower()}: {message or short}"[:300]}).encode()
+            self.log_error("code %d, message %s", code, message)
+            self.send_response(code, short)
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+
+    return JSONErrorRequestHandler
 
 
 def _upload_extension(filename: str | None, mimetype: str | None) -> str | None:
