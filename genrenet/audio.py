@@ -380,7 +380,10 @@ class _Collector:
             raise AudioError(self.where, "the decoded signal is not finite: it contains NaN/inf samples")
         self.frames += block.shape[0]
         self.peak = max(self.peak, float(np.abs(block).max()))
-        y = block.mean(axis=1) if self.mono else block
+        if self.mono:  # a mono block needs no mixing (the mean over one channel is slow)
+            y = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1)
+        else:
+            y = block
         y = np.ascontiguousarray(y, dtype=np.float32)
         if self.stream is not None:
             y = self.stream.resample_chunk(y, last=False)
