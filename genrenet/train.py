@@ -54,6 +54,8 @@ __all__ = [
     "serving_model",
     "train",
     "cross_validate",
+    "cv_epochs",
+    "train_after_cv",
     "published_metrics",
     "quiet_tensorflow",
 ]
@@ -63,6 +65,8 @@ SPLITS = ("stratified", "fault-filtered", "all")
 METRICS_FILE = "metrics.json"
 CV_METRICS_FILE = "cv_metrics.json"
 HISTORY_FILE = "history.json"
+#: Sub-directory of a cross-validation directory holding the bundle of :func:`train_after_cv`.
+FINAL_DIR = "final"
 
 
 @dataclass
@@ -92,6 +96,7 @@ class CVResult:
     model: str
     folds: list[RunResult]
     metrics: dict[str, Any]
+    final: RunResult | None = None  # the bundle trained after the folds (:func:`train_after_cv`)
 
     @property
     def window_accuracy(self) -> float:
@@ -817,6 +822,91 @@ def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
         "dataset": m["dataset"],
         "n_tracks": m["n_tracks"],
     }
+
+
+def cv_epochs(cv: CVResult | dict, *, default: int) -> tuple[int, str]:
+    """The epoch count the folds of a cross-validation chose for the final model, and why.
+
+    The median (rounded up) of the folds' best epochs (lowest validation loss);
+    when no fold recorded one (no validation tracks, or the baseline, which has
+    no epochs), ``default``.
+
+    Returns
+    -------
+    (int, str)
+        Epochs and the rule in words, e.g. ``"median best epoch of the 5 folds (9, 11, 11, 12, 14) = 11"``.
+    """
+    from genrenet.models import BASELINE
+
+    m = cv.metrics if isinstance(cv, CVResult) else cv
+    if m.get("model") == BASELINE:
+        return int(default), "the baseline is fitted in one step (no epochs)"
+    best = [int(e) for e in m.get("best_epochs") or [] if e]
+    if not best:
+        return int(default), f"no fold had validation tracks to choose an epoch: the folds' {int(default)} epochs"
+    n = int(np.ceil(np.median(best)))
+    return n, f"median best epoch of the {len(best)} folds ({', '.join(map(str, best))}) = {n}"
+
+
+def train_after_cv(
+    model_name: str,
+    dataset,
+    *,
+    folds: int = 5,
+    by: str = "block",
+    out_dir,
+    seed: int = DEFAULT_SEED,
+    val_size: float = 0.1,
+    genres=None,
+    data_dir=None,
+    epochs: int = 30,
+    name: str | None = None,
+    progress: bool = True,
+    **train_kwargs,
+) -> CVResult:
+    """Cross-validate, then train the model that is kept: on every track, for the epochs the folds chose.
+
+    Cross-validation measures the recipe (every track tested once, predictions
+    pooled); the bundle it leaves is trained afterwards on all tracks (split
+    ``"all"``: nothing is held out, so its numbers are the pooled cross-validation
+    metrics) for :func:`cv_epochs` epochs. The shipped default model was made this way.
+
+    Parameters
+    ----------
+    model_name, dataset, folds, by, seed, val_size, genres, data_dir, progress
+        As in :func:`cross_validate`.
+    out_dir : path-like, keyword-only
+        The folds and pooled metrics go here (see :func:`cross_validate`), the bundle to
+        ``out_dir/final``. ``cv_metrics.json`` gains a ``final`` entry (path, epochs, rule).
+    epochs : int, keyword-only
+        Most epochs per fold (early stopping on each fold's validation tracks may stop sooner).
+    name : str, keyword-only, optional
+        Display name stored in the bundle.
+    **train_kwargs
+        Passed to every :func:`train` call (``feature``, ``batch_size``, ``patience``, ``cache_dir``...).
+
+    Returns
+    -------
+    CVResult
+        With ``final`` set to the final run; its ``meta.json`` metrics are
+        :func:`published_metrics` of the folds plus ``epochs``, ``epochs_rule`` and ``folds``.
+    """
+    from genrenet.io import atomic_write_json
+
+    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
+    if name is not None:
+        train_kwargs["name"] = name
+    cv = cross_validate(model_name, ds, folds=folds, by=by, out_dir=out_dir, seed=seed, val_size=val_size,
+                        epochs=epochs, progress=progress, **train_kwargs)
+    n_epochs, rule = cv_epochs(cv, default=epochs)
+    reference = {**published_metrics(cv), "epochs": n_epochs, "epochs_rule": rule, "folds": int(folds)}
+    final = train(model_name, ds, split="all", seed=seed, epochs=n_epochs, out_dir=cv.out_dir / FINAL_DIR,
+                  reference_metrics=reference, progress=progress, **train_kwargs)
+    cv.metrics["final"] = {"path": FINAL_DIR, "epochs": n_epochs, "epochs_rule": rule, "split": "all",
+                           "train_tracks": len(ds)}
+    atomic_write_json(cv.out_dir / CV_METRICS_FILE, cv.metrics)
+    cv.final = final
+    return cv
 
 
 def quiet_tensorflow() -> None:

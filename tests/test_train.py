@@ -291,3 +291,71 @@ def test_prediction_refuses_non_finite_probabilities(tiny, tmp_path):
     predictor = Predictor([tmp_path / "broken"], include_default=False, warmup=False)
     with pytest.raises(ModelError, match="NaN or inf"):
         predictor.predict_file(ds[0].path)
+
+
+def test_cv_epochs_rule():
+    from genrenet.train import cv_epochs
+
+    assert cv_epochs({"model": "cnn", "best_epochs": [9, 14, 11, 11, 12]}, default=30) == (
+        11, "median best epoch of the 5 folds (9, 14, 11, 11, 12) = 11")
+    assert cv_epochs({"model": "cnn", "best_epochs": [3, 4]}, default=30)[0] == 4  # median 3.5, rounded up
+    assert cv_epochs({"model": "cnn", "best_epochs": [None, None]}, default=7)[0] == 7
+    assert cv_epochs({"model": "baseline", "best_epochs": [None, None]}, default=7) == (
+        7, "the baseline is fitted in one step (no epochs)")
+
+
+def test_train_after_cv_leaves_a_bundle_trained_on_every_track(tiny, tmp_path):
+    from genrenet.bundle import find_bundles, load_bundle
+    from genrenet.train import train_after_cv
+
+    ds, cache = tiny
+    out = tmp_path / "cv"
+    res = train_after_cv("compact_cnn", ds, feature=small_logmel(), folds=4, out_dir=out, epochs=2,
+                         batch_size=8, patience=1, cache_dir=cache, progress=False, **TINY_CNN)
+    best = [f.metrics["best_epoch"] for f in res.folds]
+    assert all(b in (1, 2) for b in best)
+    assert find_bundles(out) == [out / "final"]  # the folds keep no model; the final run does
+    final = res.final.metrics
+    assert final["split"]["name"] == "all"
+    assert final["epochs"] == int(np.ceil(np.median(best))) and "track" not in final  # nothing held out
+    meta = load_bundle(out / "final").meta
+    m = json.loads((out / "cv_metrics.json").read_text())
+    assert meta["metrics"]["accuracy"] == m["track"]["accuracy"] and meta["metrics"]["folds"] == 4
+    assert meta["metrics"]["epochs"] == final["epochs"] and "median best epoch of the 4 folds" in meta["metrics"][
+        "epochs_rule"]
+    assert meta["protocol"] == m["protocol"] and meta["split"] == "all"
+    assert m["final"] == {"path": "final", "epochs": final["epochs"], "epochs_rule": meta["metrics"]["epochs_rule"],
+                          "split": "all", "train_tracks": len(ds)}
+    # every track trained on: the final run's training windows are all windows of the data set
+    fold = res.folds[0].metrics
+    assert final["train_windows"] > fold["train_windows"]
+    again = train_after_cv("compact_cnn", ds, feature=small_logmel(), folds=4, out_dir=out, epochs=2,
+                           batch_size=8, patience=1, cache_dir=cache, progress=False, **TINY_CNN)
+    assert again.final.skipped and all(f.skipped for f in again.folds)
+
+
+def test_cli_train_folds_reports_cv_then_leaves_the_bundle(tiny, tmp_path, capsys, monkeypatch):
+    from genrenet.bundle import load_bundle
+    from genrenet.cli import main
+
+    ds, cache = tiny
+    monkeypatch.setenv("GENRENET_CACHE", str(cache))
+    out = tmp_path / "cv"
+    args = ["train", "--model", "baseline", "--dataset", "folder", "--data-dir", str(ds.root),
+            "--genres", ",".join(ds.genres), "--out", str(out), "--quiet"]
+    assert main([*args, "--folds", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "pooled" in text and "track-level: accuracy" in text
+    assert f"bundle trained on all {len(ds)} tracks" in text and str(out / "final") in text
+    meta = load_bundle(out / "final").meta
+    cv = json.loads((out / "cv_metrics.json").read_text())
+    assert meta["metrics"]["accuracy"] == cv["track"]["accuracy"] and meta["split"] == "all"
+    assert cv["final"]["epochs_rule"] == meta["metrics"]["epochs_rule"] == "the baseline is fitted in one step (no epochs)"
+    # a feature that does not suit the model fails before any data is read
+    assert main(["train", "--model", "baseline", "--feature", "logmel", "--dataset", "folder", "--data-dir",
+                 str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
+    assert "mfcc_stats" in capsys.readouterr().err
+    assert main([*args, "--folds", "1"]) == 1
+    assert "--folds must be at least 2" in capsys.readouterr().err
+    assert main([*args, "--folds", "2", "--split", "all"]) == 1
+    assert "cannot be combined" in capsys.readouterr().err

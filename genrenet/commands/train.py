@@ -4,7 +4,13 @@ Examples::
 
     genrenet train --model compact_cnn --dataset demo --epochs 5 --out runs/compact
     genrenet train --model cnn --dataset gtzan --data-dir ~/gtzan-mini \\
-        --genres classical,country,metal,pop --split kfold --folds 5 --out runs/cnn4
+        --genres classical,country,metal,pop --folds 5 --out runs/cnn4
+
+With ``--folds K`` (or ``--split kfold``) the command cross-validates, prints the
+pooled metrics, then trains the bundle it leaves on every track for the epoch count
+the folds chose (:func:`genrenet.train.train_after_cv`): folds and pooled metrics in
+``OUT``, the bundle in ``OUT/final``. The notebook ``notebooks/train_model.ipynb``
+does the same with ``folds > 0``.
 
 Used in the book chapter "The models" (06); the notebook ``notebooks/train_model.ipynb``
 calls the same :mod:`genrenet.train` functions.
@@ -14,8 +20,14 @@ from __future__ import annotations
 
 import argparse
 
-MODEL_CHOICES = ("feed_forward", "lenet", "cnn", "lstm", "compact_cnn", "baseline")
 SPLIT_CHOICES = ("stratified", "kfold", "fault-filtered", "all")
+
+
+def model_choices() -> list[str]:
+    """Every trainable model name, read from the registry (:data:`genrenet.models.MODELS` and the baseline)."""
+    from genrenet.models import BASELINE, MODELS
+
+    return [*MODELS, BASELINE]
 
 
 def register(subparsers) -> None:
@@ -24,17 +36,19 @@ def register(subparsers) -> None:
         "train",
         help="train a model on a data set and save a bundle",
         description="Train one of the thesis models, the compact CNN or the classical baseline. "
-        "A finished run directory with the same configuration is skipped; --split kfold runs "
-        "grouped cross-validation (contiguous id blocks, no track in two folds).",
+        "A finished run directory with the same configuration is skipped; --folds K (or --split kfold) runs "
+        "grouped cross-validation (contiguous id blocks, no track in two folds), then trains the bundle on every "
+        "track for the median best epoch of the folds (written to OUT/final).",
     )
-    p.add_argument("--model", required=True, choices=MODEL_CHOICES)
+    p.add_argument("--model", required=True, choices=model_choices())
     p.add_argument("--dataset", default="demo", help="registered data set name (demo, gtzan, folder, ...)")
     p.add_argument("--data-dir", default=None, help="directory of the data set (demo may omit it)")
     p.add_argument("--split", default="stratified", choices=SPLIT_CHOICES)
     p.add_argument("--splits-dir", default=None,
                    help="for --split fault-filtered: directory holding train_filtered.txt, valid_filtered.txt "
                    "and test_filtered.txt (default: download them, checksummed)")
-    p.add_argument("--folds", type=int, default=5, help="folds for --split kfold (default 5)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="cross-validate with this many folds (at least 2; implies --split kfold, whose default is 5)")
     p.add_argument("--by", default="block", choices=("block", "track", "artist"), help="grouping for kfold")
     p.add_argument("--feature", default=None, help="feature preset (default: the model's own)")
     p.add_argument("--epochs", type=int, default=30)
@@ -43,7 +57,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--genres", default=None, help="comma-separated genres to keep, e.g. classical,country,metal,pop")
     p.add_argument("--name", default=None, help="display name stored in the bundle")
-    p.add_argument("--out", required=True, help="run directory (bundle) to write")
+    p.add_argument("--out", required=True,
+                   help="run directory (bundle) to write; with --folds: the folds and pooled metrics, "
+                   "and the bundle in OUT/final")
     p.add_argument("--force", action="store_true", help="retrain even if --out holds a finished run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -54,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``genrenet train``."""
     import json
 
-    from genrenet.errors import ParameterError
     from genrenet.evaluate import format_metrics
-    from genrenet.train import cross_validate, train
+    from genrenet.notebook import check_feature
+    from genrenet.train import train, train_after_cv
 
-    if args.epochs < 1:
-        raise ParameterError(f"--epochs must be at least 1, got {args.epochs}")
+    split, folds = _split_and_folds(args)
+    check_feature(args.feature, model=args.model)  # before any data is read
     common = dict(
         feature=args.feature,
         epochs=args.epochs,
@@ -73,12 +89,13 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.name:
         common["name"] = args.name
-    if args.split == "kfold":
-        result = cross_validate(args.model, args.dataset, folds=args.folds, by=args.by, out_dir=args.out, **common)
-        metrics = result.metrics
+    final = None
+    if split == "kfold":
+        result = train_after_cv(args.model, args.dataset, folds=folds, by=args.by, out_dir=args.out, **common)
+        metrics, final = result.metrics, result.final
     else:
-        dataset, split = args.dataset, args.split
-        if args.split == "fault-filtered" and args.splits_dir:
+        dataset = args.dataset
+        if split == "fault-filtered" and args.splits_dir:
             from genrenet.splits import fault_filtered_split
             from genrenet.train import resolve_dataset
 
@@ -97,5 +114,27 @@ def run(args: argparse.Namespace) -> int:
         print(format_metrics(metrics))
     else:
         print("no held-out tracks (split 'all'): no test metrics")
-    print(f"written to {result.out_dir}")
+    if final is not None:
+        print(f"cross-validation written to {result.out_dir}")
+        info = metrics["final"]
+        how = (f"for {info['epochs']} epochs ({info['epochs_rule']})" if args.model != "baseline"
+               else "(the baseline is fitted in one step)")
+        print(f"bundle trained on all {info['train_tracks']} tracks {how}: {final.out_dir}")
+    else:
+        print(f"written to {result.out_dir}")
     return 0
+
+
+def _split_and_folds(args: argparse.Namespace) -> tuple[str, int | None]:
+    """``--split`` and ``--folds`` together: ``--folds K`` means k-fold; k-fold defaults to 5 folds."""
+    from genrenet.errors import ParameterError
+
+    if args.epochs < 1:
+        raise ParameterError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.folds is None:
+        return args.split, (5 if args.split == "kfold" else None)
+    if args.split not in ("stratified", "kfold"):
+        raise ParameterError(f"--folds {args.folds} is cross-validation: it cannot be combined with --split {args.split}")
+    if args.folds < 2:
+        raise ParameterError(f"--folds must be at least 2, got {args.folds}")
+    return "kfold", args.folds
