@@ -1,0 +1,440 @@
+"""Parameters of the papermill notebooks: checks and documentation.
+
+Every notebook in ``notebooks/`` declares its parameters in a cell tagged
+``parameters``, one per line, with a type annotation and a trailing comment
+(papermill's convention), so ``papermill --help-notebook NOTEBOOK`` lists each
+parameter's type, default and meaning. The next cell calls the notebook's check
+from this module (:data:`NOTEBOOK_CHECKS`): it validates every parameter with the
+library's own registries and checks (:data:`genrenet.models.MODELS`,
+:data:`genrenet.features.PRESETS`, :func:`genrenet.datasets.available_datasets`,
+:data:`genrenet.tuning.SEARCH_SPACES`...) and loads the data set, so a wrong name
+or a missing ``data_dir`` fails at once with a message listing the valid choices,
+never deep in training.
+
+:func:`parameter_table` renders a notebook's parameters as a Markdown table and
+:func:`update_parameter_tables` rewrites the generated tables in a Markdown file
+(the README section "Run it on your own music"); the book page of the same name
+renders them at build time (``book/_ext/genrenet_params.py``).
+
+Used by every notebook in ``notebooks/`` and the book page "Run it on your own
+music" (``book/own_music.md``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from genrenet.errors import ParameterError
+
+__all__ = [
+    "NOTEBOOK_CHECKS",
+    "check_choice",
+    "check_int",
+    "check_model",
+    "check_feature",
+    "check_genres",
+    "check_dataset",
+    "skipped_note",
+    "check_data_exploration",
+    "check_genre_selection",
+    "check_train_model",
+    "check_tuning",
+    "check_results",
+    "check_prediction",
+    "check_signal_processing",
+    "notebook_parameters",
+    "parameter_table",
+    "update_parameter_tables",
+]
+
+
+# --------------------------------------------------------------------------- single parameters
+
+
+def _choices(choices) -> str:
+    return ", ".join(str(c) for c in choices)
+
+
+def check_choice(name: str, value: Any, choices, *, none: str | None = None) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise naming the parameter and the choices.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, for the message.
+    value : object
+    choices : iterable
+        The valid values.
+    none : str, keyword-only, optional
+        When given, ``None`` is valid too and means this (shown in the message).
+    """
+    choices = list(choices)
+    if value is None and none is not None:
+        return None
+    if isinstance(value, str) and value in choices:
+        return value
+    also = f", or None ({none})" if none is not None else ""
+    raise ParameterError(f"{name}={value!r} is not valid; choose one of: {_choices(choices)}{also}")
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as ``int`` if it is an integer (not a bool) within ``[minimum, maximum]``."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name} must be at least {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name} must be at most {maximum}, got {value!r}")
+    return int(value)
+
+
+def _check_text(name: str, value: Any, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise ParameterError(f"{name} must be a non-empty path or text, got {value!r}")
+    return str(value)
+
+
+def _check_path(name: str, value: Any, *, kind: str) -> Path | None:
+    """None, or an existing file (``kind="file"``) or directory (``kind="dir"``)."""
+    if value is None:
+        return None
+    path = Path(_check_text(name, value)).expanduser()
+    ok = path.is_file() if kind == "file" else path.is_dir()
+    if not ok:
+        what = "file" if kind == "file" else "directory"
+        raise ParameterError(f"{name}={str(value)!r}: no such {what} (from {Path.cwd()})")
+    return path
+
+
+def check_model(model: Any, *, choices=None) -> str:
+    """A model name of the registry (:data:`genrenet.models.MODELS` and ``"baseline"``) or of ``choices``."""
+    from genrenet.models import BASELINE, MODELS
+
+    return check_choice("model", model, list(choices) if choices is not None else [*MODELS, BASELINE])
+
+
+def check_feature(feature: Any, *, model: str):
+    """The feature specification for ``model``: ``None`` is the model's own preset.
+
+    Parameters
+    ----------
+    feature : str or None
+        A name of :data:`genrenet.features.PRESETS`, or None.
+    model : str, keyword-only
+        A checked model name; the feature must suit it (the baseline needs
+        ``mfcc_stats``, the networks a spectrogram feature).
+
+    Returns
+    -------
+    genrenet.features.FeatureSpec
+    """
+    from genrenet.features import PRESETS
+    from genrenet.models import default_feature
+    from genrenet.train import _resolve_feature
+
+    check_choice("feature", feature, list(PRESETS), none=f"the model's own: {default_feature(model)}")
+    return _resolve_feature(model, feature)
+
+
+def check_genres(genres: Any) -> list[str] | None:
+    """``None``, a comma-separated string or a list of genre names → a list (or None: all genres)."""
+    if genres is None:
+        return None
+    if isinstance(genres, str):
+        names = [g.strip() for g in genres.split(",") if g.strip()]
+    elif isinstance(genres, (list, tuple)) and all(isinstance(g, str) for g in genres):
+        names = [g.strip() for g in genres if g.strip()]
+    else:
+        raise ParameterError(f"genres must be None, 'a,b,c' or a list of names, got {genres!r}")
+    if not names:
+        raise ParameterError(f"genres={genres!r} names no genre; use None for all genres")
+    return names
+
+
+def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres: int = 1,
+                  min_tracks: int = 1):
+    """Load a registered data set after checking its name, ``data_dir`` and ``genres``.
+
+    Parameters
+    ----------
+    dataset : str
+        A name of :func:`genrenet.datasets.available_datasets`.
+    data_dir : str, Path or None
+        Where it lives; only ``"demo"`` may omit it (then it is generated on first use).
+    genres : str or list of str, keyword-only, optional
+        Keep only these genres (each must exist in the data set).
+    min_genres : int, keyword-only
+        Fewest genres the notebook can work with.
+    min_tracks : int, keyword-only
+        Fewest tracks every genre needs.
+
+    Returns
+    -------
+    genrenet.datasets.Dataset
+        Files that could not be read are listed in ``Dataset.skipped`` (see :func:`skipped_note`).
+    """
+    from genrenet.datasets import available_datasets, load_dataset
+
+    check_choice("dataset", dataset, available_datasets())
+    wanted = check_genres(genres)
+    if data_dir is None and dataset != "demo":
+        raise ParameterError(f"data_dir is required for dataset={dataset!r}: the directory holding it "
+                             "(only dataset='demo' may leave it None)")
+    if data_dir is not None:
+        root = Path(_check_text("data_dir", data_dir)).expanduser()
+        if not root.exists():
+            raise ParameterError(f"data_dir={str(data_dir)!r} does not exist (from {Path.cwd()})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # skipped files are reported by skipped_note
+        ds = load_dataset(dataset, data_dir)
+    if wanted is not None:
+        missing = [g for g in wanted if g not in ds.genres]
+        if missing:
+            raise ParameterError(f"genres: {', '.join(missing)} not in data set {ds.name!r}; "
+                                 f"choose among: {_choices(ds.genres)}")
+        ds = ds.subset(wanted)
+    if len(ds.genres) < min_genres:
+        raise ParameterError(f"data set {ds.name!r} has {len(ds.genres)} genre(s) ({_choices(ds.genres)}); "
+                             f"this notebook needs at least {min_genres}")
+    counts = {g: sum(t.genre == g for t in ds) for g in ds.genres}
+    small = {g: n for g, n in counts.items() if n < min_tracks}
+    if small:
+        raise ParameterError(f"every genre needs at least {min_tracks} tracks here; too few in "
+                             + ", ".join(f"{g} ({n})" for g, n in small.items()))
+    return ds
+
+
+def skipped_note(ds) -> str:
+    """Markdown naming the files the loader skipped (unreadable audio), or ``""`` when none."""
+    skipped = list(getattr(ds, "skipped", []) or [])
+    if not skipped:
+        return ""
+    root = Path(getattr(ds, "root", "") or "")
+    items = []
+    for s in skipped:
+        path = Path(getattr(s, "path", s))
+        try:
+            path = path.relative_to(root)
+        except ValueError:
+            pass
+        items.append(f"`{path}`: {getattr(s, 'cause', 'unreadable')}")
+    return (f"**{len(skipped)} file(s) skipped** (they could not be read; every other file is used): "
+            + "; ".join(items) + ".")
+
+
+def _check_common(seed: Any, output_dir: Any) -> None:
+    check_int("seed", seed, minimum=0)
+    _check_text("output_dir", output_dir)
+
+
+# --------------------------------------------------------------------------- one check per notebook
+
+
+def check_data_exploration(*, dataset, data_dir, seed, folds, manifest, output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/data_exploration.ipynb``; returns ``dataset`` (loaded) and ``manifest``."""
+    _check_common(seed, output_dir)
+    check_int("folds", folds, minimum=2)
+    path = _check_path("manifest", manifest, kind="file")
+    return SimpleNamespace(dataset=check_dataset(dataset, data_dir), manifest=path)
+
+
+def check_genre_selection(*, dataset, data_dir, k, folds, seed, output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/genre_selection.ipynb``; returns the loaded ``dataset``."""
+    _check_common(seed, output_dir)
+    k = check_int("k", k, minimum=2)
+    folds = check_int("folds", folds, minimum=2)
+    # every fold must train on every genre: at least two tracks each
+    ds = check_dataset(dataset, data_dir, min_genres=k, min_tracks=2)
+    _check_folds(ds, folds, seed)
+    return SimpleNamespace(dataset=ds)
+
+
+def _check_folds(ds, folds: int, seed: int) -> None:
+    from genrenet.splits import grouped_kfold
+
+    most = max(sum(t.genre == g for t in ds) for g in ds.genres)
+    if folds > most:
+        raise ParameterError(f"folds={folds}: no genre of data set {ds.name!r} has that many tracks "
+                             f"(the largest has {most})")
+    grouped_kfold(ds, n_splits=folds, by="block", seed=seed)
+
+
+def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed, folds, batch_size,
+                      output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/train_model.ipynb``.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``dataset`` (loaded, restricted to ``genres``), ``feature`` (the FeatureSpec;
+        None gave the model's own) and ``folds``.
+    """
+    model = check_model(model)
+    spec = check_feature(feature, model=model)
+    check_int("epochs", epochs, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    folds = check_int("folds", folds, minimum=0)
+    if folds == 1:
+        raise ParameterError("folds=1 is not valid: 0 (one stratified split) or at least 2 (cross-validation)")
+    _check_common(seed, output_dir)
+    ds = check_dataset(dataset, data_dir, genres=genres, min_genres=2, min_tracks=2 if folds else 1)
+    if folds:
+        _check_folds(ds, folds, seed)
+    return SimpleNamespace(dataset=ds, feature=spec, folds=folds)
+
+
+def check_tuning(*, dataset, data_dir, genres, feature, model, tuner, trials, epochs, seed,
+                 output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/tuning.ipynb``; returns ``dataset`` and ``feature``."""
+    from genrenet.tuning import SEARCH_SPACES, TUNERS
+
+    model = check_model(model, choices=SEARCH_SPACES)
+    spec = check_feature(feature, model=model)
+    check_choice("tuner", tuner, TUNERS)
+    check_int("trials", trials, minimum=1)
+    check_int("epochs", epochs, minimum=1)
+    _check_common(seed, output_dir)
+    ds = check_dataset(dataset, data_dir, genres=genres, min_genres=2)
+    return SimpleNamespace(dataset=ds, feature=spec)
+
+
+def check_results(*, results_dir, dataset, data_dir, output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/results.ipynb``; ``dataset`` is None when not given."""
+    _check_text("results_dir", results_dir)
+    _check_text("output_dir", output_dir)
+    return SimpleNamespace(dataset=_optional_dataset(dataset, data_dir))
+
+
+def _optional_dataset(dataset, data_dir):
+    if dataset is None:
+        if data_dir is not None:
+            raise ParameterError("data_dir is given but dataset is None: name its loader, e.g. dataset='folder'")
+        return None
+    return check_dataset(dataset, data_dir)
+
+
+def check_prediction(*, audio_path, models_dir, dataset, data_dir, max_tracks, max_windows, seed,
+                     output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/prediction.ipynb``; returns ``audio_path``, ``models_dir``, ``dataset``."""
+    audio = _check_path("audio_path", audio_path, kind="file")
+    models = _check_path("models_dir", models_dir, kind="dir")
+    check_int("max_tracks", max_tracks, minimum=0)
+    check_int("max_windows", max_windows, minimum=1)
+    _check_common(seed, output_dir)
+    return SimpleNamespace(audio_path=audio, models_dir=models, dataset=_optional_dataset(dataset, data_dir))
+
+
+def check_signal_processing(*, dataset, data_dir, seed, output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/signal_processing.ipynb``.
+
+    ``dataset`` is None for ``"demo"`` (the notebook generates one small clip per
+    style itself); any other data set is loaded.
+    """
+    from genrenet.datasets import available_datasets
+
+    _check_common(seed, output_dir)
+    check_choice("dataset", dataset, available_datasets())
+    if dataset == "demo":
+        if data_dir is not None:
+            _check_text("data_dir", data_dir)
+        return SimpleNamespace(dataset=None)
+    return SimpleNamespace(dataset=check_dataset(dataset, data_dir))
+
+
+#: Notebook file stem → the check its first cell after the parameters calls.
+NOTEBOOK_CHECKS = {
+    "data_exploration": check_data_exploration,
+    "genre_selection": check_genre_selection,
+    "train_model": check_train_model,
+    "tuning": check_tuning,
+    "results": check_results,
+    "prediction": check_prediction,
+    "signal_processing": check_signal_processing,
+}
+
+
+# --------------------------------------------------------------------------- documentation
+
+
+def notebook_parameters(notebook: str | Path) -> list[dict[str, str]]:
+    """The parameters papermill reads from a notebook's ``parameters`` cell.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``type`` (the annotation, ``""`` when missing), ``default`` (source
+        text) and ``help`` (the trailing comment), in cell order.
+    """
+    import papermill as pm
+
+    path = Path(notebook)
+    if not path.is_file():
+        raise ParameterError(f"notebook {path} does not exist")
+    params = pm.inspect_notebook(str(path))
+    return [
+        {"name": p["name"], "type": "" if p["inferred_type_name"] == "None" else p["inferred_type_name"],
+         "default": p["default"], "help": p["help"]}
+        for p in params.values()
+    ]
+
+
+def _cell(text: str, *, code: bool = False) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    if code:
+        return f"`{text}`"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # <genre> is not an HTML tag
+
+
+def parameter_table(notebook: str | Path) -> str:
+    """A Markdown table of a notebook's parameters: name, type, default and meaning."""
+    rows = ["| parameter | type | default | meaning and allowed values |", "|---|---|---|---|"]
+    for p in notebook_parameters(notebook):
+        rows.append(f"| `{p['name']}` | {_cell(p['type'], code=True)} | {_cell(p['default'], code=True)} "
+                    f"| {_cell(p['help'])} |")
+    return "\n".join(rows)
+
+
+_BLOCK = re.compile(r"(<!-- parameters: (?P<nb>[^\s>]+) -->\n)(?P<body>.*?)(<!-- end parameters -->)", re.S)
+
+
+def update_parameter_tables(path: str | Path, *, root: str | Path | None = None, write: bool = True) -> bool:
+    """Regenerate every parameter table between markers in a Markdown file.
+
+    A block reads ``<!-- parameters: notebooks/x.ipynb -->``, the generated table,
+    then ``<!-- end parameters -->``; notebook paths are relative to ``root``
+    (default: the file's directory).
+
+    Parameters
+    ----------
+    path : str or Path
+        The Markdown file (e.g. ``README.md``).
+    root : str or Path, keyword-only, optional
+    write : bool, keyword-only
+        Write the file when a table changed (False: only report).
+
+    Returns
+    -------
+    bool
+        True when every table was already up to date.
+
+    Examples
+    --------
+    ``python -c "from genrenet.notebook import update_parameter_tables as u; u('README.md')"``
+    """
+    path = Path(path)
+    base = Path(root) if root is not None else path.parent
+    text = path.read_text(encoding="utf-8")
+    new = _BLOCK.sub(lambda m: f"{m.group(1)}{parameter_table(base / m.group('nb'))}\n{m.group(4)}", text)
+    if new != text and write:
+        from genrenet.io import atomic_write_text
+
+        atomic_write_text(path, new)
+    return new == text
