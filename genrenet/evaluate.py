@@ -33,6 +33,7 @@ __all__ = [
     "per_genre_rows",
     "per_genre_table",
     "NO_CLIPS",
+    "NONE_PREDICTED",
     "figure_png",
     "THESIS_RESULT",
     "collect_results",
@@ -374,6 +375,8 @@ def figure_png(fig, *, dpi: int = 120) -> bytes:
 
 #: What per-genre tables show instead of scores for a genre with no clip in the evaluated data.
 NO_CLIPS = "no clips"
+#: What per-genre tables show instead of a precision for a genre that no clip was predicted as.
+NONE_PREDICTED = "none predicted"
 
 
 def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int | None = 3) -> list[dict[str, Any]]:
@@ -382,7 +385,9 @@ def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int
     A genre the model knows but the evaluated data does not contain (support 0)
     has no recall or F1 at all; :func:`metrics_from_confusion` stores 0.0 there
     to keep its JSON numeric, and macro averages skip such genres. These rows
-    either leave the genre out or say :data:`NO_CLIPS` instead of a number.
+    either leave the genre out or say :data:`NO_CLIPS` instead of a number. Likewise
+    a present genre that no clip was predicted as has no precision (0 of 0): it
+    reads :data:`NONE_PREDICTED` (its recall and F1 are 0).
 
     Parameters
     ----------
@@ -409,14 +414,17 @@ def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int
     rows = []
     for i, (genre, r) in enumerate(per_genre.items()):
         row: dict[str, Any] = {"genre": genre}
+        n_predicted = int(predicted[i]) if i < len(predicted) else 0
         if int(r["support"]) > 0:
             row.update({k: r[k] if digits is None else round(float(r[k]), digits) for k in ("precision", "recall", "f1")})
+            if n_predicted == 0:
+                row["precision"] = NONE_PREDICTED
         elif absent == "drop":
             continue
         else:
             row.update(dict.fromkeys(("precision", "recall", "f1"), NO_CLIPS))
         row["clips"] = int(r["support"])
-        row["predicted"] = int(predicted[i]) if i < len(predicted) else 0
+        row["predicted"] = n_predicted
         rows.append(row)
     return rows
 
@@ -432,7 +440,7 @@ def per_genre_table(metrics: dict[str, Any], *, absent: str = "mark", digits: in
     rows = per_genre_rows(metrics, absent=absent, digits=None)
     for row in rows:
         for key in ("precision", "recall", "f1"):
-            if row[key] != NO_CLIPS:
+            if not isinstance(row[key], str):
                 row[key] = f"{row[key]:.{int(digits)}f}"
     return pd.DataFrame(rows, columns=["genre", "precision", "recall", "f1", "clips", "predicted"]).set_index("genre")
 
@@ -458,13 +466,13 @@ def format_metrics(result: dict[str, Any]) -> str:
     if track:
         unit = "tracks" if level == "track" else "windows"
         lines.append("")
-        lines.append(f"{'genre':<14}{'precision':>10}{'recall':>10}{'f1':>8}{unit:>9}")
+        lines.append(f"{'genre':<14}{'precision':>15}{'recall':>10}{'f1':>8}{unit:>9}")
         for r in per_genre_rows(track, digits=None):
             if r["clips"]:
-                lines.append(f"{r['genre']:<14}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['f1']:>8.3f}"
-                             f"{r['clips']:>9d}")
+                precision = r["precision"] if isinstance(r["precision"], str) else f"{r['precision']:.3f}"
+                lines.append(f"{r['genre']:<14}{precision:>15}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['clips']:>9d}")
             else:
-                lines.append(f"{r['genre']:<14}{NO_CLIPS:>28}{0:>9d}   ({r['predicted']} predicted as {r['genre']})")
+                lines.append(f"{r['genre']:<14}{NO_CLIPS:>33}{0:>9d}   ({r['predicted']} predicted as {r['genre']})")
         absent = [r["genre"] for r in per_genre_rows(track) if not r["clips"]]
         if absent:
             lines.append(f"macro averages cover the {len(track['per_genre']) - len(absent)} genres with clips; "

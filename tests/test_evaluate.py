@@ -129,12 +129,16 @@ def test_cli_evaluate(labelled_folder, capsys, monkeypatch):
 
 
 def test_per_genre_tables_never_invent_scores_for_absent_genres():
-    from genrenet.evaluate import NO_CLIPS, per_genre_rows, per_genre_table
+    from genrenet.evaluate import NO_CLIPS, NONE_PREDICTED, per_genre_rows, per_genre_table
 
     # a 4-genre model on data holding only a and b; two b clips were predicted as d
     genres = ["a", "b", "c", "d"]
     m = classification_metrics([0, 0, 1, 1, 1], [0, 0, 1, 3, 3], genres)
     assert m["macro_f1"] == pytest.approx(np.mean([1.0, 0.5]))  # averages the genres present only
+    # a present genre nothing was predicted as has no precision (0 of 0); its recall is a true 0
+    never = {r["genre"]: r for r in per_genre_rows(classification_metrics([0, 1], [0, 0], genres))}["b"]
+    assert never["precision"] == NONE_PREDICTED and never["recall"] == 0.0 and never["predicted"] == 0
+    assert "none predicted" in format_metrics({"track": classification_metrics([0, 1], [0, 0], genres)})
     rows = {r["genre"]: r for r in per_genre_rows(m)}
     assert rows["a"] == {"genre": "a", "precision": 1.0, "recall": 1.0, "f1": 1.0, "clips": 2, "predicted": 2}
     assert rows["b"]["recall"] == pytest.approx(0.333) and rows["b"]["clips"] == 3
