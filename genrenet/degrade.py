@@ -28,7 +28,7 @@ Encoding needs the ``ffmpeg`` program with its ``libmp3lame`` encoder; without i
 :class:`EncoderError` says so and how to install it.
 
 Used by ``benchmarks/bench_robustness.py``, whose agreement table the model cards
-(chapter 06 "Models") state;
+(chapter 06 "Models") state, and by training augmentation (:mod:`genrenet.augment`);
 no notebook calls it.
 """
 
@@ -55,6 +55,7 @@ __all__ = [
     "MP3_SAMPLE_RATE",
     "MP3_BITRATES",
     "get_degradation",
+    "check_mp3_encoder",
     "encode",
     "decode",
     "degrade",
@@ -105,6 +106,11 @@ class Degradation:
     kind: str
     value: float | None
     label: str
+
+    @property
+    def ext(self) -> str:
+        """Extension of the copy's file: ``".mp3"`` or ``".flac"``."""
+        return ".mp3" if self.kind == "mp3" else ".flac"
 
     def key(self) -> str:
         """Stable text naming the degradation and its settings; a cache keys copies by it.
@@ -312,6 +318,25 @@ def _ffmpeg() -> str:
     return exe
 
 
+def check_mp3_encoder() -> str:
+    """Return the path of an ``ffmpeg`` that has the ``libmp3lame`` encoder, or raise :class:`EncoderError`.
+
+    Callers that are about to make many MP3 copies check once, before any work.
+    """
+    exe = _ffmpeg()
+    try:
+        run = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, timeout=_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EncoderError(f"cannot run ffmpeg to list its encoders ({exc})") from None
+    if b"libmp3lame" not in run.stdout:
+        raise EncoderError(_NO_LAME)
+    return exe
+
+
+_NO_LAME = ("the ffmpeg on PATH has no MP3 encoder (libmp3lame); install an ffmpeg built with it, "
+            "e.g. Debian's 'apt-get install ffmpeg'")
+
+
 def encode_mp3(y: np.ndarray, sr: int, *, bitrate: int = 64) -> bytes:
     """Encode a mono signal as a constant-bitrate MP3 at :data:`MP3_SAMPLE_RATE` Hz.
 
@@ -356,8 +381,7 @@ def encode_mp3(y: np.ndarray, sr: int, *, bitrate: int = 64) -> bytes:
         if run.returncode != 0:
             last = message[-1] if message else f"exit status {run.returncode}"
             if "libmp3lame" in " ".join(message) and ("Unknown encoder" in last or "not found" in last.lower()):
-                raise EncoderError("the ffmpeg on PATH has no MP3 encoder (libmp3lame); install an ffmpeg built "
-                                   "with it, e.g. Debian's 'apt-get install ffmpeg'")
+                raise EncoderError(_NO_LAME)
             raise EncoderError(f"ffmpeg could not encode the MP3: {last}")
         data = out.read_bytes() if out.is_file() else b""
     if not data:
@@ -403,7 +427,7 @@ def encode(y: np.ndarray, sr: int, degradation: str | Degradation) -> EncodedCop
     y, sr = _check_signal(y, sr)
     info: dict = {}
     if d.kind == "mp3":
-        rate, n_ch, ext = MP3_SAMPLE_RATE, 1, ".mp3"
+        rate, n_ch = MP3_SAMPLE_RATE, 1
         data, clipped = encode_mp3(y, sr, bitrate=int(d.value)), int(np.count_nonzero(np.abs(y) > 1.0))
         info.update(encoder="LAME (ffmpeg libmp3lame), constant bitrate", target_kbps=int(d.value))
     elif d.kind == "band_limit":
@@ -411,15 +435,15 @@ def encode(y: np.ndarray, sr: int, degradation: str | Degradation) -> EncodedCop
             raise ParameterError(f"degradation {d.name!r} limits to {d.value} Hz, not below the signal's {sr} Hz")
         from genrenet.audio import resample
 
-        rate, n_ch, ext = int(d.value), 1, ".flac"
+        rate, n_ch = int(d.value), 1
         data, clipped = _pcm_file(resample(y, sr, rate), rate)
         info["cutoff_hz"] = rate / 2
     elif d.kind == "gain":
-        rate, n_ch, ext = sr, 1, ".flac"
+        rate, n_ch = sr, 1
         data, clipped = _pcm_file(gain(y, db=float(d.value)), sr)
         info["gain_db"] = float(d.value)
     else:
-        rate, n_ch, ext = sr, 2, ".flac"
+        rate, n_ch = sr, 2
         pair = stereo_image(y, sr, **_STEREO)
         peak = float(np.abs(pair).max())
         scale = _FULL_SCALE / peak if peak > _FULL_SCALE else 1.0  # a master is never clipped on purpose
@@ -429,7 +453,7 @@ def encode(y: np.ndarray, sr: int, degradation: str | Degradation) -> EncodedCop
     duration = y.size / sr
     info.update(bytes=len(data), sample_rate=rate, channels=n_ch, duration=round(duration, 4),
                 bitrate_kbps=round(8 * len(data) / duration / 1000.0, 2), clipped_samples=clipped)
-    return EncodedCopy(d, data, ext, info)
+    return EncodedCopy(d, data, d.ext, info)
 
 
 def decode(copy: EncodedCopy, *, sr: int = 22050, n: int | None = None) -> np.ndarray:

@@ -424,6 +424,7 @@ def train(
     cache_dir=None,
     progress: bool = True,
     force: bool = False,
+    augment=None,
     **model_kwargs,
 ) -> RunResult:
     """Train one model on one split and write its run directory (a bundle).
@@ -467,6 +468,11 @@ def train(
         Show progress bars.
     force : bool, keyword-only
         Retrain even if ``out_dir`` holds a finished run.
+    augment : bool, str or sequence of str, keyword-only, optional
+        Also train on degraded copies (MP3, band limits, gain: :mod:`genrenet.degrade`) of the
+        split's training clips, and only those (:func:`genrenet.augment.augment_split`);
+        ``True`` means :data:`genrenet.augment.DEFAULT_AUGMENTATIONS`. Validation and scores
+        use original clips only. The copies are kept under ``cache_dir``.
     **model_kwargs
         Keyword options of the model builder (or of
         :func:`genrenet.baseline.build_baseline` for the baseline).
@@ -492,6 +498,10 @@ def train(
     ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
     spec = _resolve_feature(model_name, feature)
     split = resolve_split(split, ds, seed=seed)
+    if augment:
+        from genrenet.augment import augment_split
+
+        ds, split = augment_split(ds, split, augment, cache_dir=cache_dir, progress=progress)
     genre_list = ds.genres
     n_classes = len(genre_list)
 
@@ -613,6 +623,7 @@ def train(
         "train_seconds": round(train_seconds, 2),
         "versions": versions(),
         "config_hash": chash,
+        "augment": (split.info.get("augment") or {}).get("degradations", []),
     }
     files: dict[str, bytes] = {}
     if has_test:
@@ -661,6 +672,7 @@ def train(
         "seed": int(seed),
         "versions": metrics["versions"],
         "input": "raw features from genrenet.features.extract (scaling is inside the model)",
+        "augment": metrics["augment"],
     }
     _write_run(out_dir, export if save_model else None, meta, files)
     return RunResult(out_dir, model_name, metrics, history, skipped=False)

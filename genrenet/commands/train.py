@@ -56,6 +56,10 @@ def register(subparsers) -> None:
     p.add_argument("--patience", type=int, default=8, help="early-stopping patience (0 disables it)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--genres", default=None, help="comma-separated genres to keep, e.g. classical,country,metal,pop")
+    p.add_argument("--augment", nargs="?", const=True, default=None, metavar="NAMES",
+                   help="also train on degraded copies of the training clips (never of validation or test clips): "
+                   "comma-separated names such as mp3_64,sr_16k,gain_-20db (mp3_<kbps>, sr_<kHz>k, gain_<dB>db, "
+                   "stereo_mono); without NAMES: mp3_32,mp3_64,sr_8k,sr_16k,gain_-20db")
     p.add_argument("--name", default=None, help="display name stored in the bundle")
     p.add_argument("--out", required=True,
                    help="run directory (bundle) to write; with --folds: the folds and pooled metrics, "
@@ -87,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         force=args.force,
     )
+    if args.augment:
+        from genrenet.augment import resolve_degradations
+
+        resolve_degradations(args.augment)  # a bad name fails before any data is read
+        common["augment"] = args.augment
     if args.name:
         common["name"] = args.name
     final = None
