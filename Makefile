@@ -14,11 +14,13 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: venv book run-experiments build-book test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# the pretrained musicnn weights (genrenet.embeddings); the wheel pins numpy<1.17, hence --no-deps
+	$(BIN)/python -m pip install --quiet --no-deps musicnn==0.1.0
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 

@@ -506,6 +506,11 @@ def featurize(
         raise ParameterError(f"n_jobs must be a positive integer or None, got {n_jobs!r}")
     cache = FeatureCache(spec, cache_dir=cache_dir)
     spec = cache.spec
+    if spec.kind == "embedding" and spec.pooling != "none":
+        return _featurize_pooled(dataset, cache, cache_dir=cache_dir, progress=progress, on_error=on_error,
+                                 retry_errors=retry_errors)
+    if spec.kind == "embedding":
+        n_jobs = 1  # TensorFlow already uses every core; worker processes would each load the network
 
     errors: dict[int, str] = {}
     digests = _hash_tracks(dataset, cache, errors, progress=progress)
@@ -612,6 +617,22 @@ def _triage(cache: FeatureCache, digests: dict[int, str], errors: dict[int, str]
         else:
             todo.append(i)
     return reused, todo
+
+
+def _featurize_pooled(dataset: Dataset, cache: FeatureCache, **kw) -> FeatureSet:
+    """Track-pooled embeddings, derived from the cached per-patch ones (the network runs once)."""
+    from genrenet.features import pool_windows
+
+    patches = featurize(dataset, cache.spec.replace(pooling="none"), **kw)
+    files, computed = [], 0
+    for f in patches.files:
+        out = cache.path_for(f.stem)  # the same audio digest names both entries
+        if cache.validate(f.stem) is not None:
+            cache.save(f.stem, pool_windows(cache.spec, np.load(f)))
+            computed += 1
+        files.append(out)
+    return FeatureSet(cache.spec, dataset, patches.indices, files, np.ones(len(files), dtype=np.int64),
+                      errors=list(patches.errors), computed=computed, reused=len(files) - computed)
 
 
 def _run_jobs(dataset: Dataset, cache: FeatureCache, unique: dict[str, int], record, *, n_jobs: int | None) -> None:

@@ -18,6 +18,15 @@ A track is cut into windows and every window becomes one example of shape ``spec
     ``(2 * n_mfcc + 12,)`` float32: mean and standard deviation over the window's frames
     of ``n_mfcc`` MFCCs, spectral centroid, bandwidth, 85 % roll-off, flatness,
     zero-crossing rate and RMS energy (librosa's definitions) - the classical scikit-learn baseline's input.
+``"embedding"``
+    ``(dim,)`` float32: outputs of a pretrained musicnn network (:mod:`genrenet.embeddings`)
+    for each 3 s patch - the transfer models' input. ``embedding`` names the network(s)
+    (``"MSD_musicnn"``, ``"MTT_musicnn"`` or both joined by ``+``), ``layer`` the output(s)
+    (``"max_pool"``, ``"mean_pool"``, ``"penultimate"``, ``"taggram"``, joined by ``+``) and
+    ``pooling`` whether the patches are kept (``"none"``) or summarised into one vector per
+    track (``"mean"``, or ``"mean_std"``: mean and standard deviation). Its front end is
+    musicnn's: 16 kHz, n_fft 512, hop 256, 96 mel bands, patches of 187 frames cut from one
+    whole-track log-mel, every ``hop_frames`` frames.
 
 Each frame is computed once (feature version 2). The windows start on the STFT frame
 grid: the hop is rounded to whole frames (:attr:`FeatureSpec.hop_frames`; 1.5 s at
@@ -77,6 +86,8 @@ __all__ = [
     "extract",
     "extract_file",
     "feature_names",
+    "pool_windows",
+    "POOLINGS",
 ]
 
 #: Bumped whenever the numbers :func:`extract` produces for a given spec change;
@@ -84,7 +95,9 @@ __all__ = [
 #: Version 2: windows on the STFT frame grid, cut from one whole-track transform.
 FEATURE_VERSION = 2
 #: The feature kinds a :class:`FeatureSpec` can describe.
-KINDS = ("logmel", "image", "mfcc_stats")
+KINDS = ("logmel", "image", "mfcc_stats", "embedding")
+#: Ways an ``"embedding"`` feature summarises a track's patches (``"none"`` keeps them).
+POOLINGS = ("none", "mean", "mean_std")
 #: Kinds computed from one whole-track STFT.
 SPECTRAL_KINDS = ("logmel", "image", "mfcc_stats")
 #: Windows computed per pass over a stretch of track (a 30 s clip is one pass); bounds the
@@ -92,6 +105,7 @@ SPECTRAL_KINDS = ("logmel", "image", "mfcc_stats")
 CHUNK_WINDOWS = 128
 
 _SPECTRAL_STATS = ("centroid", "bandwidth", "rolloff", "flatness", "zcr", "rms")
+_EMBEDDING_FIELDS = ("embedding", "layer", "pooling")
 
 
 def _is_int(v) -> bool:
@@ -137,6 +151,12 @@ class FeatureSpec:
         Dynamic range in dB below each window's maximum.
     scale : {"mel", "linear"}
         Frequency axis of the image (kind ``"image"``).
+    embedding : str
+        Pretrained network(s), ``+``-joined (kind ``"embedding"``).
+    layer : str
+        Network output(s), ``+``-joined (kind ``"embedding"``).
+    pooling : {"none", "mean", "mean_std"}
+        Per-patch vectors, or one summary per track (kind ``"embedding"``).
     """
 
     kind: str = "logmel"
@@ -156,6 +176,9 @@ class FeatureSpec:
     n_mfcc: int = 20
     top_db: float = 80.0
     scale: str = "mel"
+    embedding: str = "MSD_musicnn"
+    layer: str = "max_pool+mean_pool"
+    pooling: str = "none"
 
     def __post_init__(self):
         def fix(name, value):
@@ -211,6 +234,26 @@ class FeatureSpec:
             from genrenet.spectrogram import check_cmap
 
             check_cmap(self.cmap)  # raises ParameterError for unknown names
+        if self.kind == "embedding":
+            self._check_embedding()
+
+    def _check_embedding(self) -> None:
+        from genrenet import embeddings as emb
+
+        fixed = {"sr": emb.SR, "n_fft": emb.N_FFT, "hop_length": emb.HOP_LENGTH, "n_mels": emb.N_MELS,
+                 "fmin": 0.0, "fmax": None}
+        for name, value in fixed.items():
+            if getattr(self, name) != value:
+                raise ParameterError(f"FeatureSpec.{name} must be {value!r} for kind 'embedding' (musicnn's "
+                                     f"input), got {getattr(self, name)!r}")
+        emb.patch_frames(self.window, self.hop)  # 187-frame patches, hop of at least one frame
+        for name, allowed in (("embedding", emb.MUSICNN_MODELS), ("layer", tuple(emb.LAYERS))):
+            parts = str(getattr(self, name)).split("+")
+            if not all(p in allowed for p in parts) or len(set(parts)) != len(parts):
+                raise ParameterError(f"FeatureSpec.{name} must be one or more of {allowed} joined by '+', "
+                                     f"got {getattr(self, name)!r}")
+        if self.pooling not in POOLINGS:
+            raise ParameterError(f"FeatureSpec.pooling must be one of {POOLINGS}, got {self.pooling!r}")
 
     # ------------------------------------------------------------------ derived
 
@@ -227,7 +270,7 @@ class FeatureSpec:
     @property
     def hop_samples(self) -> int:
         """Hop between window starts in samples (whole frames for the spectral kinds)."""
-        if self.kind in SPECTRAL_KINDS:
+        if self.kind in SPECTRAL_KINDS or self.kind == "embedding":
             return self.hop_frames * self.hop_length
         return max(1, int(round(self.hop * self.sr)))
 
@@ -243,6 +286,11 @@ class FeatureSpec:
             return (self.n_mels, self.n_frames, 1)
         if self.kind == "image":
             return (self.image_size, self.image_size, 3)
+        if self.kind == "embedding":
+            from genrenet.embeddings import LAYERS
+
+            dim = sum(LAYERS[name] for name in self.layer.split("+")) * len(self.embedding.split("+"))
+            return (dim * (2 if self.pooling == "mean_std" else 1),)
         return (2 * self.n_mfcc + 2 * len(_SPECTRAL_STATS),)
 
     @property
@@ -251,10 +299,17 @@ class FeatureSpec:
         return np.dtype(np.uint8) if self.kind == "image" else np.dtype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of every field (``crop`` as a list)."""
+        """Plain JSON-able dict of every field (``crop`` as a list).
+
+        The fields of kind ``"embedding"`` are left out for the other kinds, so their
+        dictionaries (and :meth:`key`) are those of specs written before that kind existed.
+        """
         out = dataclasses.asdict(self)
         if out["crop"] is not None:
             out["crop"] = list(out["crop"])
+        if self.kind != "embedding":
+            for name in _EMBEDDING_FIELDS:
+                del out[name]
         return out
 
     @classmethod
@@ -286,6 +341,8 @@ PRESETS: dict[str, FeatureSpec] = {
     "logmel": FeatureSpec(kind="logmel"),
     "thesis_image": FeatureSpec(kind="image", window=5.0, hop=2.5, image_size=200, cmap="RdBu"),
     "mfcc_stats": FeatureSpec(kind="mfcc_stats"),
+    "musicnn": FeatureSpec(kind="embedding", sr=16000, window=3.0, hop=2.992, n_fft=512, hop_length=256, n_mels=96,
+                           embedding="MSD_musicnn", layer="max_pool+mean_pool", pooling="none"),
 }
 
 
@@ -537,19 +594,71 @@ def _check_indices(indices, total: int) -> np.ndarray:
 _EXTRACTORS: dict[str, Any] = {kind: _extract_spectral for kind in SPECTRAL_KINDS}
 
 
+def pool_windows(spec: str | FeatureSpec | dict, X: np.ndarray) -> np.ndarray:
+    """Summarise one track's per-patch embeddings as ``spec.pooling`` asks.
+
+    Parameters
+    ----------
+    spec : str, FeatureSpec or dict
+        An ``"embedding"`` feature.
+    X : ndarray, shape (n_patches, dim)
+        The track's patch vectors (``spec.replace(pooling="none")``).
+
+    Returns
+    -------
+    ndarray of float32
+        ``X`` itself for ``pooling="none"``; ``(1, dim)`` means for ``"mean"``;
+        ``(1, 2 * dim)`` means then standard deviations for ``"mean_std"``.
+    """
+    spec = get_spec(spec)
+    X = np.asarray(X, dtype=np.float32)
+    if spec.kind != "embedding" or spec.pooling == "none":
+        return X
+    if X.ndim != 2 or len(X) == 0:
+        raise ParameterError(f"X must be a non-empty (n_patches, dim) array, got shape {X.shape}")
+    parts = [X.mean(axis=0)] + ([X.std(axis=0)] if spec.pooling == "mean_std" else [])
+    return np.concatenate(parts)[None, :].astype(np.float32)
+
+
+def _extract_embedding(spec: FeatureSpec, y: np.ndarray, indices: np.ndarray | None) -> np.ndarray:
+    """``embedding`` features of the patches ``indices`` (None: all) of ``y``, pooled as the spec says."""
+    from genrenet.embeddings import embed
+
+    if indices is not None:
+        indices = _check_indices(indices, len(window_starts(spec, y.size)))
+    X = embed(y, models=spec.embedding.split("+"), layers=spec.layer.split("+"), hop_frames=spec.hop_frames,
+              pad=spec.pad, min_fill=spec.min_fill, select=indices)
+    return pool_windows(spec, X)
+
+
+_EXTRACTORS["embedding"] = _extract_embedding
+
+
 def window_starts(spec: str | FeatureSpec | dict, n_samples: int) -> np.ndarray:
     """First sample of every window :func:`extract` computes for a signal of ``n_samples`` at ``spec.sr``.
 
     The policy of :func:`genrenet.audio.window_starts` on a grid of ``spec.hop_samples``
-    (the hop rounded to whole STFT frames for the spectral kinds).
+    (the hop rounded to whole STFT frames for the spectral kinds). For kind ``"embedding"``
+    the same policy counted in frames of musicnn's front end
+    (:func:`genrenet.embeddings.patch_starts`).
 
     Returns
     -------
     ndarray of int64
+
+    Examples
+    --------
+    >>> len(window_starts("musicnn", 30 * 16000))
+    10
     """
     from genrenet.audio import window_starts as grid
 
     spec = get_spec(spec)
+    if spec.kind == "embedding":
+        from genrenet.embeddings import HOP_LENGTH, patch_starts
+
+        frames = 1 + int(n_samples) // HOP_LENGTH
+        return patch_starts(frames, hop_frames=spec.hop_frames, min_fill=spec.min_fill) * HOP_LENGTH
     starts, _ = grid(int(n_samples), spec.sr, window=spec.window, hop=spec.hop_samples / spec.sr,
                      min_fill=spec.min_fill)
     return starts

@@ -772,6 +772,8 @@ class Predictor:
         total = len(features.window_starts(spec, len(y)))
         chosen = np.arange(total) if total <= self.max_windows else audio.select_windows(total, self.max_windows)
         n_parts = min(self._n_threads, len(chosen) // 2) if self._pool is not None else 1
+        if spec.kind == "embedding":
+            n_parts = 1  # one batch through the network (which uses every core); pooling needs all patches
         bounds = np.linspace(0, len(chosen), max(1, n_parts) + 1).round().astype(int)
         groups = [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         if self._pool is None or len(groups) == 1:

@@ -45,8 +45,11 @@ PROTOCOLS = {
     "stratified": "random stratified split by track (thesis protocol)",
     "track": "grouped {k}-fold CV by track, stratified by genre",
     "artist": "grouped {k}-fold CV by artist, stratified by genre",
-    "block": "grouped {k}-fold CV by track, contiguous id blocks per genre",
-    "fault_filtered": "fault-filtered artist-conditional GTZAN split (Kereliuk et al. 2015)",
+    "block": "grouped {k}-fold CV by track, contiguous id blocks per genre (optimistic: an artist's clips "
+             "can fall on both sides)",
+    "fault_filtered": "fault-filtered artist-conditional GTZAN split (Kereliuk et al. 2015): fit on its train "
+                      "list, early stopping on its valid list, scored on its valid and test clips, whose "
+                      "artists training never heard",
 }
 
 #: The fault-filtered split lists and their published sha256 sums.
@@ -111,6 +114,21 @@ class Split:
         if part not in ("train", "val", "test"):
             raise ParameterError(f"part must be 'train', 'val' or 'test', got {part!r}")
         return np.asarray(getattr(self, part), dtype=np.int64)
+
+    @property
+    def val_heldout(self) -> bool:
+        """True when the validation tracks are also scored (they share no artist with training).
+
+        The fault-filtered split's valid list is artist-disjoint from its train list, so
+        it counts among the clips a model is judged on; random splits' validation parts
+        only guide training.
+        """
+        return bool(self.info.get("val_heldout"))
+
+    @property
+    def scored(self) -> tuple[int, ...]:
+        """Indices a trained model is scored on: ``test``, plus ``val`` when :attr:`val_heldout`."""
+        return tuple(sorted(self.test + (self.val if self.val_heldout else ())))
 
     def to_dict(self) -> dict:
         """JSON-able dict (indices, sizes, protocol, data set, missing ids)."""
@@ -480,5 +498,6 @@ def fault_filtered_split(
         info={
             "listed": {k: len(v) for k, v in lists.items()},
             "unlisted_tracks": len(dataset) - len(listed),
+            "val_heldout": True,
         },
     )

@@ -169,16 +169,18 @@ def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED):
 
 
 def _resolve_feature(model_name: str, feature):
-    from genrenet.features import FeatureSpec, get_spec
+    """The model's feature: its own preset by default; otherwise checked against the kind it needs."""
+    from genrenet.features import get_spec
     from genrenet.models import default_feature
 
-    spec = get_spec(default_feature(model_name) if feature is None else feature)
-    expected = "mfcc_stats" if model_name == "baseline" else None
-    if expected and spec.kind != expected:
-        raise ParameterError(f"feature: the baseline needs a 'mfcc_stats' feature, got kind {spec.kind!r}")
-    if model_name != "baseline" and spec.kind == "mfcc_stats":
-        raise ParameterError(f"feature: model {model_name!r} needs a spectrogram feature, not 'mfcc_stats'")
-    assert isinstance(spec, FeatureSpec)
+    own = get_spec(default_feature(model_name))
+    spec = own if feature is None else get_spec(feature)
+    spectral = {"logmel", "image"}
+    if own.kind in spectral and spec.kind not in spectral:
+        raise ParameterError(f"feature: model {model_name!r} needs a spectrogram feature (logmel or image), "
+                             f"got kind {spec.kind!r}")
+    if own.kind not in spectral and spec.kind != own.kind:
+        raise ParameterError(f"feature: model {model_name!r} needs a {own.kind!r} feature, got kind {spec.kind!r}")
     return spec
 
 
@@ -483,10 +485,11 @@ def train(
     """
     from genrenet import __version__
     from genrenet.cache import featurize
-    from genrenet.models import BASELINE, MODELS, display_name
+    from genrenet.models import display_name, is_sklearn, model_names
 
-    if model_name != BASELINE and model_name not in MODELS:
-        raise ParameterError(f"model must be one of {sorted([*MODELS, BASELINE])}, got {model_name!r}")
+    if model_name not in model_names():
+        raise ParameterError(f"model must be one of {model_names()}, got {model_name!r}")
+    sklearn_model = is_sklearn(model_name)
     for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ParameterError(f"{pname} must be a positive integer, got {value!r}")
@@ -532,10 +535,11 @@ def train(
             return done
 
     fs = featurize(ds, spec, cache_dir=cache_dir, progress=progress)
-    train_idx = list(split.train) + (list(split.val) if model_name == BASELINE else [])
+    # scikit-learn models need no early stopping: they also fit on a validation part that is not scored
+    train_idx = list(split.train) + (list(split.val) if sklearn_model and not split.val_heldout else [])
     Xtr, ytr, _ = fs.load(train_idx)
-    has_val = len(split.val) > 0 and model_name != BASELINE
-    has_test = len(split.test) > 0
+    has_val = len(split.val) > 0 and not sklearn_model
+    has_test = len(split.scored) > 0
     if len(Xtr) == 0:
         raise DataError(f"split {split.name!r} leaves no training windows")
     title = name or display_name(model_name)
@@ -546,12 +550,12 @@ def train(
 
     from genrenet.repro import set_seed
 
-    set_seed(seed, tensorflow=model_name != BASELINE)
-    if model_name == BASELINE:
-        from genrenet.baseline import fit_baseline
+    set_seed(seed, tensorflow=not sklearn_model)
+    if sklearn_model:
+        from genrenet.models import fit_sklearn
 
         opts = {"seed": seed, "class_weight": class_weight, **model_kwargs}
-        export = fit_baseline(Xtr.reshape(len(Xtr), -1), ytr, n_classes=n_classes, **opts)
+        export = fit_sklearn(model_name, Xtr.reshape(len(Xtr), -1), ytr, n_classes=n_classes, **opts)
         epochs_run = 0
     else:
         from genrenet._tf import keras
@@ -559,8 +563,12 @@ def train(
 
         # uint8 pictures are scaled to [0, 1] in the pipeline; spectrogram features are left as they are
         scale = 255.0 if spec.kind == "image" else 1.0
+        import inspect
+
+        from genrenet.models import MODELS
+
         kwargs = dict(model_kwargs)
-        if model_name == "compact_cnn":
+        if "seed" in inspect.signature(MODELS[model_name].function()).parameters:
             kwargs.setdefault("seed", seed)
         model = build_model(model_name, spec.shape, n_classes, **kwargs)
         n_params = int(model.count_params())
@@ -627,8 +635,8 @@ def train(
     }
     files: dict[str, bytes] = {}
     if has_test:
-        Xte, yte, tte = fs.load(list(split.test))
-        probs = predict_proba(export, Xte.reshape(len(Xte), -1) if model_name == BASELINE else Xte)
+        Xte, yte, tte = fs.load(list(split.scored))
+        probs = predict_proba(export, Xte.reshape(len(Xte), -1) if sklearn_model else Xte)
         if not np.isfinite(probs).all():
             raise ModelError(f"the model trained for {out_dir} predicts NaN or inf on the test windows; "
                              "nothing was written")
@@ -636,6 +644,7 @@ def train(
         metrics["window"] = result["window"]
         metrics["track"] = result["track"]
         metrics["test_tracks"] = [ds[int(t)].id for t in np.unique(tte)]
+        metrics["parts"] = _part_scores(split, probs, yte, tte, genre_list)
         files["confusion.png"] = figure_png(
             plot_confusion(np.array(result["track"]["confusion"]), genre_list, title=_title(metrics, "track"))
         )
@@ -655,8 +664,11 @@ def train(
             "track_accuracy": metrics["track"]["accuracy"],
             "window_accuracy": metrics["window"]["accuracy"],
             "macro_f1": metrics["track"]["macro_f1"],
+            "balanced_accuracy": metrics["track"]["balanced_accuracy"],
             "loss": metrics["window"]["loss"],
         }
+        for part, scores in metrics["parts"].items():
+            published[f"{part}_track_accuracy"] = scores["track_accuracy"]
     else:
         published = {}
     meta = {
@@ -676,6 +688,21 @@ def train(
     }
     _write_run(out_dir, export if save_model else None, meta, files)
     return RunResult(out_dir, model_name, metrics, history, skipped=False)
+
+
+def _part_scores(split, probs, y, track_of_window, genres) -> dict[str, dict[str, Any]]:
+    """Track and window accuracy on each scored part of the split (``val``, ``test``) on its own."""
+    from genrenet.evaluate import evaluate_predictions
+
+    out: dict[str, dict[str, Any]] = {}
+    for part in ("val", "test") if split.val_heldout else ("test",):
+        mask = np.isin(track_of_window, getattr(split, part))
+        if mask.any():
+            r = evaluate_predictions(probs[mask], y[mask], track_of_window[mask], genres)
+            out[part] = {"tracks": int(len(np.unique(track_of_window[mask]))),
+                         "track_accuracy": r["track"]["accuracy"], "window_accuracy": r["window"]["accuracy"],
+                         "track_macro_f1": r["track"]["macro_f1"]}
+    return out
 
 
 def _write_run(out_dir: Path, model, meta: dict, files: dict[str, bytes]) -> None:
@@ -832,7 +859,6 @@ def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
         "loss": m["window"]["loss"],
         "protocol": m["protocol"],
         "dataset": m["dataset"],
-        "n_tracks": m["n_tracks"],
     }
 
 

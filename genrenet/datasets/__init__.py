@@ -7,7 +7,7 @@ the registered sources:
 name       source
 ========== ==============================================================
 demo       the synthetic demo corpus (generated on first use)
-gtzan      GTZAN, original ``.au`` archive layout or ``<g>/<g>.000NN.wav``
+gtzan      GTZAN, original ``.au`` archive layout or ``<g>/<g>.000NN.<ext>``; several roots at once
 folder     any ``<genre>/<file>`` tree of your own music
 soundcloud a manifest written by the SoundCloud collector
 ========== ==============================================================
@@ -156,7 +156,9 @@ def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = 
 def _load_gtzan(root=None, **kw) -> Dataset:
     from genrenet.datasets.gtzan import load_gtzan
 
-    return load_gtzan(_need_root("gtzan", root), **kw)
+    if root is None:
+        _need_root("gtzan", root)
+    return load_gtzan(root, **kw)  # a path, a list of paths or paths joined by os.pathsep
 
 
 def _load_folder(root=None, **kw) -> Dataset:
