@@ -57,6 +57,9 @@ Presets (:data:`PRESETS`)
     while a 30 s clip still yields 11 images. ``crop`` is off, as in the thesis; set e.g.
     ``crop=(0.05, 0.9)`` to follow its recommendation to drop the extreme frequencies.
     ``"mfcc_stats"``: 3 s windows, 1.5 s hop, 20 MFCCs -> 52 numbers per window.
+    ``"musicnn"``: the penultimate layers of MSD_musicnn and MTT_musicnn (200 + 200) for
+    every non-overlapping 3 s patch (hop 2.992 s = 187 frames, musicnn's grid) -> 400 numbers.
+    ``"musicnn_track"``: the same, averaged over a track's patches -> one 400-number vector.
 """
 
 from __future__ import annotations
@@ -336,13 +339,16 @@ class FeatureSpec:
         return dataclasses.replace(self, **changes)
 
 
+_MUSICNN = FeatureSpec(kind="embedding", sr=16000, window=3.0, hop=2.992, n_fft=512, hop_length=256, n_mels=96,
+                       embedding="MSD_musicnn+MTT_musicnn", layer="penultimate", pooling="none")
+
 #: Named feature specifications used by the book's experiments.
 PRESETS: dict[str, FeatureSpec] = {
     "logmel": FeatureSpec(kind="logmel"),
     "thesis_image": FeatureSpec(kind="image", window=5.0, hop=2.5, image_size=200, cmap="RdBu"),
     "mfcc_stats": FeatureSpec(kind="mfcc_stats"),
-    "musicnn": FeatureSpec(kind="embedding", sr=16000, window=3.0, hop=2.992, n_fft=512, hop_length=256, n_mels=96,
-                           embedding="MSD_musicnn", layer="max_pool+mean_pool", pooling="none"),
+    "musicnn": _MUSICNN,
+    "musicnn_track": _MUSICNN.replace(pooling="mean"),
 }
 
 

@@ -93,7 +93,9 @@ def test_patch_plan_follows_musicnn():
 
 def test_embedding_spec_validation_and_stable_keys():
     spec = get_spec("musicnn")
-    assert spec.kind == "embedding" and spec.shape == (1506,)
+    assert spec.kind == "embedding" and spec.shape == (400,)
+    spec = spec.replace(embedding="MSD_musicnn", layer="max_pool+mean_pool")
+    assert spec.shape == (1506,)
     assert spec.replace(pooling="mean_std").shape == (3012,)
     assert spec.replace(embedding="MSD_musicnn+MTT_musicnn", layer="penultimate").shape == (400,)
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
@@ -123,10 +125,10 @@ def test_extract_embeds_every_patch_and_resamples():
     y = (0.1 * rng.standard_normal(22050 * 7)).astype(np.float32)
     spec = get_spec("musicnn")
     X = extract(spec, y, 22050)
-    assert X.shape == (2, 1506) and X.dtype == np.float32 and np.isfinite(X).all()
-    np.testing.assert_allclose(extract(spec, y, 22050, indices=[1]), X[1:], rtol=1e-5, atol=1e-5)
+    assert X.shape == (2, 400) and X.dtype == np.float32 and np.isfinite(X).all()
+    np.testing.assert_allclose(extract(spec, y, 22050, indices=[1]), X[1:], rtol=1e-4, atol=1e-4)
     pooled = extract(spec.replace(pooling="mean"), y, 22050)
-    np.testing.assert_allclose(pooled, X.mean(axis=0, keepdims=True), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pooled, X.mean(axis=0, keepdims=True), rtol=1e-4, atol=1e-4)
 
 
 def test_missing_wheel_names_it_and_the_install_command(monkeypatch):
@@ -166,10 +168,10 @@ def test_embedding_features_are_cached(tmp_path, monkeypatch):
     again = featurize(ds, "musicnn", cache_dir=tmp_path / "cache", progress=False)
     assert (again.computed, again.reused) == (0, 2)
     X, _, _ = again.load()
-    assert X.shape == (2, 1506)
+    assert X.shape == (2, 400)
     pooled = featurize(ds, get_spec("musicnn").replace(pooling="mean"), cache_dir=tmp_path / "cache",
                        progress=False)  # derived from the cached patches, no network run
-    assert pooled.computed == 2 and pooled.load()[0].shape == (2, 1506)
+    assert pooled.computed == 2 and pooled.load()[0].shape == (2, 400)
     np.testing.assert_allclose(pooled.load()[0][0], np.asarray(first.load([0])[0]).mean(axis=0), rtol=1e-6)
 
 

@@ -82,7 +82,7 @@ def test_every_builder_trains_one_step(name):
     from genrenet.repro import set_seed
 
     set_seed(0)
-    shape = (32, 32, 1) if name == "compact_cnn" else (32, 32, 3)
+    shape = {"compact_cnn": (32, 32, 1), "transfer_mlp": (16,)}.get(name, (32, 32, 3))
     model = build_model(name, shape, 3)
     x = np.random.default_rng(0).random((6, *shape), dtype=np.float32)
     y = np.array([0, 1, 2, 0, 1, 2])
@@ -141,9 +141,19 @@ def test_registry_features():
         "cnn": "thesis_image",
         "lstm": "thesis_image",
         "compact_cnn": "logmel",
+        "transfer_mlp": "musicnn",
     }
     assert default_feature("baseline") == "mfcc_stats"
+    assert default_feature("transfer_linear") == "musicnn_track"
     assert display_name("cnn") == "CNN Model"
+    from genrenet.features import PRESETS
+    from genrenet.models import SKLEARN_MODELS, is_sklearn, model_names
+
+    assert set(model_names()) == set(MODELS) | set(SKLEARN_MODELS)
+    assert all(default_feature(name) in PRESETS for name in model_names())
+    assert is_sklearn("baseline") and is_sklearn("transfer_linear") and not is_sklearn("transfer_mlp")
+    with pytest.raises(ParameterError, match="Keras"):
+        build_model("baseline", (52,), 3)
 
 
 def test_compact_cnn_is_small_and_masks_only_in_training():
