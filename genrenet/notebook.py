@@ -115,10 +115,10 @@ def _check_path(name: str, value: Any, *, kind: str) -> Path | None:
 
 
 def check_model(model: Any, *, choices=None) -> str:
-    """A model name of the registry (:data:`genrenet.models.MODELS` and ``"baseline"``) or of ``choices``."""
-    from genrenet.models import BASELINE, MODELS
+    """A model name of the registry (:func:`genrenet.models.model_names`: Keras and scikit-learn models) or of ``choices``."""
+    from genrenet.models import model_names
 
-    return check_choice("model", model, list(choices) if choices is not None else [*MODELS, BASELINE])
+    return check_choice("model", model, list(choices) if choices is not None else model_names())
 
 
 def check_feature(feature: Any, *, model: str):

@@ -46,6 +46,7 @@ __all__ = [
     "Predictor",
     "TrackFeatures",
     "default_bundle_path",
+    "shipped_bundle_paths",
 ]
 
 #: Longest track (seconds) that is analysed at all.
@@ -63,22 +64,20 @@ _PRED_BATCH = 64  # windows per graph call (bounds memory for very long inputs)
 def default_bundle_path() -> Path | None:
     """Return the directory of the shipped default model bundle, or ``None`` if absent.
 
-    The bundle (trained on real GTZAN audio, ten genres) lives in
-    ``genrenet/pretrained/gtzan10``; :func:`genrenet.models.default_model_path`
-    is asked first, so the models package stays the single owner of that location.
+    :func:`genrenet.models.default_model_path` owns that location.
     """
-    candidates: list[Path] = []
-    try:
-        from genrenet.models import default_model_path  # may import TensorFlow
+    paths = shipped_bundle_paths()
+    return paths[0] if paths else None
 
-        candidates.append(Path(default_model_path()))
-    except (ImportError, AttributeError, ModelError):
-        pass
-    candidates.append(Path(__file__).resolve().parent / "pretrained" / "gtzan10")
-    for path in candidates:
-        if (path / "meta.json").is_file():
-            return path
-    return None
+
+def shipped_bundle_paths() -> list[Path]:
+    """Every bundle shipped with genrenet, the default one first (empty when the default is missing)."""
+    from genrenet.models import shipped_model_paths
+
+    try:
+        return shipped_model_paths()
+    except ModelError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -158,6 +157,8 @@ class ModelResult:
         The data set the model was trained on.
     synthetic : bool
         Whether that is the synthetic demo corpus.
+    protocol : str or None
+        How the metrics were measured (data, split, which clips were scored).
     """
 
     name: str
@@ -167,6 +168,7 @@ class ModelResult:
     windows_total: int
     dataset: str | None = None
     synthetic: bool = False
+    protocol: str | None = None
 
     @property
     def genre(self) -> str:
@@ -179,10 +181,12 @@ class ModelResult:
         return self.windows_used < self.windows_total
 
     def to_dict(self) -> dict[str, Any]:
-        """This model's entry of the web service's answer (``data``, ``metrics``, ``genre``, ``windows``)."""
+        """This model's entry of the web service's answer (``data``, ``metrics`` and the ``protocol`` that
+        measured them, ``genre``, ``windows``)."""
         return {
             "data": {g: float(p) for g, p in self.probabilities.items()},
             "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "protocol": self.protocol,
             "genre": self.genre,
             "windows": {"used": self.windows_used, "total": self.windows_total},
             "dataset": self.dataset,
@@ -377,10 +381,11 @@ def _input_scale(meta: dict[str, Any], path: Path) -> float:
 
 
 def _numeric_metrics(metrics: Any) -> dict[str, float]:
+    """The numeric evaluation metrics of a bundle's ``meta.json`` (counts such as ``n_tracks`` are not metrics)."""
     out: dict[str, float] = {}
     if isinstance(metrics, dict):
         for k, v in metrics.items():
-            if isinstance(v, bool):
+            if isinstance(v, bool) or str(k).startswith("n_"):
                 continue
             if isinstance(v, int | float | np.integer | np.floating) and math.isfinite(float(v)):
                 out[str(k)] = float(v)
@@ -411,7 +416,8 @@ class Predictor:
         ``bundles`` are given, :func:`genrenet.paths.models_dir` is searched
         (``$GENRENET_MODELS``, default ``~/.cache/genrenet/models``) if it exists.
     include_default : bool, keyword-only
-        Also load the shipped default model (``genrenet/pretrained/gtzan10``) when present.
+        Also load the models shipped with genrenet (``genrenet/pretrained/``; the default
+        model first, then the others beside it) when present.
     max_duration : float, keyword-only
         Longest track in seconds that is analysed; longer ones raise :class:`TrackTooLongError`.
     max_windows : int, keyword-only
@@ -454,9 +460,8 @@ class Predictor:
         self.max_windows = int(max_windows)
 
         paths: list[tuple[Path, bool]] = []
-        default = default_bundle_path() if include_default else None
-        if default is not None:
-            paths.append((default, True))
+        if include_default:
+            paths.extend((p, k == 0) for k, p in enumerate(shipped_bundle_paths()))
         for b in bundles or []:
             paths.append((Path(b), False))
         search = models_dir
@@ -798,6 +803,7 @@ def _model_result(m: _Loaded, P: np.ndarray, used: int, total: int) -> ModelResu
         windows_total=total,
         dataset=m.info.dataset,
         synthetic=m.info.synthetic,
+        protocol=m.info.protocol,
     )
 
 

@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 #: Split names accepted by :func:`train` (``"kfold"`` is :func:`cross_validate`).
-SPLITS = ("stratified", "fault-filtered", "all")
+SPLITS = ("stratified", "fault-filtered", "fault-filtered-final", "all")
 METRICS_FILE = "metrics.json"
 CV_METRICS_FILE = "cv_metrics.json"
 HISTORY_FILE = "history.json"
@@ -141,8 +141,11 @@ def resolve_dataset(dataset, *, data_dir=None, genres=None):
     return ds
 
 
-def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED):
-    """Turn ``split`` (None, a name of :data:`SPLITS` or a Split) into a Split checked against ``dataset``."""
+def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED, splits_dir=None):
+    """Turn ``split`` (None, a name of :data:`SPLITS` or a Split) into a Split checked against ``dataset``.
+
+    ``splits_dir`` is where the fault-filtered lists are (default: downloaded once, checksummed).
+    """
     from genrenet.splits import Split, fault_filtered_split, stratified_split
 
     if split is None or split == "stratified":
@@ -150,8 +153,8 @@ def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED):
     if isinstance(split, Split):
         split.check(dataset)
         return split
-    if split in ("fault-filtered", "fault_filtered"):
-        return fault_filtered_split(dataset)
+    if split in ("fault-filtered", "fault_filtered", "fault-filtered-final", "fault_filtered_final"):
+        return fault_filtered_split(dataset, lists_dir=splits_dir, final=split.endswith("final"))
     if split == "all":
         return Split(
             "all",
@@ -180,7 +183,7 @@ def _resolve_feature(model_name: str, feature):
         raise ParameterError(f"feature: model {model_name!r} needs a spectrogram feature (logmel or image), "
                              f"got kind {spec.kind!r}")
     if own.kind not in spectral and spec.kind != own.kind:
-        raise ParameterError(f"feature: model {model_name!r} needs a {own.kind!r} feature, got kind {spec.kind!r}")
+        raise ParameterError(f"feature: model {model_name!r} needs a feature of kind {own.kind!r}, got kind {spec.kind!r}")
     return spec
 
 
@@ -427,6 +430,7 @@ def train(
     progress: bool = True,
     force: bool = False,
     augment=None,
+    splits_dir=None,
     **model_kwargs,
 ) -> RunResult:
     """Train one model on one split and write its run directory (a bundle).
@@ -475,6 +479,8 @@ def train(
         split's training clips, and only those (:func:`genrenet.augment.augment_split`);
         ``True`` means :data:`genrenet.augment.DEFAULT_AUGMENTATIONS`. Validation and scores
         use original clips only. The copies are kept under ``cache_dir``.
+    splits_dir : path-like, keyword-only, optional
+        Directory of the fault-filtered split's lists (default: downloaded once, checksummed).
     **model_kwargs
         Keyword options of the model builder (or of
         :func:`genrenet.baseline.build_baseline` for the baseline).
@@ -500,7 +506,7 @@ def train(
     out_dir = Path(out_dir)
     ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
     spec = _resolve_feature(model_name, feature)
-    split = resolve_split(split, ds, seed=seed)
+    split = resolve_split(split, ds, seed=seed, splits_dir=splits_dir)
     if augment:
         from genrenet.augment import augment_split
 

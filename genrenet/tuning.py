@@ -122,6 +122,12 @@ SEARCH_SPACES: dict[str, dict[str, tuple]] = {
         "spec_augment": ("bool",),
         "learning_rate": _LR,
     },
+    "transfer_mlp": {
+        "hidden": ("choice", [64, 128, 256, 512]),
+        "dropout": ("float", 0.0, 0.6, 0.1),
+        "l2": ("float", 1e-6, 1e-2, "log"),
+        "learning_rate": _LR,
+    },
 }
 
 _FINGERPRINT_HP = "data_fingerprint"

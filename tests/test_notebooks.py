@@ -155,10 +155,10 @@ def test_descriptions_list_every_registered_choice():
     """The help of model, feature and dataset names every entry of the library's registries."""
     from genrenet.datasets import available_datasets
     from genrenet.features import PRESETS
-    from genrenet.models import BASELINE, MODELS
+    from genrenet.models import model_names
     from genrenet.tuning import SEARCH_SPACES, TUNERS
 
-    expected = {("train_model.ipynb", "model"): [*MODELS, BASELINE], ("tuning.ipynb", "model"): list(SEARCH_SPACES),
+    expected = {("train_model.ipynb", "model"): model_names(), ("tuning.ipynb", "model"): list(SEARCH_SPACES),
                 ("tuning.ipynb", "tuner"): list(TUNERS)}
     for nb in ("train_model.ipynb", "tuning.ipynb"):
         expected[(nb, "feature")] = list(PRESETS)
@@ -211,7 +211,8 @@ def test_checks_name_the_parameter_and_list_the_choices(own_music, tmp_path):
                               r"compact_cnn.*baseline"),
         ({"feature": "mel"}, r"feature='mel' is not valid; choose one of: logmel, thesis_image, mfcc_stats.*"
                              r"or None \(the model's own: logmel\)"),
-        ({"model": "baseline", "feature": "logmel"}, "the baseline needs a 'mfcc_stats' feature"),
+        ({"model": "baseline", "feature": "logmel"}, "model 'baseline' needs a feature of kind 'mfcc_stats'"),
+        ({"model": "transfer_linear", "feature": "logmel"}, "needs a feature of kind 'embedding'"),
         ({"model": "cnn", "feature": "mfcc_stats"}, "needs a spectrogram feature"),
         ({"genres": "rock,jazz"}, r"genres: jazz not in data set 'folder'; choose among: classical, rock, techno"),
         ({"genres": "rock"}, "has 1 genre"),
@@ -229,9 +230,9 @@ def test_checks_name_the_parameter_and_list_the_choices(own_music, tmp_path):
             check_train_model(**{**good, **change})
     # None is the model's own feature, whatever the registry holds
     from genrenet.features import PRESETS
-    from genrenet.models import BASELINE, MODELS, default_feature
+    from genrenet.models import default_feature, model_names
 
-    for model in [*MODELS, BASELINE]:
+    for model in model_names():
         spec = check_train_model(**{**good, "model": model}).feature
         assert spec == PRESETS[default_feature(model)], model
 
@@ -308,11 +309,11 @@ def test_book_page_renders_the_tables_from_the_notebooks():
 
 def _runs():
     """(notebook, parameters) of the CI run on the folder; training covers every registered model."""
-    from genrenet.models import BASELINE, MODELS
+    from genrenet.models import BASELINE, model_names
 
     runs = [("data_exploration.ipynb", {"folds": 2}), ("signal_processing.ipynb", {}),
             ("genre_selection.ipynb", {"k": 2, "folds": 2})]
-    for model in [*MODELS, BASELINE]:
+    for model in model_names():
         extra = {"folds": 2} if model in ("compact_cnn", BASELINE) else {}
         runs.append(("train_model.ipynb", {"model": model, "epochs": 1, "batch_size": 8, **extra}))
     runs += [("tuning.ipynb", {"trials": 1, "epochs": 1}), ("results.ipynb", {}),

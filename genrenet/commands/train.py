@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import argparse
 
-SPLIT_CHOICES = ("stratified", "kfold", "fault-filtered", "all")
+
+def split_choices() -> list[str]:
+    """The split names :func:`genrenet.train.train` accepts, and ``kfold`` (cross-validation)."""
+    from genrenet.train import SPLITS
+
+    return [*SPLITS, "kfold"]
 
 
 def model_choices() -> list[str]:
-    """Every trainable model name, read from the registry (:data:`genrenet.models.MODELS` and the baseline)."""
-    from genrenet.models import BASELINE, MODELS
+    """Every trainable model name, read from the registry (:func:`genrenet.models.model_names`)."""
+    from genrenet.models import model_names
 
-    return [*MODELS, BASELINE]
+    return model_names()
 
 
 def register(subparsers) -> None:
@@ -43,9 +48,9 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, choices=model_choices())
     p.add_argument("--dataset", default="demo", help="registered data set name (demo, gtzan, folder, ...)")
     p.add_argument("--data-dir", default=None, help="directory of the data set (demo may omit it)")
-    p.add_argument("--split", default="stratified", choices=SPLIT_CHOICES)
+    p.add_argument("--split", default="stratified", choices=split_choices())
     p.add_argument("--splits-dir", default=None,
-                   help="for --split fault-filtered: directory holding train_filtered.txt, valid_filtered.txt "
+                   help="for --split fault-filtered and fault-filtered-final: directory holding train_filtered.txt, valid_filtered.txt "
                    "and test_filtered.txt (default: download them, checksummed)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-validate with this many folds (at least 2; implies --split kfold, whose default is 5)")
@@ -103,15 +108,8 @@ def run(args: argparse.Namespace) -> int:
         result = train_after_cv(args.model, args.dataset, folds=folds, by=args.by, out_dir=args.out, **common)
         metrics, final = result.metrics, result.final
     else:
-        dataset = args.dataset
-        if split == "fault-filtered" and args.splits_dir:
-            from genrenet.splits import fault_filtered_split
-            from genrenet.train import resolve_dataset
-
-            dataset = resolve_dataset(args.dataset, data_dir=args.data_dir, genres=args.genres)
-            split = fault_filtered_split(dataset, lists_dir=args.splits_dir)
-            common["genres"] = None
-        result = train(args.model, dataset, split=split, out_dir=args.out, **common)
+        result = train(args.model, args.dataset, split=split, out_dir=args.out, splits_dir=args.splits_dir,
+                       **common)
         metrics = result.metrics
     if args.json:
         print(json.dumps(metrics, indent=2, sort_keys=True, default=str))

@@ -113,8 +113,8 @@ _BUILDERS = {info.builder: info for info in MODELS.values()}
 
 
 def model_names() -> list[str]:
-    """Every registered model name (Keras and scikit-learn), sorted."""
-    return sorted([*MODELS, *SKLEARN_MODELS])
+    """Every registered model name: the Keras models, then the scikit-learn ones, in registry order."""
+    return [*MODELS, *SKLEARN_MODELS]
 
 
 def _info(name: str) -> ModelInfo:
