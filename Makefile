@@ -1,7 +1,8 @@
 # genrenet: two commands on a fresh machine
 #   make book   create .venv, install, run the demo experiments, build the book into _build/html
 #   make test   create .venv if needed, run the test suite
-# Real data: make book DATA_DIR=/path/to/gtzan  (runs the `gtzan` profile of experiments.yml)
+# Real data: make book DATA_DIR=/path/to/gtzan SPLITS_DIR=/path/to/gtzan-splits  (the `gtzan` profile of
+#            experiments.yml; several GTZAN folders are joined by ':', e.g. DATA_DIR=gtzan-mini:gtzan-extra)
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -27,7 +28,8 @@ $(BIN)/.installed: pyproject.toml Makefile
 venv: $(BIN)/.installed
 
 run-experiments: venv
-	$(BIN)/genrenet book run --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+	$(BIN)/genrenet book run --profile $(PROFILE) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
+		$(if $(SPLITS_DIR),--splits-dir $(SPLITS_DIR))
 
 build-book: venv
 	$(BIN)/genrenet book build

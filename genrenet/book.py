@@ -337,13 +337,22 @@ def _declared_parameters(notebook: Path) -> dict[str, Any]:
     return pm.inspect_notebook(str(notebook))
 
 
+def _existing_dirs(name: str, value: str | Path) -> str:
+    """``value`` (one directory, or several joined by ``os.pathsep``) made absolute, each checked."""
+    parts = [Path(p).expanduser().resolve() for p in str(value).split(os.pathsep) if p.strip()]
+    missing = [str(p) for p in parts if not p.is_dir()]
+    if not parts or missing:
+        raise ParameterError(f"{name} {', '.join(missing) or repr(str(value))} is not a directory")
+    return os.pathsep.join(str(p) for p in parts)
+
+
 def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | None = None,
-              only: Sequence[str] | None = None) -> list[Run]:
+              only: Sequence[str] | None = None, splits_dir: str | Path | None = None) -> list[Run]:
     """Resolve the runs of ``profile`` into concrete papermill executions.
 
     Parameters are merged in this order, later winning: ``defaults``, the run's own
     ``parameters``, the profile's ``parameters``, the profile's override for that run,
-    then ``data_dir``. Shared parameters (``defaults`` and profile-wide ones) are passed
+    then ``data_dir`` and ``splits_dir``. Shared parameters (``defaults`` and profile-wide ones) are passed
     only to notebooks that declare them; a run-specific parameter the notebook does not
     declare is an error. ``output_dir`` defaults to ``outputs/<run id>`` (relative to the
     profile's results directory, the kernels' working directory).
@@ -357,9 +366,13 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
     data_dir : str or Path, optional, keyword-only
         Data directory given to every notebook that declares ``data_dir``; required by
         profiles with ``requires_data_dir: true`` (``DATA_DIR`` in the environment also works)
-        and refused by the others.
+        and refused by the others. Several directories (partial copies of one data set)
+        are joined by ``os.pathsep``, e.g. ``gtzan-mini:gtzan-extra``.
     only : sequence of str, optional, keyword-only
         Run ids to keep (the others are not planned).
+    splits_dir : str or Path, optional, keyword-only
+        Directory of the fault-filtered split's lists, given to every notebook that declares
+        ``splits_dir`` (``SPLITS_DIR`` in the environment also works).
 
     Returns
     -------
@@ -387,9 +400,10 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         raise ParameterError(f"profile {profile!r} takes no data directory (got data_dir={str(data_dir)!r}); "
                              f"profiles that read a data directory: {', '.join(needing) or 'none'}")
     if data_dir is not None:
-        data_dir = Path(data_dir).expanduser().resolve()
-        if not data_dir.is_dir():
-            raise ParameterError(f"data_dir {data_dir} is not a directory")
+        data_dir = _existing_dirs("data_dir", data_dir)
+    splits_dir = splits_dir or os.environ.get("SPLITS_DIR") or None
+    if splits_dir is not None:
+        splits_dir = _existing_dirs("splits_dir", splits_dir)
     if only:
         unknown = [o for o in only if o not in config.run_ids]
         if unknown:
@@ -419,7 +433,9 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         params.update({k: v for k, v in profile_wide.items() if k in declared})
         params.update(override)
         if data_dir is not None and "data_dir" in declared:
-            params["data_dir"] = str(data_dir)
+            params["data_dir"] = data_dir
+        if splits_dir is not None and "splits_dir" in declared:
+            params["splits_dir"] = splits_dir
         plans.append(Run(
             id=rid,
             notebook=notebook,
@@ -744,7 +760,7 @@ def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, d
 
 def run_experiments(config: ExperimentConfig | str | Path | None = None, *, profile: str = "demo",
                     data_dir: str | Path | None = None, only: Sequence[str] | None = None,
-                    force: bool = False, progress: bool = True,
+                    force: bool = False, progress: bool = True, splits_dir: str | Path | None = None,
                     log: Callable[[str], None] | None = None) -> list[RunOutcome]:
     """Execute the runs of a profile with papermill, skipping those whose stamp is unchanged.
 
@@ -755,9 +771,11 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
     profile : str, keyword-only
         Profile of ``experiments.yml`` (``demo``, ``gtzan``, ``smoke``...).
     data_dir : str or Path, optional, keyword-only
-        Data directory for profiles that read real data.
+        Data directory (or several joined by ``os.pathsep``) for profiles that read real data.
     only : sequence of str, optional, keyword-only
         Execute only these run ids (their dependencies must already have been executed).
+    splits_dir : str or Path, optional, keyword-only
+        Directory of the fault-filtered split's lists (see :func:`plan_runs`).
     force : bool, keyword-only
         Execute even when the stamp is unchanged.
     progress : bool, keyword-only
@@ -781,7 +799,7 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
-    runs = plan_runs(config, profile=profile, data_dir=data_dir, only=only)
+    runs = plan_runs(config, profile=profile, data_dir=data_dir, only=only, splits_dir=splits_dir)
     write = log or tqdm.write
     stamps = compute_stamps(config, runs)
     for path in clean_running(config.profile_results_dir(profile) / ".running"):

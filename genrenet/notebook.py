@@ -268,15 +268,18 @@ def _check_folds(ds, folds: int, seed: int) -> None:
 
 
 def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed, folds, batch_size,
-                      output_dir) -> SimpleNamespace:
+                      output_dir, split="stratified", splits_dir=None) -> SimpleNamespace:
     """Check the parameters of ``notebooks/train_model.ipynb``.
 
     Returns
     -------
     SimpleNamespace
         ``dataset`` (loaded, restricted to ``genres``), ``feature`` (the FeatureSpec;
-        None gave the model's own) and ``folds``.
+        None gave the model's own), ``folds`` and ``split`` (a resolved
+        :class:`genrenet.splits.Split`, or None when ``folds`` cross-validates).
     """
+    from genrenet.train import SPLITS, resolve_split
+
     model = check_model(model)
     spec = check_feature(feature, model=model)
     check_int("epochs", epochs, minimum=1)
@@ -285,10 +288,18 @@ def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed
     if folds == 1:
         raise ParameterError("folds=1 is not valid: 0 (one stratified split) or at least 2 (cross-validation)")
     _check_common(seed, output_dir)
+    check_choice("split", split, SPLITS)
+    if folds and split != "stratified":
+        raise ParameterError(f"folds={folds} cross-validates on grouped folds: leave split='stratified' "
+                             f"(got split={split!r}) or set folds=0")
+    if splits_dir is not None and not Path(str(splits_dir)).expanduser().is_dir():
+        raise ParameterError(f"splits_dir={str(splits_dir)!r} is not a directory")
     ds = check_dataset(dataset, data_dir, genres=genres, min_genres=2, min_tracks=2 if folds else 1)
     if folds:
         _check_folds(ds, folds, seed)
-    return SimpleNamespace(dataset=ds, feature=spec, folds=folds)
+        return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=None)
+    resolved = resolve_split(split, ds, seed=seed, splits_dir=splits_dir)
+    return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=resolved)
 
 
 def check_tuning(*, dataset, data_dir, genres, feature, model, tuner, trials, epochs, seed,

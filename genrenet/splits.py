@@ -463,7 +463,8 @@ def fault_filtered_split(
         ``Split.missing`` rather than failing, so partial copies work.
     lists_dir : str or Path, keyword-only, optional
         Directory holding ``train_filtered.txt``, ``valid_filtered.txt`` and
-        ``test_filtered.txt``. When omitted they are downloaded (once) from ``base_url``.
+        ``test_filtered.txt``. When omitted, ``$GENRENET_SPLITS_DIR`` is used if set, else
+        they are downloaded (once) from ``base_url``.
     base_url : str, keyword-only, optional
         Download location (default ``$GENRENET_SPLITS_URL`` or :data:`DEFAULT_SPLITS_URL`).
     verify : bool, keyword-only
@@ -479,7 +480,7 @@ def fault_filtered_split(
     """
     _check_dataset(dataset)
     if lists_dir is None:
-        lists_dir = fetch_fault_filtered_lists(base_url=base_url)
+        lists_dir = os.environ.get("GENRENET_SPLITS_DIR") or fetch_fault_filtered_lists(base_url=base_url)
     lists = _lists_from_dir(Path(lists_dir), verify=verify)
     parts: dict[str, list[int]] = {}
     missing: list[str] = []

@@ -25,7 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          description="Execute every run of a profile with papermill. Runs whose notebook, "
                          "parameters, data set hash and genrenet version are unchanged are skipped.")
     run.add_argument("--profile", default="demo", help="profile of experiments.yml (default: demo)")
-    run.add_argument("--data-dir", default=None, help="data directory for profiles reading real data (gtzan)")
+    run.add_argument("--data-dir", default=None,
+                     help="data directory for profiles reading real data (gtzan); several joined by ':', e.g. "
+                     "gtzan-mini:gtzan-extra")
+    run.add_argument("--splits-dir", default=None,
+                     help="directory of the fault-filtered split lists (train_filtered.txt, valid_filtered.txt, "
+                     "test_filtered.txt) for notebooks that take splits_dir (default: $SPLITS_DIR)")
     run.add_argument("--only", action="append", default=None, metavar="ID",
                      help="execute only this run id (repeatable)")
     run.add_argument("--force", action="store_true", help="execute even runs whose stamp is unchanged")
@@ -42,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst = sub.add_parser("list", help="show the planned runs of a profile and whether each is up to date")
     lst.add_argument("--profile", default="demo")
     lst.add_argument("--data-dir", default=None)
+    lst.add_argument("--splits-dir", default=None)
     lst.set_defaults(func=_list)
 
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
@@ -52,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.root)
     outcomes = run_experiments(config, profile=args.profile, data_dir=args.data_dir, only=args.only,
-                               force=args.force, progress=not args.no_progress)
+                               force=args.force, progress=not args.no_progress, splits_dir=args.splits_dir)
     executed = sum(o.status == "executed" for o in outcomes)
     print(f"{executed} run(s) executed, {len(outcomes) - executed} up to date; "
           f"notebooks in {config.executed_dir}")
@@ -71,7 +77,7 @@ def _list(args: argparse.Namespace) -> int:
     from genrenet.book import compute_stamps, load_config, plan_runs, read_stamp
 
     config = load_config(args.root)
-    runs = plan_runs(config, profile=args.profile, data_dir=args.data_dir)
+    runs = plan_runs(config, profile=args.profile, data_dir=args.data_dir, splits_dir=args.splits_dir)
     stamps = compute_stamps(config, runs)
     for run in runs:
         stamp = read_stamp(run.output)
