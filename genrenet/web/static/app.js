@@ -61,6 +61,7 @@
     if (typeof m.loss === "number") facts.push("loss " + m.loss.toFixed(3));
     if (entry.dataset) facts.push("trained on " + entry.dataset);
     if (facts.length) card.appendChild(el("p", "metric", facts.join(" \u00b7 ")));
+    if (entry.protocol) card.appendChild(el("p", "protocol", "Measured: " + entry.protocol + "."));
     if (entry.synthetic) {
       card.appendChild(el("p", "caveat", "Trained on the synthetic demo corpus: this answer shows the " +
         "pipeline works, not what genre your track has."));
