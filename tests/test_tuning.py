@@ -122,13 +122,86 @@ def test_resume_never_reruns_a_finished_trial(tmp_path):
 
 
 def test_worker_identity_check_names_every_difference():
-    from genrenet.tuning import _identity_problems
+    from genrenet.tuning.distributed import _identity_problems
 
     chief = {"fingerprint": "aaaa", "config": {"seed": 7, "epochs": 2, "max_trials": 9}}
     assert _identity_problems(chief, {"fingerprint": "aaaa", "config": {"seed": 7, "epochs": 2, "max_trials": 3}}) == ""
     problems = _identity_problems(chief, {"fingerprint": "bbbb", "config": {"seed": 8, "epochs": 2}})
     assert "fingerprint bbbb, the chief's aaaa" in problems and "seed 8 differs from the chief's 7" in problems
     assert "max_trials" not in problems and "epochs" not in problems
+
+
+def test_import_is_light():
+    """``import genrenet.tuning`` loads neither TensorFlow, Keras Tuner nor gRPC; GenreHyperModel loads them."""
+    code = ("import sys, genrenet.tuning as t; heavy = ('tensorflow', 'keras_tuner', 'grpc'); "
+            "print([m for m in heavy if m in sys.modules]); t.GenreHyperModel; print('keras_tuner' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"
+
+
+def test_keras_tuner_internals_are_still_there():
+    """Fails loudly, naming versions and symbols, when keras-tuner moves an internal genrenet relies on."""
+    import tomllib
+    from pathlib import Path
+
+    import keras_tuner
+
+    from genrenet.tuning.distributed import KERAS_TUNER_INTERNALS, KERAS_TUNER_VERSION, check_keras_tuner
+
+    used = ", ".join(sorted({".".join(p for p in e[:3] if p) for e in KERAS_TUNER_INTERNALS}))
+    assert keras_tuner.__version__ == KERAS_TUNER_VERSION, (
+        f"keras-tuner {keras_tuner.__version__} is installed, but genrenet/tuning/distributed.py was checked "
+        f"against keras-tuner {KERAS_TUNER_VERSION}; it relies on these internals: {used}. Run tests/test_tuning.py "
+        "with the slow distributed tests, adapt distributed.py, then update KERAS_TUNER_VERSION and the pin"
+    )
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert f"keras-tuner=={KERAS_TUNER_VERSION}" in pyproject["project"]["dependencies"]
+    assert check_keras_tuner() == KERAS_TUNER_VERSION  # raises TuningError naming the first missing internal
+
+
+def test_a_missing_keras_tuner_internal_is_named(monkeypatch):
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+    from keras_tuner.src.engine import tuner as tuner_module
+
+    from genrenet.tuning import TuningError, check_keras_tuner
+
+    monkeypatch.delattr(tuner_module.Tuner, "_build_and_fit_model")
+    with pytest.raises(TuningError, match=r"keras-tuner 1\.4\.8 has no keras_tuner\.src\.engine\.tuner\.Tuner\."
+                                          r"_build_and_fit_model.*written against keras-tuner 1\.4\.8"):
+        check_keras_tuner()
+    monkeypatch.undo()
+
+    def init_without_flag(self, oracle):
+        self.oracle = oracle
+
+    monkeypatch.setattr(oracle_chief.OracleServicer, "__init__", init_without_flag)
+    with pytest.raises(TuningError, match=r"OracleServicer\.stop_triggered"):
+        check_keras_tuner()
+    monkeypatch.undo()
+    monkeypatch.delattr(protos, "get_service_grpc")
+    with pytest.raises(TuningError, match=r"keras_tuner\.src\.protos\.get_service_grpc, .* for registering"):
+        check_keras_tuner()
+
+
+def test_tuners_take_genrenet_options_as_constructor_arguments(tmp_path, monkeypatch):
+    from genrenet.tuning.distributed import ChiefSettings, make_tuner
+    from genrenet.tuning.hypermodel import GenreHyperModel
+
+    hm = GenreHyperModel("feed_forward", (8, 8, 1), 2, space=TINY_SPACE)
+    chief = ChiefSettings(expected_workers=3, timeout=9.0, identity={"fingerprint": "aaaa"}, lease=4.0)
+    common = dict(objective="val_accuracy", max_trials=4, epochs=2, seed=1, directory=tmp_path, progress=False)
+    for kind in ("random", "bayesian", "hyperband"):
+        kt = make_tuner(kind, hm, role=None, project_name=kind, chief=chief, **common)
+        assert (kt.role, kt.show_progress, kt.progress_total, kt.chief) == (None, False, 4, chief)
+        assert kt.keep_checkpoints == (kind == "hyperband") and kt.oracle.max_trials == 4
+        assert not [name for name in vars(kt) if name.startswith("_gn")]
+    # a worker's tuner talks to the chief through Keras Tuner's client, whose stub genrenet wraps
+    for var, value in (("KERASTUNER_ORACLE_IP", "127.0.0.1"), ("KERASTUNER_ORACLE_PORT", str(_free_port())),
+                       ("KERASTUNER_TUNER_ID", "tuner0")):
+        monkeypatch.setenv(var, value)
+    kt = make_tuner("random", hm, role="worker", project_name="w", **common)
+    assert kt.progress_total is None and kt.oracle.stub is not None
 
 
 def _free_port() -> int:
@@ -276,6 +349,36 @@ def test_hypermodel_refuses_other_data_than_the_chiefs():
         hm.build(chiefs)
 
 
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
+def test_pictures_reach_the_model_scaled_like_in_training():
+    """uint8 windows are divided by 255 batch by batch (genrenet.train's pipeline), float windows pass as they are."""
+    import keras_tuner
+
+    from genrenet._tf import keras
+    from genrenet.tuning.hypermodel import GenreHyperModel
+    from genrenet.tuning.search import _prepare
+
+    X = np.full((12, 4, 4, 1), 255, dtype=np.uint8)
+    y = np.repeat([0, 1], 6)
+    groups = np.arange(12) // 2
+    data = _prepare((X, y), split=None, validation_data=None, groups=groups, val_fraction=0.34, seed=0)
+    assert data.input_scale == 255.0 and data.X.dtype == np.uint8  # no float copy of the whole array
+    as_floats = _prepare((X.astype(np.float32), y), split=None, validation_data=None, groups=groups,
+                         val_fraction=0.34, seed=0)
+    assert as_floats.input_scale == 1.0
+    # a frozen model that outputs the mean input: loss 0 exactly when the windows arrive in [0, 1]
+    mean = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(1 / 16),
+                                                use_bias=False, trainable=False)])
+    mean.compile(loss="mse")
+    hm = GenreHyperModel("feed_forward", (4, 4, 1), 2, batch_size=4, input_scale=data.input_scale)
+    ones = np.ones(len(data.X))
+    fit = hm.fit(keras_tuner.HyperParameters(), mean, data.X, ones, validation_data=(data.X_val, np.ones(len(data.X_val))),
+                 epochs=1, verbose=0)
+    assert fit.history["loss"][0] == pytest.approx(0.0, abs=1e-6)
+    assert fit.history["val_loss"][0] == pytest.approx(0.0, abs=1e-6)
+
+
 @pytest.mark.parametrize("tuner", ["hyperband", "bayesian"])
 def test_other_tuners_finish_a_tiny_search(tmp_path, tuner):
     """Hyperband and Bayesian optimisation run through the same runner and save their best."""
@@ -296,10 +399,11 @@ _RUNNER = """
 import json, os, signal, sys
 import numpy as np
 import genrenet.tuning as tuning
+from genrenet.tuning.hypermodel import GenreHyperModel
 
 args = json.loads(sys.argv[1])
 if args.pop("die_in_fit", False):
-    tuning._HyperModelMixin.fit = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+    GenreHyperModel.fit = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 with np.load(args.pop("npz")) as d:
     X, y, groups = d["X"], d["y"], d["groups"]
 result = tuning.run_search("feed_forward", (X, y), groups=groups, progress=False, **args)
