@@ -14,6 +14,9 @@ TensorFlow's native library prints an informational line about oneDNN straight
 to file descriptor 2 before its logging is configured, ignoring
 ``TF_CPP_MIN_LOG_LEVEL``; :func:`quiet_native_stderr` hides such lines while the
 libraries load (only when the log level asks for quiet, i.e. is 1 or more).
+
+Used by every model and training module (book chapters ``book/dev_models.md`` and
+``book/dev_tuning.md``); documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Reading audio files and cutting them into fixed-length analysis windows.
 
-Book chapter 05 (audio processing) and notebook ``notebooks/signal_processing.ipynb``
+Book chapter "Processing: from audio to model inputs" (``book/dev_processing.md``) and notebook
+``notebooks/signal_processing.ipynb``
 use this module; so do the feature pipeline (:mod:`genrenet.features`), the feature
 cache, prediction and the web service.
 

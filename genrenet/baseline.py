@@ -13,7 +13,7 @@ The estimator is a plain scikit-learn ``Pipeline`` (``fit``, ``predict``,
 ``predict_proba``, ``score``); bundles store it as ``model.joblib``, so loading
 one needs nothing from genrenet.
 
-Used in the book chapter "The models" (06) and the notebooks
+Used in the book chapter ``book/dev_models.md`` and the notebooks
 ``notebooks/train_model.ipynb`` (``model = "baseline"``) and ``notebooks/results.ipynb``.
 """
 

@@ -4,8 +4,8 @@ A bundle is a directory holding ``model.keras`` (or ``model.joblib`` for a
 scikit-learn model) and ``meta.json`` with the genres, the feature
 specification, the metrics and the protocol that produced them. Training
 (:mod:`genrenet.train`) writes bundles; prediction (:mod:`genrenet.predict`)
-and the web service read them. Used in the book chapters "The models" and
-"The genre detector".
+and the web service read them. Used in the book chapters ``book/dev_models.md``
+and ``book/dev_website.md``.
 """
 
 from __future__ import annotations

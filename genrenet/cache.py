@@ -26,7 +26,7 @@ The returned :class:`FeatureSet` hands window-level arrays to training
 (:meth:`FeatureSet.load`) or streams track by track with bounded memory
 (:meth:`FeatureSet.iter_tracks`).
 
-Used by book chapter 05 "Processing" and chapter 06 "Models"
+Used by the book chapters ``book/dev_processing.md`` and ``book/dev_models.md``
 (``notebooks/train_model.ipynb``, ``notebooks/tuning.ipynb``,
 ``notebooks/genre_selection.ipynb``).
 """

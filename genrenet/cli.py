@@ -5,6 +5,8 @@ exposes ``register(subparsers)``, which adds its parser and sets ``func`` to a
 callable taking the parsed ``argparse.Namespace`` and returning an exit code.
 Modules are imported lazily enough that ``genrenet --help`` stays fast: none
 of them may import TensorFlow at module level.
+
+The README and ``book/reproducing.md`` use it; documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ into place, and refuses a mismatch with :class:`~genrenet.errors.ChecksumError`
 archive refusing absolute paths, ``..`` components, links and device files.
 :func:`download_gtzan` combines both for GTZAN's ``genres.tar.gz``.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and by
 ``genrenet data download gtzan``.
 """
 

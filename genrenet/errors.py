@@ -3,6 +3,8 @@
 Every error that genrenet raises on purpose derives from :class:`GenrenetError`,
 so a caller can catch the library's failures with one ``except`` clause while
 programming errors (``TypeError`` from a wrong call, say) still surface.
+
+Used by every chapter of the book; documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The feature pipeline: what a model sees of a track, as one frozen specification.
 
-Book chapter 05 (audio processing) and notebook ``notebooks/signal_processing.ipynb``
+Book chapter ``book/dev_processing.md`` and notebook ``notebooks/signal_processing.ipynb``
 use this module; every experiment notebook names its feature through a
 :class:`FeatureSpec` (or a preset name), and the feature cache, training, prediction
 and the web service all call :func:`extract` / :func:`extract_file`.

@@ -1,7 +1,7 @@
 """The discrete Fourier transform written from its definition (the theory chapter as code).
 
-Book chapter 03 (the Fourier series and transform) and notebook
-``notebooks/signal_processing.ipynb`` use this module to show that the transform the
+Book chapters ``book/theory_fourier.md`` and ``book/theory_sound.md`` and the notebooks
+``notebooks/signal_processing.ipynb`` and ``notebooks/theory_figures.ipynb`` use this module to show that the transform the
 pipeline computes with an FFT is exactly the sum in the textbook:
 
     X[k] = sum_{n=0}^{N-1} x[n] exp(-2 pi i k n / N),      k = 0 .. N-1

@@ -13,7 +13,7 @@ stands in the tag, so "Latin Trap" and "Trap Latino" agree. :func:`unify_many`
 also returns a :class:`UnificationReport` counting the unknown tags, so a
 collection run states how much it dropped.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and by
 the SoundCloud collector (:mod:`genrenet.sources.soundcloud`).
 """
 

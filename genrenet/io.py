@@ -7,6 +7,8 @@ The temporary files start with the permissions an ordinary ``open`` would give
 (``0o666`` / ``0o777`` minus the umask), not the private ones of
 :mod:`tempfile`, so results can be served or shared like any other file; a writer
 that wants a private file (a token cache) narrows the mode itself.
+
+Used by every chapter of the book; documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

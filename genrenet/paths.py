@@ -3,6 +3,8 @@
 Everything lives under one home directory, ``$GENRENET_HOME`` if set, else
 ``~/.cache/genrenet``. Each location can also be passed explicitly to the
 function that uses it; these are only the defaults.
+
+Used by every chapter of the book; documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 :func:`set_seed` seeds Python, NumPy and (if requested) TensorFlow/Keras and
 turns on TensorFlow's op determinism, so the same run gives the same numbers.
+
+Used by every chapter of the book; documented in ``book/api/infrastructure.md``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ recall, track = mean of its window probabilities), because unequal genre sizes
 (GTZAN-mini's classical has ten times more clips) would otherwise reward any
 subset that contains the largest genre; plain accuracy is available.
 
-Used in the book chapter "Data" (04, section "Genre selection") and the notebook
+Used in the book chapter ``book/dev_data.md`` (section "Choosing four genres") and the notebook
 ``notebooks/genre_selection.ipynb``.
 """
 

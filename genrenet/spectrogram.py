@@ -1,7 +1,7 @@
 """Spectrograms, the mel scale, MFCCs and thesis-style spectrogram images, in NumPy.
 
-Book chapters 03 (the Fourier transform: the short-time transform) and 05 (audio
-processing: mel spectrograms, MFCCs, the 200x200 RGB images the thesis fed its
+Book chapters ``book/theory_fourier.md`` (the short-time transform) and
+``book/dev_processing.md`` (mel spectrograms, MFCCs, the 200x200 RGB images the thesis fed its
 networks) and notebook ``notebooks/signal_processing.ipynb`` use this module; it is
 the numerical core of :mod:`genrenet.features`.
 

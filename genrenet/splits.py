@@ -12,8 +12,8 @@ which split produced it. Three protocols:
 * :func:`fault_filtered_split`: the artist-conditional fault-filtered GTZAN split
   (Kereliuk et al. 2015; Sturm 2013), 443/197/290 clips.
 
-Used by book chapters 04 "Data" and 06 "Models" (``notebooks/data_exploration.ipynb``,
-``notebooks/train_model.ipynb``, ``notebooks/evaluation.ipynb``).
+Used by book chapters ``book/dev_data.md`` and ``book/dev_models.md``
+(``notebooks/data_exploration.ipynb``, ``notebooks/train_model.ipynb``, ``notebooks/results.ipynb``).
 """
 
 from __future__ import annotations

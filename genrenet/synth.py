@@ -1,7 +1,7 @@
 """Sound and synthesis, as in the thesis's music-theory chapter, written as NumPy code.
 
-Book chapter 02 (sound, notes and synthesis) and notebook
-``notebooks/signal_processing.ipynb`` use this module; :mod:`genrenet.datasets.demo`
+Book chapter ``book/theory_sound.md`` and the notebooks ``notebooks/signal_processing.ipynb``
+and ``notebooks/theory_figures.ipynb`` use this module; :mod:`genrenet.datasets.demo`
 builds the synthetic demo corpus from it.
 
 Contents

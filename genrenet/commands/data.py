@@ -3,7 +3,7 @@
 Subcommands: ``download gtzan`` / ``download splits`` (checksummed, resumable
 downloads), ``collect soundcloud`` (the collector), ``info`` (class balance
 and durations), ``manifest`` (write a data set's TSV manifest) and ``split``
-(write a protocol's train/val/test indices as JSON). Book chapter 04 "Data"
+(write a protocol's train/val/test indices as JSON). Book chapter ``book/dev_data.md``
 and ``data/README.md`` document them; ``notebooks/data_exploration.ipynb``
 calls the same library functions.
 """

@@ -1,6 +1,6 @@
 """``genrenet demo``: write the synthetic demo corpus (GTZAN layout).
 
-Book chapter 04 (data) and the README use this command; notebook
+Book chapter ``book/dev_data.md`` and the README use this command; notebook
 ``notebooks/signal_processing.ipynb`` calls the same function,
 :func:`genrenet.datasets.demo.generate_demo`.
 """

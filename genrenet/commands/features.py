@@ -2,7 +2,7 @@
 
 Runs :func:`genrenet.cache.featurize` (process pool, tqdm bar, resumable;
 a second run computes nothing; damaged cache entries are computed again,
-remembered failures are retried with ``--retry-errors``). Book chapter 05 "Processing" documents it;
+remembered failures are retried with ``--retry-errors``). Book chapter ``book/dev_processing.md`` documents it;
 ``notebooks/train_model.ipynb`` uses the same cache through the library.
 """
 

@@ -9,7 +9,7 @@ links are followed, also out of the folder (a genre folder may live on another
 disk; track ids are the paths inside the folder); broken links, link loops and
 links to devices or FIFOs are reported in ``Dataset.skipped``.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and by
 ``genrenet evaluate --data DIR`` for evaluating a bundle on any folder.
 """
 

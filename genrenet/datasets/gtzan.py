@@ -14,9 +14,9 @@ roots separated by ``os.pathsep``, e.g. ``--data-dir gtzan-mini:gtzan-extra``), 
 manifest file listing the clips. A clip id found twice (in two roots, or in two
 formats) is an error naming both files: the same clip must never be counted twice.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and the
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and the
 GTZAN profile of every experiment notebook (``train_model.ipynb``,
-``evaluation.ipynb``, ``genre_selection.ipynb``).
+``results.ipynb``, ``genre_selection.ipynb``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ URL. This module turns that manifest into a
 :class:`~genrenet.datasets.base.Dataset`; the artist becomes each track's
 ``group`` so ``grouped_kfold(by="artist")`` keeps an artist on one side.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``).
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``).
 """
 
 from __future__ import annotations

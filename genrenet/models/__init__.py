@@ -21,7 +21,7 @@ Importing this package is cheap: the builders (and TensorFlow) load on first
 use. :func:`default_model_path` points at the bundle shipped with the package
 (``genrenet/pretrained/default``), used by prediction and the web service.
 
-Used in the book chapter "The models" (06) and the notebooks
+Used in the book chapter ``book/dev_models.md`` and the notebooks
 ``notebooks/train_model.ipynb`` and ``notebooks/results.ipynb``.
 """
 

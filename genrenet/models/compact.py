@@ -25,7 +25,7 @@ to answer a web request on a CPU in a few milliseconds:
 (only built-in Keras layers), which is what bundles store, so loading a bundle
 needs nothing from genrenet.
 
-Used in the book chapter "The models" (06) and the notebooks
+Used in the book chapter ``book/dev_models.md`` and the notebooks
 ``notebooks/train_model.ipynb`` and ``notebooks/results.ipynb``.
 """
 

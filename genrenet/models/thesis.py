@@ -13,7 +13,7 @@ Keyword options change the input shape, the number of classes, the widths,
 dropout and the optimiser; the Keras Tuner hypermodels of
 :mod:`genrenet.tuning` search over them.
 
-Used in the book chapter "The models" (06) and the notebook
+Used in the book chapter ``book/dev_models.md`` and the notebook
 ``notebooks/train_model.ipynb``.
 """
 

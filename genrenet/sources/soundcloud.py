@@ -36,7 +36,7 @@ and tracks can be downloadable. This module talks to the public API
   licence, URL, stream used and sha256; each skipped track is a row with
   ``status`` ``skipped`` and its ``reason``. A rerun skips tracks already downloaded.
 
-Used by book chapter 04 "Data" (``notebooks/data_exploration.ipynb``) and by
+Used by book chapter ``book/dev_data.md`` (``notebooks/data_exploration.ipynb``) and by
 ``genrenet data collect soundcloud``.
 """
 
