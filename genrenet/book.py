@@ -78,6 +78,10 @@ __all__ = [
     "ensure_mathjax",
     "build_book",
     "copy_sources",
+    "launch_notebook",
+    "write_launchers",
+    "show_figure",
+    "show_audio",
 ]
 
 #: Name of the experiment configuration at the project root.
@@ -1015,3 +1019,207 @@ def copy_sources(root: str | Path, dest: str | Path) -> Path:
     if (root / "node_modules").is_dir() and not (dest / "node_modules").exists():
         (dest / "node_modules").symlink_to((root / "node_modules").resolve(), target_is_directory=True)
     return dest
+
+
+# --------------------------------------------------------------------------- launch notebooks
+
+
+#: Where :func:`write_launchers` puts the launch notebooks (relative to the project root).
+LAUNCH_DIR = "book/_launch"
+
+
+def _launch_note(run: Run, *, data_dir_dropped: bool) -> Any:
+    import nbformat
+
+    text = (f"**Run `{run.id}` of the book, profile `{run.profile}`.** This copy of "
+            f"`notebooks/{run.notebook.name}` carries the parameters that `genrenet book run --profile "
+            f"{run.profile}` gave it (the cell tagged `injected-parameters`, after the notebook's own "
+            "parameters cell). Run it top to bottom to reproduce the page; change a value to try another "
+            "setting.")
+    if data_dir_dropped:
+        text += (" The book read a data directory that is not here, so `data_dir` is `None`: set it to your "
+                 "copy of the data before running (without it the notebook stops with an error naming "
+                 "`data_dir`, or falls back to the SYNTHETIC demo corpus and says so).")
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = "genrenet-launch"
+    cell.metadata["tags"] = ["genrenet-launch"]
+    return cell
+
+
+def launch_notebook(run: Run, *, data_dir_dropped: bool = False) -> Any:
+    """The source notebook of ``run`` with the run's parameters injected, not executed.
+
+    Parameters
+    ----------
+    run : Run
+        A planned run (:func:`plan_runs`).
+    data_dir_dropped : bool, keyword-only
+        The run's ``data_dir`` was replaced by ``None`` (a launch elsewhere has no data).
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        Deterministic: the same run gives byte-identical JSON.
+    """
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    nb = nbformat.read(run.notebook, as_version=4)
+    nb.metadata["papermill"] = {}
+    added_tags = [cell for cell in nb.cells if "tags" not in cell.metadata]
+    for cell in added_tags:  # papermill reads cell.metadata.tags of every cell
+        cell.metadata["tags"] = []
+    nb = parameterize_notebook(nb, dict(run.parameters), comment=f"Parameters of run {run.id!r}, "
+                               f"profile {run.profile!r} (experiments.yml)")
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # nbformat would draw a random id
+    for cell in added_tags:
+        if not cell.metadata["tags"]:
+            del cell.metadata["tags"]
+    nb.cells.insert(0, _launch_note(run, data_dir_dropped=data_dir_dropped))
+    return nb
+
+
+def write_launchers(config: ExperimentConfig | str | Path | None = None, *, dest: str | Path | None = None,
+                    profiles: Sequence[str] | None = None) -> list[Path]:
+    """Write ``<dest>/<profile>/<run id>.ipynb`` for every run: what a page's launch button opens.
+
+    Each is the run's source notebook with that run's parameters injected by papermill, not
+    executed (:func:`launch_notebook`). Binder's ``postBuild`` calls this (``genrenet book
+    launchers``), so the launch button of a book page opens the notebook of the run the page
+    shows, with the parameters it was run with. For profiles that read a data directory,
+    ``data_dir`` is set to ``None`` (the data is not where the launcher runs) and the notebook's
+    first cell asks the reader to set it.
+
+    Parameters
+    ----------
+    config : ExperimentConfig or path, optional
+        The configuration (default: ``experiments.yml`` found from the current directory).
+    dest : str or Path, optional, keyword-only
+        Target directory (default ``<root>/book/_launch``).
+    profiles : sequence of str, optional, keyword-only
+        Profiles to write (default: all).
+
+    Returns
+    -------
+    list of Path
+        The notebooks written, plus ``index.json`` listing them.
+    """
+    import nbformat
+
+    if not isinstance(config, ExperimentConfig):
+        config = load_config(config)
+    dest = Path(dest) if dest is not None else config.root / LAUNCH_DIR
+    chosen = list(profiles) if profiles is not None else sorted(config.profiles)
+    written: list[Path] = []
+    index: dict[str, Any] = {"profiles": chosen, "runs": {}}
+    with tempfile.TemporaryDirectory() as placeholder:
+        for profile in chosen:
+            needs_data = bool((config.profiles.get(profile) or {}).get("requires_data_dir"))
+            runs = plan_runs(config, profile=profile, data_dir=placeholder if needs_data else None)
+            for run in runs:
+                dropped = needs_data and "data_dir" in run.parameters
+                if dropped:
+                    run = Run(id=run.id, notebook=run.notebook, output=run.output,
+                              parameters={**run.parameters, "data_dir": None}, depends_on=run.depends_on,
+                              title=run.title, profile=run.profile)
+                path = dest / profile / f"{run.id}.ipynb"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(path, nbformat.writes(launch_notebook(run, data_dir_dropped=dropped)))
+                _make_readable(path)
+                written.append(path)
+                index["runs"].setdefault(profile, {})[run.id] = f"notebooks/{run.notebook.name}"
+    atomic_write_json(dest / "index.json", index)
+    written.append(dest / "index.json")
+    return written
+
+
+# --------------------------------------------------------------------------- figures and sound for the pages
+
+
+def _glue_metadata(key: str | None, alt: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"genrenet": {"alt": alt}}
+    if key is not None:
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+            raise ParameterError(f"key must be letters, digits, '_' or '-', got {key!r}")
+        meta["scrapbook"] = {"name": key, "mime_prefix": ""}  # what myst_nb.glue writes
+    return meta
+
+
+def _check_alt(alt: Any) -> str:
+    if not isinstance(alt, str) or len(alt.strip()) < 10:
+        raise ParameterError(f"alt must describe the figure in words (at least 10 characters), got {alt!r}")
+    return alt.strip()
+
+
+def show_figure(fig: Any, *, alt: str, key: str | None = None, dpi: int = 100) -> bytes:
+    """Show a matplotlib figure in a notebook as a PNG that carries its alt text.
+
+    The book puts ``alt`` on the image of the executed page (book/_ext/genrenet_booktools.py);
+    with ``key``, a markdown page can also place the figure with
+    ``{glued-figure} <run id>:<key>`` (myst-nb's glue format). The figure is closed.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    alt : str, keyword-only
+        What the figure shows, in words, for readers who cannot see it.
+    key : str, optional, keyword-only
+        Glue key (letters, digits, ``_``, ``-``).
+    dpi : int, keyword-only
+        Resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG (deterministic for the same figure and matplotlib version).
+    """
+    import base64
+    import io
+
+    from IPython.display import display
+
+    alt = _check_alt(alt)
+    meta = _glue_metadata(key, alt)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    png = buf.getvalue()
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # a Figure made without pyplot is not registered there
+        pass
+    display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}, raw=True, metadata=meta)
+    return png
+
+
+def show_audio(y: Any, sr: int, *, title: str, key: str | None = None) -> None:
+    """Show a sound in a notebook as an audio player (16-bit WAV embedded in the page).
+
+    With ``key``, a markdown page can place the player with ``{glued-audio} <run id>:<key>``.
+    Only for synthesised sound: the book never embeds audio made from real recordings.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono samples in [-1, 1].
+    sr : int
+        Sample rate in Hz.
+    title : str, keyword-only
+        What the sound is (the player's accessible label).
+    key : str, optional, keyword-only
+        Glue key.
+    """
+    import numpy as np
+    from IPython.core.formatters import format_display_data
+    from IPython.display import Audio, display
+
+    title = _check_alt(title)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
+        raise ParameterError(f"y must be a finite, non-empty mono signal, got shape {y.shape}")
+    bundle, _ = format_display_data(Audio(np.clip(y, -1.0, 1.0), rate=int(sr), normalize=False))
+    bundle["text/plain"] = title
+    display(bundle, raw=True, metadata=_glue_metadata(key, title))

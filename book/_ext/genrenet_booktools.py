@@ -1,25 +1,114 @@
 """Sphinx helpers of the genrenet book (loaded through ``_config.yml`` ``local_extensions``).
 
-The result pages are notebooks executed by ``genrenet book run`` into
-``book/_executed/``, a directory that is not part of the repository. The
-theme's Binder button would point at that path; this extension points it at
-the source notebook in ``notebooks/`` instead (on Binder it runs on the demo
-corpus unless given data). Used by every executed page of the book.
+What this extension adds to Jupyter Book, and why:
+
+* **The data banner.** Every page of a book built from runs on the synthetic demo corpus
+  carries a banner saying so (the text comes from :func:`genrenet.datasets.synthetic_notice`);
+  each executed notebook's stamp records its data set, so the banner follows the runs.
+* **Launch buttons that open the run a page shows.** The result pages are notebooks
+  executed by ``genrenet book run`` into ``book/_executed/``, which is not part of the
+  repository. The launch button opens ``book/_launch/<profile>/<run id>.ipynb`` instead:
+  the source notebook with that run's parameters injected, which Binder's ``postBuild``
+  writes with ``genrenet book launchers`` (see :func:`genrenet.book.write_launchers`).
+* **Figures and sound from executed notebooks in prose pages.** ``{glued-figure}`` and
+  ``{glued-audio}`` place an output that a notebook stored with
+  :func:`genrenet.book.glue_figure` / :func:`genrenet.book.glue_audio` in a markdown page
+  (the theory chapters use the run ``theory_figures``), with its alt text.
+* **Alt text on notebook figures.** Figures shown with :func:`genrenet.book.show_figure`
+  carry their alt text in the output metadata; this extension puts it on the image.
+* **One citation style.** The bibliography labels each work "Tzanetakis and Cook, 2002" (sorted by
+  author and year; "2022a", "2022b" for two works of one author and year), and every citation uses
+  that label: "(Tzanetakis and Cook, 2002)" or "Tzanetakis and Cook (2002)".
+
+Used by every page of the book (``_config.yml``).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import html
+import json
+import re
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util.docutils import SphinxDirective
+
 EXECUTED_PREFIX = "book/_executed/"
+#: Where the launch notebooks live (relative to the repository root); written on Binder by postBuild.
+LAUNCH_DIR = "book/_launch"
+#: Where extracted glued figures are written inside the source tree (ignored by git).
+GLUED_DIR = "book/_executed/_glued"
+#: Directory of the built site holding the sound files of ``{glued-audio}``.
+AUDIO_DIR = "_audio"
+_GLUE_PREFIX = "application/papermill.record/"
 
 
-def _source_notebooks(confdir: Path) -> dict[str, str]:
-    from genrenet.book import load_config
+# --------------------------------------------------------------------------- runs and their stamps
 
-    config = load_config(confdir)
-    return {run["id"]: run["notebook"] for run in config.runs}
+
+def _load_runs(app: Any) -> None:
+    """Read every run's source notebook and stamp once per build."""
+    from genrenet.book import load_config, read_stamp
+    from genrenet.datasets import is_synthetic_dataset
+
+    config = load_config(app.confdir)
+    runs = {}
+    for run in config.runs:
+        stamp = read_stamp(config.executed_dir / f"{run['id']}.ipynb") or {}
+        params = stamp.get("parameters") or {}
+        dataset = params.get("dataset")
+        runs[run["id"]] = {
+            "notebook": run["notebook"],
+            "profile": stamp.get("profile"),
+            "dataset": dataset,
+            "synthetic": bool(dataset) and is_synthetic_dataset(str(dataset)),
+        }
+    app.env.genrenet_runs = runs
+    app.env.genrenet_executed_dir = config.executed_dir
+
+
+def _run_of(pagename: str) -> str | None:
+    return pagename[len(EXECUTED_PREFIX):] if pagename.startswith(EXECUTED_PREFIX) else None
+
+
+# --------------------------------------------------------------------------- the data banner
+
+
+def _banner(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """Put the synthetic-data banner on every page of a book built (partly) from the demo corpus."""
+    from genrenet.datasets import synthetic_notice
+
+    runs = getattr(app.env, "genrenet_runs", {})
+    reading = {rid: r for rid, r in runs.items() if r["dataset"]}  # runs that read a data set
+    synthetic = sorted(rid for rid, r in reading.items() if r["synthetic"])
+    if not synthetic:
+        return
+    run_id = _run_of(pagename)
+    if run_id in reading and not reading[run_id]["synthetic"]:
+        return  # a page made from real data names its data set in its own provenance box
+    profiles = sorted({runs[r]["profile"] for r in synthetic if runs[r]["profile"]})
+    command = "genrenet book run" + (f" --profile {profiles[0]}" if len(profiles) == 1 else "")
+    mixed = ""
+    if len(synthetic) < len(reading):
+        mixed = (f" {len(synthetic)} of the {len(reading)} runs that read data used it; the others name "
+                 "their data set at the top of their page.")
+    link = context["pathto"]("book/reproducing") if "pathto" in context else "#"
+    context["theme_announcement"] = (
+        f'<span class="genrenet-data-banner"><strong>SYNTHETIC DATA.</strong> '
+        f"{html.escape(synthetic_notice())} Made by <code>{html.escape(command)}</code>.{html.escape(mixed)} "
+        f'<a href="{link}">How to build this book on real audio</a>.</span>')
+
+
+def _add_static(app: Any, config: Any) -> None:
+    config.html_static_path.append(str(Path(__file__).resolve().parent / "static"))
+
+
+# --------------------------------------------------------------------------- launch buttons
 
 
 def _rewrite(node: Any, old: str, new: str) -> None:
@@ -34,13 +123,16 @@ def _rewrite(node: Any, old: str, new: str) -> None:
             _rewrite(item, old, new)
 
 
+def launch_path(run_id: str, profile: str | None) -> str:
+    """Repository path of the notebook the launch button of run ``run_id`` opens."""
+    return f"{LAUNCH_DIR}/{profile or 'demo'}/{run_id}.ipynb"
+
+
 def _fix_launch_links(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    if not pagename.startswith(EXECUTED_PREFIX):
-        return
-    run_id = pagename[len(EXECUTED_PREFIX):]
-    source = app.env.genrenet_sources.get(run_id)
-    if source:
-        _rewrite(context.get("header_buttons", []), f"{pagename}.ipynb", source)
+    run_id = _run_of(pagename)
+    run = getattr(app.env, "genrenet_runs", {}).get(run_id or "")
+    if run:
+        _rewrite(context.get("header_buttons", []), f"{pagename}.ipynb", launch_path(run_id, run["profile"]))
 
 
 def _drop_thebe(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
@@ -60,13 +152,297 @@ def _drop_thebe(app: Any, pagename: str, templatename: str, context: dict, doctr
     context["script_files"] = kept
 
 
-def _load_sources(app: Any) -> None:
-    app.env.genrenet_sources = _source_notebooks(Path(app.confdir))
+# --------------------------------------------------------------------------- glued outputs
+
+
+def glued_outputs(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Every output a notebook glued, by key: ``{"data": mime bundle, "metadata": ...}``."""
+    try:
+        nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata") or {}
+            key = (meta.get("scrapbook") or {}).get("name")
+            if not key:
+                continue
+            data = {k[len(_GLUE_PREFIX):] if k.startswith(_GLUE_PREFIX) else k: v
+                    for k, v in (out.get("data") or {}).items()}
+            found[key] = {"data": data, "metadata": meta}
+    return found
+
+
+def _b64(value: Any) -> bytes:
+    return base64.b64decode("".join(value) if isinstance(value, list) else value)
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+class _GluedDirective(SphinxDirective):
+    """Shared part of ``{glued-figure}`` and ``{glued-audio}``: find ``run:key``."""
+
+    required_arguments = 1
+    has_content = True
+
+    def glued(self) -> tuple[dict[str, Any] | None, list[nodes.Node]]:
+        target = self.arguments[0]
+        run_id, sep, key = target.partition(":")
+        if not sep or not key:
+            return None, [self.state.document.reporter.warning(
+                f"{self.name}: expected RUN:KEY, got {target!r}", line=self.lineno)]
+        executed = Path(self.env.genrenet_executed_dir)
+        notebook = executed / f"{run_id}.ipynb"
+        self.env.note_dependency(str(notebook))
+        output = glued_outputs(notebook).get(key)
+        if output is None:
+            return None, [self.state.document.reporter.warning(
+                f"{self.name}: no output glued as {key!r} in {notebook} "
+                f"(run `genrenet book run --only {run_id}`)", line=self.lineno)]
+        return output, []
+
+    def caption(self, node: nodes.Element) -> list[nodes.Node]:
+        if not self.content:
+            return []
+        holder = nodes.Element()
+        self.state.nested_parse(self.content, self.content_offset, holder)
+        first = holder[0] if len(holder) else None
+        if isinstance(first, nodes.paragraph):
+            node += nodes.caption(first.rawsource, "", *first.children)
+            if len(holder) > 1:
+                node += nodes.legend("", *holder[1:])
+        return []
+
+
+class GluedFigure(_GluedDirective):
+    """``{glued-figure} RUN:KEY``: a figure a notebook glued, with its alt text and a caption."""
+
+    option_spec = {"alt": directives.unchanged, "name": directives.unchanged,
+                   "width": directives.length_or_percentage_or_unitless}
+
+    def run(self) -> list[nodes.Node]:
+        output, problems = self.glued()
+        if output is None:
+            return problems
+        data = output["data"]
+        if "image/png" not in data:
+            return [self.state.document.reporter.warning(
+                f"glued-figure: {self.arguments[0]} holds no image/png", line=self.lineno)]
+        alt = self.options.get("alt") or _alt_of(output)
+        if not alt:
+            return [self.state.document.reporter.warning(
+                f"glued-figure: {self.arguments[0]} has no alt text (give :alt: or glue it with alt=)",
+                line=self.lineno)]
+        png = _b64(data["image/png"])
+        run_id, _, key = self.arguments[0].partition(":")
+        rel = f"{GLUED_DIR}/{run_id}/{key}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+        path = Path(self.env.srcdir) / rel
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(png)
+        image = nodes.image(uri="/" + rel, alt=alt)
+        if "width" in self.options:
+            image["width"] = self.options["width"]
+        figure = nodes.figure("", image)
+        self.set_source_info(figure)
+        if "name" in self.options:
+            self.add_name(figure)
+        self.caption(figure)
+        return [figure]
+
+
+class GluedAudio(_GluedDirective):
+    """``{glued-audio} RUN:KEY``: a sound a notebook glued, as an audio player with a caption."""
+
+    def run(self) -> list[nodes.Node]:
+        output, problems = self.glued()
+        if output is None:
+            return problems
+        data = output["data"]
+        match = re.search(r'src="data:audio/(?:wav|x-wav);base64,([^"]+)"', _text(data.get("text/html")))
+        if match is None:
+            return [self.state.document.reporter.warning(
+                f"glued-audio: {self.arguments[0]} holds no embedded WAV audio", line=self.lineno)]
+        wav = base64.b64decode(match.group(1))
+        name = f"{hashlib.sha256(wav).hexdigest()[:16]}.wav"
+        pending = self.env.__dict__.setdefault("genrenet_audio", {})
+        pending[name] = wav
+        depth = self.env.docname.count("/")
+        src = "../" * depth + f"{AUDIO_DIR}/{name}"
+        label = html.escape(_alt_of(output) or "sound")
+        player = nodes.raw("", f'<audio class="genrenet-audio" controls preload="none" src="{src}" '
+                               f'aria-label="{label}"></audio>', format="html")
+        box = nodes.container("", player, classes=["genrenet-glued-audio"])
+        if self.content:
+            holder = nodes.Element()
+            self.state.nested_parse(self.content, self.content_offset, holder)
+            box += holder.children
+        self.set_source_info(box)
+        return [box]
+
+
+def _alt_of(output: dict[str, Any]) -> str:
+    meta = output.get("metadata") or {}
+    alt = (meta.get("genrenet") or {}).get("alt")
+    if alt:
+        return str(alt)
+    plain = _text(output["data"].get("text/plain")).strip()
+    return "" if plain.startswith("<") else plain  # "<Figure size ...>" describes nothing
+
+
+def _write_audio(app: Any, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    pending = getattr(app.env, "genrenet_audio", {})
+    if not pending:
+        return
+    out = Path(app.outdir) / AUDIO_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    for name, wav in pending.items():
+        (out / name).write_bytes(wav)
+
+
+def _merge_audio(app: Any, env: Any, docnames: Any, other: Any) -> None:
+    env.__dict__.setdefault("genrenet_audio", {}).update(getattr(other, "genrenet_audio", {}))
+
+
+# --------------------------------------------------------------------------- alt text of notebook figures
+
+
+def _notebook_alts(notebook: Path) -> dict[str, str]:
+    """Alt text by image file name (``<sha256 of the PNG>.png``, as myst-nb names them)."""
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    alts = {}
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            alt = ((out.get("metadata") or {}).get("genrenet") or {}).get("alt")
+            png = (out.get("data") or {}).get("image/png")
+            if alt and png:
+                alts[f"{hashlib.sha256(_b64(png)).hexdigest()}.png"] = str(alt)
+    return alts
+
+
+def _apply_alts(app: Any, doctree: Any) -> None:
+    run_id = _run_of(app.env.docname)
+    if run_id is None:
+        return
+    alts = _notebook_alts(Path(app.env.genrenet_executed_dir) / f"{run_id}.ipynb")
+    for image in doctree.findall(nodes.image):
+        name = Path(str(image.get("uri", ""))).name
+        if name in alts:
+            image["alt"] = alts[name]
+
+
+# --------------------------------------------------------------------------- citation style
+
+
+def _surnames(entry: Any) -> str:
+    """"Tzanetakis and Cook", "LeCun et al." (authors, else editors, else the key)."""
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    last = [" ".join(part.render_as("text") for part in p.rich_prelast_names + p.rich_last_names)
+            for p in people]
+    if last and last[-1] == "others":  # BibTeX's "and others"
+        return f"{last[0]} et al."
+    if not last:
+        return entry.key
+    if len(last) == 1:
+        return last[0]
+    if len(last) == 2:
+        return f"{last[0]} and {last[1]}"
+    return f"{last[0]} et al."
+
+
+def _register_citation_styles() -> None:
+    """One author-year label per work, used by the bibliography and by every citation.
+
+    The bibliography labels an entry "Tzanetakis and Cook, 2002" (two works of one author and
+    year get "2022a", "2022b"); ``{cite:p}`` prints that label in round brackets and
+    ``{cite:t}`` prints "Tzanetakis and Cook (2002)", the year part of the same label.
+    """
+    from pybtex.plugin import register_plugin
+    from pybtex.richtext import Text
+    from pybtex.style.formatting.unsrt import Style as UnsrtStyle
+    from pybtex.style.labels import BaseLabelStyle
+    from pybtex.style.sorting.author_year_title import SortingStyle
+    from pybtex.style.template import join, node
+    from sphinxcontrib.bibtex.plugin import register_plugin as register_bibtex_plugin
+    from sphinxcontrib.bibtex.style.referencing import BaseReferenceStyle, BracketStyle, GroupReferenceStyle
+    from sphinxcontrib.bibtex.style.referencing.extra_empty import ExtraEmptyReferenceStyle
+    from sphinxcontrib.bibtex.style.template import entry_label, join2, post_text, pre_text, reference
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries: Any):
+            labels = [f"{_surnames(e)}, {e.fields.get('year', 'n.d.')}" for e in sorted_entries]
+            for i, label in enumerate(labels):
+                twins = [j for j, other in enumerate(labels) if other == label]
+                yield label + ("abcdefghij"[twins.index(i)] if len(twins) > 1 else "")
+
+    class AuthorYearStyle(UnsrtStyle):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = SortingStyle
+
+    @node
+    def label_authors(children, data):
+        return Text(data["formatted_entry"].label.rsplit(", ", 1)[0])
+
+    @node
+    def label_year(children, data):
+        return Text(data["formatted_entry"].label.rsplit(", ", 1)[-1])
+
+    round_brackets = BracketStyle(left="(", right=")", sep="; ")
+
+    @dataclasses.dataclass
+    class Parenthetical(BaseReferenceStyle):
+        def role_names(self):
+            return ["p", "ps", "alp", "alps"]
+
+        def outer(self, role_name, children):
+            return round_brackets.outer(children, brackets="al" not in role_name, capfirst=False)
+
+        def inner(self, role_name):
+            return join2(sep1=" ", sep2=", ")[pre_text, reference[entry_label], post_text]
+
+    @dataclasses.dataclass
+    class Textual(BaseReferenceStyle):
+        def role_names(self):
+            return ["t", "ts", "ct", "cts"]
+
+        def outer(self, role_name, children):
+            return round_brackets.outer(children, brackets=False, capfirst="c" in role_name)
+
+        def inner(self, role_name):
+            return join(sep=" ")[label_authors, join["(", join2(sep1=" ", sep2=", ")[
+                pre_text, reference[label_year], post_text], ")"]]
+
+    @dataclasses.dataclass
+    class LabelAuthorYear(GroupReferenceStyle):
+        def __post_init__(self):
+            self.styles.extend([Parenthetical(), Textual(), ExtraEmptyReferenceStyle()])
+            super().__post_init__()
+
+    register_plugin("pybtex.style.formatting", "genrenet_author_year", AuthorYearStyle, force=True)
+    register_bibtex_plugin("sphinxcontrib.bibtex.style.referencing", "genrenet_author_year", LabelAuthorYear,
+                           force=True)
 
 
 def setup(app: Any) -> dict[str, Any]:
-    app.connect("builder-inited", _load_sources)
+    _register_citation_styles()
+    app.connect("config-inited", _add_static)
+    app.add_css_file("genrenet.css")
+    app.connect("builder-inited", _load_runs)
+    app.connect("doctree-read", _apply_alts)
+    app.connect("env-merge-info", _merge_audio)
+    app.connect("build-finished", _write_audio)
     # after sphinx-book-theme has built its launch buttons (priority 500)
     app.connect("html-page-context", _fix_launch_links, priority=900)
     app.connect("html-page-context", _drop_thebe, priority=900)
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
+    app.connect("html-page-context", _banner, priority=900)
+    app.add_directive("glued-figure", GluedFigure)
+    app.add_directive("glued-audio", GluedAudio)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "2"}

@@ -50,6 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.add_argument("--splits-dir", default=None)
     lst.set_defaults(func=_list)
 
+    launch = sub.add_parser("launchers", help="write the launch notebooks (each run's notebook with its parameters)",
+                            description="Write book/_launch/<profile>/<run id>.ipynb for every run: the source "
+                            "notebook with the run's parameters injected, not executed. Binder's postBuild runs "
+                            "this so a page's launch button opens the run the page shows.")
+    launch.add_argument("--profile", action="append", default=None, help="only this profile (repeatable)")
+    launch.add_argument("--to", default=None, help="target directory (default: book/_launch under the root)")
+    launch.set_defaults(func=_launchers)
+
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -91,4 +99,13 @@ def _list(args: argparse.Namespace) -> int:
             state = "stale (will re-execute)"
         params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items())
         print(f"{run.id:22s} {state:26s} {run.notebook.name}: {params}")
+    return 0
+
+
+def _launchers(args: argparse.Namespace) -> int:
+    from genrenet.book import load_config, write_launchers
+
+    written = write_launchers(load_config(args.root), dest=args.to, profiles=args.profile)
+    notebooks = [p for p in written if p.suffix == ".ipynb"]
+    print(f"{len(notebooks)} launch notebook(s) written under {written[-1].parent}")
     return 0
