@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,10 +89,15 @@ def test_two_trial_search_saves_best(tmp_path):
     model = build_model("feed_forward", (8, 8, 1), 2, **best["best_hyperparameters"])
     assert model.output_shape == (None, 2)
 
-    # a second call is a fresh project; naming the first with other data is refused
+    # a second call is a fresh project; naming the first with other data is refused. Names carry no
+    # timestamp: the model, the tuner, a digest of data and settings, and a number when taken
     again = run_search("feed_forward", (X, y), groups=groups, max_trials=1, epochs=1, seed=3,
                        directory=tmp_path, space=TINY_SPACE, progress=False)
     assert again.project_dir != result.project_dir
+    assert re.fullmatch(r"feed_forward-random-[0-9a-f]{10}", result.project_dir.name)
+    third = run_search("feed_forward", (X, y), groups=groups, max_trials=1, epochs=1, seed=3,
+                       directory=tmp_path, space=TINY_SPACE, progress=False)
+    assert third.project_dir.name == again.project_dir.name + "-2"
     # naming the first project with the same data resumes it: a larger budget adds trials only
     resumed = run_search("feed_forward", (X, y), groups=groups, max_trials=3, epochs=1, seed=3,
                          directory=tmp_path, project_name=result.project_dir.name, space=TINY_SPACE, progress=False)

@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -418,8 +417,19 @@ def _join(identity: dict, timeout: float) -> WorkerLink:
     return link
 
 
-def _fresh_name(model_name: str, tuner: str) -> str:
-    return f"{model_name}-{tuner}-{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+def _fresh_name(directory: Path, model_name: str, tuner: str, identity: dict) -> str:
+    """``<model>-<tuner>-<digest of data and settings>``, numbered ``-2``, ``-3``... when taken.
+
+    Deterministic (no clock, no random part), so the book's pages and artefacts carry the
+    same names on every run, and still a new project each time a directory is reused.
+    """
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    base = f"{model_name}-{tuner}-{digest}"
+    name, n = base, 1
+    while (directory / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def _build_tuner(config: dict, data: _Data, *, space, role, project_dir: Path, progress: bool,
@@ -496,8 +506,10 @@ def run_search(
         Parent directory of the project directories.
     project_name : str, keyword-only, optional
         Resume this project (it must have been made from the same data and
-        configuration) or create it. Default: a fresh unique name. Required in
-        distributed mode, where the chief and the workers must share it.
+        configuration) or create it. Default: a new project named after the model, the
+        tuner and a digest of the data and settings (``-2``, ``-3``... when that name is
+        taken; no timestamp). Required in distributed mode, where the chief and the workers
+        must share it.
     space : mapping, keyword-only, optional
         Overrides of the search space (see :func:`genrenet.tuning.search_space`).
     executions_per_trial : int, keyword-only
@@ -544,7 +556,7 @@ def run_search(
     link = _join(identity, timeout) if role == "worker" else None
     set_seed(seed)
 
-    project_dir = Path(directory) / (project_name or _fresh_name(model_name, tuner))
+    project_dir = Path(directory) / (project_name or _fresh_name(Path(directory), model_name, tuner, identity))
     if role != "worker":
         _open_project(project_dir, identity=identity, info=prepared.info)
     chief = ChiefSettings(expected_workers=int(workers), timeout=float(timeout), identity=identity, lease=float(lease))
