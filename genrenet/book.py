@@ -1001,7 +1001,7 @@ def _complete_redirect(html: Path) -> None:
 
 
 def copy_sources(root: str | Path, dest: str | Path) -> Path:
-    """Copy what the book needs (config, chapters, notebooks, bibliography) to ``dest``.
+    """Copy what the book needs (config, chapters, notebooks, bibliography, docs pictures) to ``dest``.
 
     Used to build the book somewhere else than the working tree (tests, CI) without
     touching ``book/_executed`` or ``_build`` of the checkout. ``node_modules`` is
@@ -1012,8 +1012,8 @@ def copy_sources(root: str | Path, dest: str | Path) -> Path:
     for name in (CONFIG_NAME, "_config.yml", "_toc.yml", "package.json", "package-lock.json"):
         if (root / name).exists():
             shutil.copy2(root / name, dest / name)
-    ignore = shutil.ignore_patterns("_executed", ".ipynb_checkpoints", "__pycache__")
-    for name in ("book", "notebooks"):
+    ignore = shutil.ignore_patterns("_executed", "_launch", ".ipynb_checkpoints", "__pycache__")
+    for name in ("book", "notebooks", "docs"):  # docs/: pictures the chapters show
         if (root / name).is_dir():
             shutil.copytree(root / name, dest / name, ignore=ignore, dirs_exist_ok=True)
     if (root / "node_modules").is_dir() and not (dest / "node_modules").exists():

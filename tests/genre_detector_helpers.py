@@ -193,3 +193,26 @@ def bombs() -> dict[str, bytes]:
     lied = bytearray(lie.getvalue())
     lied[18:26] = (int.from_bytes(lied[18:26], "big") | ((1 << 36) - 1)).to_bytes(8, "big")
     return {"bomb.wav": bytes(wav), "silent.flac": silent.getvalue(), "lie.flac": bytes(lied)}
+
+
+#: Largest size of the committed page screenshot (docs/upload-page.png): no large binaries in the repo.
+DOCS_SCREENSHOT_MAX_BYTES = 150_000
+
+
+def save_docs_screenshot(png: bytes, path: Path, *, source: str) -> Path:
+    """Write a browser screenshot as a small palette PNG that names the test that took it.
+
+    The ``Source`` text chunk records ``source``; tests/test_book_sources.py checks that the
+    committed picture carries it and stays under :data:`DOCS_SCREENSHOT_MAX_BYTES`.
+    """
+    from PIL import Image, PngImagePlugin
+
+    from genrenet.io import atomic_path
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=96, method=Image.Quantize.MEDIANCUT)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Source", source)
+    info.add_text("Description", "The genrenet upload page after a prediction, captured in headless Chromium.")
+    with atomic_path(path, suffix=".png") as tmp:
+        image.save(tmp, format="PNG", optimize=True, pnginfo=info)
+    return path

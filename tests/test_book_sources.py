@@ -12,6 +12,7 @@ import ast
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -184,3 +185,19 @@ def test_launch_notebooks_carry_each_runs_parameters(tmp_path):
                     and "genrenet-launch" not in c.metadata.get("tags", [])] == [c.source for c in source.cells]
             assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     assert json.loads((tmp_path / "index.json").read_text())["profiles"] == sorted(cfg.profiles)
+
+
+def test_the_upload_page_picture_is_the_browser_tests_small_capture():
+    """docs/upload-page.png (README and book/dev_website.md) is written by the browser test, and small."""
+    from PIL import Image
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from genre_detector_helpers import DOCS_SCREENSHOT_MAX_BYTES
+
+    path = ROOT / "docs" / "upload-page.png"
+    assert path.stat().st_size <= DOCS_SCREENSHOT_MAX_BYTES
+    with Image.open(path) as image:
+        assert image.info.get("Source") == "tests/test_web_browser.py::test_real_clip_with_the_default_model"
+        assert image.width >= 800
+    assert "../docs/upload-page.png" in (ROOT / "book" / "dev_website.md").read_text()
+    assert "docs/upload-page.png" in (ROOT / "README.md").read_text()

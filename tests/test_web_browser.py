@@ -2,12 +2,15 @@
 
 Drops a file on the drop zone (a DataTransfer ``drop`` event), uses the file
 picker (also from the keyboard), checks the bar charts and an error message, and
-saves screenshots (desktop and a 390x844 phone) to ``tests/artifacts/``.
+saves screenshots (desktop and a 390x844 phone) to ``tests/artifacts/``. With
+``GENRENET_UPDATE_DOCS=1`` the real-clip test also rewrites ``docs/upload-page.png``, the
+picture of the page that the README and the book chapter ``book/dev_website.md`` show.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from genre_detector_helpers import (
     LOW_HZ,
     make_band_bundle,
     make_sklearn_bundle,
+    save_docs_screenshot,
     serve_app,
     tone,
     wav_bytes,
@@ -23,6 +27,9 @@ from genre_detector_helpers import (
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+#: The upload page after a prediction, shown by the README and the book's website chapter; written by
+#: test_real_clip_with_the_default_model when GENRENET_UPDATE_DOCS=1 (tests/test_book_sources.py checks it).
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "upload-page.png"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -201,4 +208,8 @@ def test_real_clip_with_the_default_model(browser, gtzan_mini, tmp_path):
         assert winners(page) == {name: "metal"}
         assert "30.0 s" in page.locator("#track-info").inner_text()
         page.screenshot(path=str(ARTIFACTS / "results_gtzan_default_model.png"), full_page=True)
+        if os.environ.get("GENRENET_UPDATE_DOCS") == "1":  # refresh the picture the README and the book show
+            page.set_viewport_size({"width": 900, "height": 900})
+            save_docs_screenshot(page.screenshot(full_page=True), DOCS_SCREENSHOT,
+                                 source="tests/test_web_browser.py::test_real_clip_with_the_default_model")
         page.close()
