@@ -425,6 +425,65 @@ def _serve(directory: Path):
     return server
 
 
+#: Run in the browser on every page: what a reader would see as broken.
+_PAGE_PROBE = """() => {
+  const article = document.querySelector('article') || document.body;
+  const out = {};
+  const banner = document.querySelector('.bd-header-announcement');
+  out.banner = banner ? banner.innerText : '';
+  // markdown tables that were not rendered: lines of text outside code that look like '| a | b |'
+  const raw = [];
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest('pre, code, .highlight, script, style, mjx-container, .MathJax')) continue;
+    for (const line of node.textContent.split('\\n')) {
+      const s = line.trim();
+      if (/^\\|.*\\|.*\\|$/.test(s) || /^\\|?\\s*:?-{3,}:?\\s*\\|/.test(s)) raw.push(s.slice(0, 80));
+    }
+  }
+  out.raw = raw;
+  // images must say what they show: no empty alt, no file name as alt
+  out.noalt = [...article.querySelectorAll('img')].filter(
+    i => !i.alt.trim() || /^[\\w./-]+\\.(png|jpe?g|gif|svg|webp)$/i.test(i.alt.trim())).map(i => i.getAttribute('src'));
+  // no table wider than the text column (cut off, or hidden behind a scroll bar)
+  const width = article.clientWidth;
+  out.clipped = [...article.querySelectorAll('table')].filter(t => {
+    const box = t.parentElement;
+    return t.getBoundingClientRect().width > width + 1 || box.scrollWidth > box.clientWidth + 1;
+  }).map(t => (t.innerText || '').slice(0, 60));
+  out.figures = article.querySelectorAll('figure img').length;
+  out.audio = article.querySelectorAll('audio').length;
+  const header = document.querySelector('.article-header-buttons') || document;
+  out.launch = [...header.querySelectorAll('a[href*="urlpath="]')].map(a => a.href);
+  out.downloads = [...header.querySelectorAll('a.btn-download-source-button')].map(a => a.href);
+  return out;
+}"""
+
+
+def _page_problems(url: str, rel: str, found: dict, *, launch_dir: Path, profile: str) -> list[str]:
+    """What a page of the smoke book got wrong, from the probe's findings."""
+    from genrenet.datasets import SYNTHETIC_LABEL
+
+    problems = []
+    if SYNTHETIC_LABEL not in found["banner"]:
+        problems.append(f"{url}: no synthetic-data banner (got {found['banner'][:80]!r})")
+    for key, what in (("raw", "raw markdown table text"), ("noalt", "images without alt text"),
+                      ("clipped", "tables wider than the text column")):
+        if found[key]:
+            problems.append(f"{url}: {what}: {found[key][:3]}")
+    for link in found["launch"]:
+        target = link.split("urlpath=tree/", 1)[-1].split("&", 1)[0]
+        expected = f"book/_launch/{profile}/{Path(rel).stem}.ipynb"
+        if not rel.startswith("book/_executed/") or target != expected:
+            problems.append(f"{url}: launch button opens {target}, expected {expected}")
+        elif not (launch_dir.parent.parent / target).is_file():
+            problems.append(f"{url}: launch button opens {target}, which postBuild does not write")
+    if rel.startswith("book/_executed/") and not found["launch"]:
+        problems.append(f"{url}: no launch button")
+    return problems
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
@@ -438,6 +497,9 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
     assert all(o.status == "executed" for o in outcomes)
     html = book.build_book(src, quiet=True)
     build_seconds = time.perf_counter() - started
+    # what Binder's postBuild writes: the notebooks the launch buttons open
+    launch_dir = src / book.LAUNCH_DIR
+    book.write_launchers(src, dest=launch_dir)
     pages = sorted(p for p in html.rglob("*.html") if "_mathjax" not in p.parts and "_static" not in p.parts)
     assert len(pages) >= 20
     # nothing in the HTML points at a CDN for scripts or styles
@@ -450,12 +512,13 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     problems: list[str] = []
     foreign: list[str] = []
+    downloads: set[str] = set()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run"])
-            context = browser.new_context()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.on("request", lambda r: foreign.append(r.url)
                        if not r.url.startswith((base, "data:", "blob:", "about:")) else None)
             page = context.new_page()
@@ -463,7 +526,8 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
             page.on("console", lambda m: problems.append(f"{page.url}: console {m.text}")
                     if m.type == "error" else None)
             for path in pages:
-                url = base + path.relative_to(html).as_posix()
+                rel = path.relative_to(html).as_posix()
+                url = base + rel
                 response = page.goto(url, wait_until="networkidle")
                 assert response is not None and response.ok, url
                 broken = page.evaluate(
@@ -471,6 +535,14 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
                     ".map(i => i.src)")
                 if broken:
                     problems.append(f"{url}: broken images {broken}")
+                rel = page.url[len(base):].split("#", 1)[0]  # index.html redirects to the first page
+                found = page.evaluate(_PAGE_PROBE)
+                problems += _page_problems(url, rel, found, launch_dir=launch_dir, profile="smoke")
+                downloads.update(found["downloads"])
+                if rel.startswith("book/theory_") and found["figures"] < 1:
+                    problems.append(f"{url}: a theory chapter without an executed figure")
+                if rel in ("book/theory_sound.html", "book/theory_fourier.html") and found["audio"] < 1:
+                    problems.append(f"{url}: no sound beside the concepts")
                 if path.name in theory:
                     page.wait_for_selector("mjx-container", timeout=20000)
                     n_math = page.evaluate("() => document.querySelectorAll('mjx-container').length")
@@ -479,9 +551,17 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
                     raw = page.evaluate("() => document.body.innerText.includes('$$')")
                     if raw:
                         problems.append(f"{url}: unrendered $$ math")
+            # every download button serves its file; every sound of a page is served
+            for link in sorted(downloads):
+                if not context.request.get(link).ok:
+                    problems.append(f"download link {link} is broken")
+            for wav in sorted((html / "_audio").glob("*.wav")):
+                if not context.request.get(base + f"_audio/{wav.name}").ok:
+                    problems.append(f"sound {wav.name} is not served")
             browser.close()
     finally:
         server.shutdown()
+    assert downloads, "no page has a download button"
     assert not problems, "\n".join(problems)
     assert not foreign, f"requests left localhost: {sorted(set(foreign))[:10]}"
     timings = ", ".join(f"{o.run.id} {o.seconds:.0f} s" for o in outcomes)
