@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet.datasets.base import data_label
 from genrenet.errors import DataError, ModelError, ParameterError
 from genrenet.repro import DEFAULT_SEED
 
@@ -404,7 +405,7 @@ def _finished(out_dir: Path, config_hash: str) -> RunResult | None:
 
 
 def _title(metrics: dict, level: str) -> str:
-    data = metrics["dataset"] + (" (SYNTHETIC demo)" if metrics.get("synthetic") else "")
+    data = data_label(metrics["dataset"], synthetic=bool(metrics.get("synthetic")))
     return (f"{metrics['name']} — {data}, {level}-level, split {metrics['split']['name']}\n"
             f"{metrics['protocol']}")
 
@@ -843,7 +844,7 @@ def cross_validate(
         "versions": first["versions"],
     }
     atomic_write_json(out_dir / CV_METRICS_FILE, metrics)
-    data = metrics["dataset"] + (" (SYNTHETIC demo)" if metrics["synthetic"] else "")
+    data = data_label(metrics["dataset"], synthetic=bool(metrics["synthetic"]))
     for level, fname in (("track", "confusion.png"), ("window", "confusion_windows.png")):
         title = f"{metrics['name']} — {data}, {level}-level, pooled over {folds} folds\n{splits[0].protocol}"
         atomic_write_bytes(out_dir / fname, figure_png(
