@@ -28,7 +28,7 @@ Encoding needs the ``ffmpeg`` program with its ``libmp3lame`` encoder; without i
 :class:`EncoderError` says so and how to install it.
 
 Used by ``benchmarks/bench_robustness.py``, whose agreement table the model cards
-(chapter 06 "Models") state, and by training augmentation (:mod:`genrenet.augment`);
+(book chapter ``book/dev_models.md``) state, and by training augmentation (:mod:`genrenet.augment`);
 no notebook calls it.
 """
 

@@ -46,6 +46,7 @@ __all__ = [
     "check_results",
     "check_prediction",
     "check_signal_processing",
+    "check_theory_figures",
     "notebook_parameters",
     "parameter_table",
     "update_parameter_tables",
@@ -360,6 +361,17 @@ def check_signal_processing(*, dataset, data_dir, seed, output_dir) -> SimpleNam
     return SimpleNamespace(dataset=check_dataset(dataset, data_dir))
 
 
+def check_theory_figures(*, seed, sr, clips_per_style, clip_seconds, output_dir) -> SimpleNamespace:
+    """Check the parameters of ``notebooks/theory_figures.ipynb`` (synthesised sound only, no data set)."""
+    _check_common(seed, output_dir)
+    sr = check_int("sr", sr, minimum=8000, maximum=48000)
+    clips = check_int("clips_per_style", clips_per_style, minimum=2)
+    if isinstance(clip_seconds, bool) or not isinstance(clip_seconds, (int, float)) \
+            or not 3.0 <= float(clip_seconds) <= 30.0:
+        raise ParameterError(f"clip_seconds must be a number of seconds in [3, 30], got {clip_seconds!r}")
+    return SimpleNamespace(sr=sr, clips_per_style=clips, clip_seconds=float(clip_seconds))
+
+
 #: Notebook file stem → the check its first cell after the parameters calls.
 NOTEBOOK_CHECKS = {
     "data_exploration": check_data_exploration,
@@ -369,6 +381,7 @@ NOTEBOOK_CHECKS = {
     "results": check_results,
     "prediction": check_prediction,
     "signal_processing": check_signal_processing,
+    "theory_figures": check_theory_figures,
 }
 
 
@@ -419,7 +432,7 @@ _BLOCK = re.compile(r"(<!-- parameters: (?P<nb>[^\s>]+) -->\n)(?P<body>.*?)(<!--
 def update_parameter_tables(path: str | Path, *, root: str | Path | None = None, write: bool = True) -> bool:
     """Regenerate every parameter table between markers in a Markdown file.
 
-    A block reads ``<!-- parameters: notebooks/x.ipynb -->``, the generated table,
+    A block reads ``<!-- parameters: notebooks/<name>.ipynb -->``, the generated table,
     then ``<!-- end parameters -->``; notebook paths are relative to ``root``
     (default: the file's directory).
 
