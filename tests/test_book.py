@@ -446,11 +446,17 @@ _PAGE_PROBE = """() => {
   // images must say what they show: no empty alt, no file name as alt
   out.noalt = [...article.querySelectorAll('img')].filter(
     i => !i.alt.trim() || /^[\\w./-]+\\.(png|jpe?g|gif|svg|webp)$/i.test(i.alt.trim())).map(i => i.getAttribute('src'));
-  // no table wider than the text column (cut off, or hidden behind a scroll bar)
-  const width = article.clientWidth;
+  // no table cut off: a table fits the text column, or sits in a box that scrolls sideways and fits
+  // it; no box on the way hides part of it (overflow hidden or clip)
+  const right = article.getBoundingClientRect().right + 1;
   out.clipped = [...article.querySelectorAll('table')].filter(t => {
-    const box = t.parentElement;
-    return t.getBoundingClientRect().width > width + 1 || box.scrollWidth > box.clientWidth + 1;
+    const width = t.getBoundingClientRect().width;
+    for (let box = t.parentElement; box && box !== article.parentElement; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if (['auto', 'scroll'].includes(style.overflowX)) return box.getBoundingClientRect().right > right;
+      if (['hidden', 'clip'].includes(style.overflowX) && width > box.clientWidth + 1) return true;
+    }
+    return t.getBoundingClientRect().right > right;
   }).map(t => (t.innerText || '').slice(0, 60));
   out.figures = article.querySelectorAll('figure img').length;
   out.audio = article.querySelectorAll('audio').length;
@@ -469,7 +475,7 @@ def _page_problems(url: str, rel: str, found: dict, *, launch_dir: Path, profile
     if SYNTHETIC_LABEL not in found["banner"]:
         problems.append(f"{url}: no synthetic-data banner (got {found['banner'][:80]!r})")
     for key, what in (("raw", "raw markdown table text"), ("noalt", "images without alt text"),
-                      ("clipped", "tables wider than the text column")):
+                      ("clipped", "tables cut off (wider than the column, not in a scrolling box)")):
         if found[key]:
             problems.append(f"{url}: {what}: {found[key][:3]}")
     for link in found["launch"]:
