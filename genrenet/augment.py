@@ -14,7 +14,7 @@ clip's copies are always on its side of the split. Make the split first (on the
 original data set) and augment it afterwards; ``genrenet.train.train(...,
 augment=[...])`` and ``genrenet train --augment`` do that.
 
-Used by :func:`genrenet.train.train` (book chapter 06 "Models", the robustness
+Used by :func:`genrenet.train.train` (book chapter ``book/dev_models.md``, the robustness
 section of the model cards) and ``benchmarks/bench_robustness.py``; no notebook
 calls it directly.
 """

@@ -27,7 +27,7 @@ Outputs per patch (:data:`LAYERS`)
     the last hidden layer), ``mean_pool`` and ``max_pool`` (753 each: the mid-end features,
     averaged or maximised over the patch's frames).
 
-Used in book chapter 06 "The models" (``book/dev_models.md``, transfer learning) by the
+Used in book chapter "The models" (``book/dev_models.md``, transfer learning) by the
 ``embedding`` feature kind of :mod:`genrenet.features`, and so by the transfer models of
 ``notebooks/train_model.ipynb`` and the shipped default model.
 """
