@@ -968,7 +968,9 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
         detail = ""
         if quiet:
             lines = (proc.stdout + proc.stderr).strip().splitlines()
-            detail = "\n" + "\n".join(lines[-40:])
+            # the warnings that failed the build first (they scroll away among "copying images"), then the end
+            problems = [line for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+            detail = "\n" + "\n".join(problems[:40] + ["..."] + lines[-15:])
         raise GenrenetError(f"jupyter-book build of {root} failed (exit {proc.returncode}){detail}")
     html = Path(output).resolve() / "_build" / "html" if output is not None else root / "_build" / "html"
     if not (html / "index.html").is_file():
