@@ -1,17 +1,17 @@
 """Model builders: the thesis's four models, a compact modern CNN and transfer models.
 
-===================  ===========================  ==================  ===================================
-name                 builder                      feature preset      source
-===================  ===========================  ==================  ===================================
-``feed_forward``     :func:`build_feed_forward`   ``thesis_image``    thesis (40,146,772 params)
-``lenet``            :func:`build_lenet`          ``thesis_image``    thesis (4,720,284 params)
-``cnn``              :func:`build_cnn`            ``thesis_image``    thesis (9,104,708 params)
-``lstm``             :func:`build_lstm`           ``thesis_image``    thesis (18,941,980 params)
-``compact_cnn``      :func:`build_compact_cnn`    ``logmel``          this project
-``transfer_mlp``     :func:`build_embedding_head` ``musicnn``         this project, on pretrained musicnn
-``transfer_linear``  ``fit_linear_head``          ``musicnn_track``   this project (scikit-learn)
-``baseline``         ``fit_baseline``             ``mfcc_stats``      classical baseline (scikit-learn)
-===================  ===========================  ==================  ===================================
+===================  ============================  ==================  ===================================
+name                 builder                       feature preset      source
+===================  ============================  ==================  ===================================
+``feed_forward``     :func:`build_feed_forward`    ``thesis_image``    thesis (40,146,772 params)
+``lenet``            :func:`build_lenet`           ``thesis_image``    thesis (4,720,284 params)
+``cnn``              :func:`build_cnn`             ``thesis_image``    thesis (9,104,708 params)
+``lstm``             :func:`build_lstm`            ``thesis_image``    thesis (18,941,980 params)
+``compact_cnn``      :func:`build_compact_cnn`     ``logmel``          this project
+``transfer_mlp``     :func:`build_embedding_head`  ``musicnn``         this project, on pretrained musicnn
+``transfer_linear``  ``fit_linear_head``           ``musicnn_track``   this project (scikit-learn)
+``baseline``         ``fit_baseline``              ``mfcc_stats``      classical baseline (scikit-learn)
+===================  ============================  ==================  ===================================
 
 :data:`MODELS` holds the Keras models (built by ``build_*(input_shape, n_classes, ...)``);
 :data:`SKLEARN_MODELS` the scikit-learn ones (fitted by ``fit_*(X, y, n_classes=..., ...)``).
