@@ -159,10 +159,9 @@ def track_features(path: str, specs: dict[str, Any], *, max_windows: int, max_du
         if spec.sr not in resampled:
             resampled[spec.sr] = y if spec.sr == sr else audio.resample(y, sr, spec.sr)
         ys = resampled[spec.sr]
-        total = len(features.window_starts(spec, len(ys)))
-        chosen = np.arange(total) if total <= max_windows else audio.select_windows(total, max_windows)
-        feats[key] = features.extract(spec, ys, spec.sr, indices=chosen)
-        totals[key] = total
+        plan = features.plan_windows(spec, len(ys), max_windows=max_windows)
+        feats[key] = features.extract(spec, ys, spec.sr, indices=plan.indices)
+        totals[key] = plan.total
     return TrackFeatures(features=feats, totals=totals, duration=len(y) / sr, sample_rate=sr, source=path)
 
 

@@ -1,11 +1,13 @@
 """Model bundles: a trained model plus everything needed to use it again.
 
 A bundle is a directory holding ``model.keras`` (or ``model.joblib`` for a
-scikit-learn model) and ``meta.json`` with the genres, the feature
-specification, the metrics and the protocol that produced them. Training
-(:mod:`genrenet.train`) writes bundles; prediction (:mod:`genrenet.predict`)
-and the web service read them. Used in the book chapters ``book/dev_models.md``
-and ``book/dev_website.md``.
+scikit-learn model) and ``meta.json`` (:class:`genrenet.results.BundleMeta`: the
+genres, the feature specification, the metrics and the protocol that produced
+them). Which file is present is the one Keras-versus-scikit-learn decision of a
+bundle (:attr:`Bundle.framework`). Training (:mod:`genrenet.train`) writes
+bundles; evaluation (:mod:`genrenet.evaluate`), prediction (:mod:`genrenet.predict`)
+and the web service read them and run them through :mod:`genrenet.inference`.
+Used in the book pages ``book/dev_models.md`` and ``book/dev_website.md``.
 """
 
 from __future__ import annotations
@@ -13,40 +15,72 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genrenet.errors import ModelError
 from genrenet.io import atomic_dir
+from genrenet.results import BundleMeta
 
-__all__ = ["Bundle", "save_bundle", "load_meta", "load_bundle", "find_bundles", "versions"]
+__all__ = ["Bundle", "BundleMeta", "save_bundle", "load_meta", "load_bundle", "find_bundles", "versions",
+           "framework_of", "bundle_framework", "KERAS", "SKLEARN"]
 
 META = "meta.json"
 KERAS_FILE = "model.keras"
 SKLEARN_FILE = "model.joblib"
-REQUIRED_META = ("name", "model", "genres", "feature")
+#: The two kinds of model a bundle can hold (:attr:`Bundle.framework`).
+KERAS, SKLEARN = "keras", "sklearn"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Bundle:
-    """A loaded model bundle."""
+    """A loaded model bundle.
+
+    Attributes
+    ----------
+    path : Path
+        The bundle directory.
+    meta : BundleMeta
+        Its ``meta.json``.
+    model : keras.Model or scikit-learn estimator
+    framework : {"keras", "sklearn"}
+        Which file the model came from (``model.keras`` or ``model.joblib``).
+    """
 
     path: Path
-    meta: dict[str, Any]
+    meta: BundleMeta
     model: Any = field(repr=False)
+    framework: str = KERAS
 
     @property
     def name(self) -> str:
-        return self.meta["name"]
+        """Display name."""
+        return self.meta.name
 
     @property
     def genres(self) -> list[str]:
-        return list(self.meta["genres"])
+        """Class names in output order."""
+        return list(self.meta.genres)
 
     @property
     def is_keras(self) -> bool:
-        return (self.path / KERAS_FILE).exists()
+        """True for a Keras model (``model.keras``), False for a scikit-learn one."""
+        return self.framework == KERAS
+
+
+def framework_of(model: Any) -> str:
+    """``"keras"`` for a Keras model object, ``"sklearn"`` for a fitted scikit-learn estimator.
+
+    For a model in memory (bundles say it by their file: :attr:`Bundle.framework`).
+    """
+    if hasattr(model, "layers") and hasattr(model, "save"):
+        return KERAS
+    if hasattr(model, "predict_proba"):
+        return SKLEARN
+    raise ModelError(f"cannot tell what kind of model a {type(model).__name__} is: "
+                     "expected a Keras model or a scikit-learn estimator with predict_proba")
 
 
 def versions() -> dict[str, str]:
@@ -62,7 +96,8 @@ def versions() -> dict[str, str]:
     return out
 
 
-def save_bundle(path: str | Path, model: Any, meta: dict[str, Any], *, extra_files: dict[str, bytes] | None = None) -> Path:
+def save_bundle(path: str | Path, model: Any, meta: BundleMeta | Mapping[str, Any], *,
+                extra_files: dict[str, bytes] | None = None) -> Path:
     """Write a bundle atomically: the directory appears complete or not at all.
 
     Parameters
@@ -70,26 +105,26 @@ def save_bundle(path: str | Path, model: Any, meta: dict[str, Any], *, extra_fil
     path : path-like
         Bundle directory to create or replace.
     model : keras.Model or scikit-learn estimator
-    meta : dict
-        Must contain ``name``, ``model``, ``genres`` and ``feature``; ``created`` and
-        ``versions`` are added when missing.
+    meta : BundleMeta or dict
+        A dict is read with :meth:`BundleMeta.from_dict` (``name``, ``model``, ``genres``
+        and ``feature`` are required); ``created`` and ``versions`` are added when missing.
     extra_files : dict, optional
         File name → bytes, written into the bundle too (history, plots, ...).
     """
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise ModelError(f"bundle meta for {path} lacks required keys: {', '.join(missing)}")
-    meta = dict(meta)
-    meta.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
-    meta.setdefault("versions", versions())
+    import dataclasses
+
+    if not isinstance(meta, BundleMeta):
+        meta = BundleMeta.from_dict(meta, where=path)
+    meta = dataclasses.replace(meta, created=meta.created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                               versions=meta.versions or versions())
     with atomic_dir(path) as tmp:
-        if hasattr(model, "save") and hasattr(model, "layers"):
+        if framework_of(model) == KERAS:
             model.save(tmp / KERAS_FILE)
         else:
             import joblib
 
             joblib.dump(model, tmp / SKLEARN_FILE)
-        (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / META).write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True, default=str) + "\n")
         for name, data in (extra_files or {}).items():
             if "/" in name or name in (META, KERAS_FILE, SKLEARN_FILE):
                 raise ModelError(f"invalid extra bundle file name {name!r}")
@@ -97,29 +132,44 @@ def save_bundle(path: str | Path, model: Any, meta: dict[str, Any], *, extra_fil
     return Path(path)
 
 
-def load_meta(path: str | Path) -> dict[str, Any]:
-    """Read and validate ``meta.json`` of the bundle at ``path``."""
+def load_meta(path: str | Path) -> BundleMeta:
+    """Read and validate ``meta.json`` of the bundle at ``path``.
+
+    Raises
+    ------
+    ModelError
+        No ``meta.json``, not JSON, a required key missing or invalid (genres, feature
+        specification), or no model file beside it.
+    """
     path = Path(path)
     meta_file = path / META
     if not meta_file.is_file():
         raise ModelError(f"{path} is not a model bundle: {META} is missing")
     try:
-        meta = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
+        data = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{meta_file} is not valid JSON: {exc}") from exc
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise ModelError(f"{meta_file} lacks required keys: {', '.join(missing)}")
-    if not ((path / KERAS_FILE).exists() or (path / SKLEARN_FILE).exists()):
-        raise ModelError(f"bundle {path} has neither {KERAS_FILE} nor {SKLEARN_FILE}")
+    meta = BundleMeta.from_dict(data, where=path)
+    bundle_framework(path)
     return meta
+
+
+def bundle_framework(path: str | Path) -> str:
+    """``"keras"`` when the bundle at ``path`` holds ``model.keras``, ``"sklearn"`` for ``model.joblib``."""
+    path = Path(path)
+    if (path / KERAS_FILE).exists():
+        return KERAS
+    if (path / SKLEARN_FILE).exists():
+        return SKLEARN
+    raise ModelError(f"bundle {path} has neither {KERAS_FILE} nor {SKLEARN_FILE}")
 
 
 def load_bundle(path: str | Path) -> Bundle:
     """Load the model and metadata of the bundle at ``path``."""
     path = Path(path)
     meta = load_meta(path)
-    if (path / KERAS_FILE).exists():
+    framework = bundle_framework(path)
+    if framework == KERAS:
         from genrenet._tf import keras
 
         try:
@@ -130,7 +180,7 @@ def load_bundle(path: str | Path) -> Bundle:
         import joblib
 
         model = joblib.load(path / SKLEARN_FILE)
-    return Bundle(path=path, meta=meta, model=model)
+    return Bundle(path=path, meta=meta, model=model, framework=framework)
 
 
 def find_bundles(root: str | Path) -> list[Path]:

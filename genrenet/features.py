@@ -86,6 +86,9 @@ __all__ = [
     "get_spec",
     "SPECTRAL_KINDS",
     "window_starts",
+    "WindowPlan",
+    "plan_windows",
+    "input_scale",
     "extract",
     "extract_file",
     "feature_names",
@@ -668,6 +671,92 @@ def window_starts(spec: str | FeatureSpec | dict, n_samples: int) -> np.ndarray:
     starts, _ = grid(int(n_samples), spec.sr, window=spec.window, hop=spec.hop_samples / spec.sr,
                      min_fill=spec.min_fill)
     return starts
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Which windows of a signal are computed: all of them, or evenly spaced ones of a long track.
+
+    Attributes
+    ----------
+    total : int
+        Windows the whole signal has (:func:`window_starts`).
+    indices : ndarray of int64
+        The window numbers to compute, increasing (``extract(..., indices=plan.indices)``).
+    """
+
+    total: int
+    indices: np.ndarray
+
+    @property
+    def used(self) -> int:
+        """Windows computed."""
+        return int(self.indices.size)
+
+    @property
+    def truncated(self) -> bool:
+        """True when only some of the windows are computed."""
+        return self.used < self.total
+
+    def groups(self, n: int) -> list[np.ndarray]:
+        """:attr:`indices` cut into at most ``n`` contiguous stretches of near-equal size (for parallel work)."""
+        n = max(1, min(int(n), self.used))
+        bounds = np.linspace(0, self.used, n + 1).round().astype(int)
+        return [self.indices[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def plan_windows(spec: str | FeatureSpec | dict, n_samples: int, *, max_windows: int | None = None) -> WindowPlan:
+    """The windows to compute of a signal of ``n_samples`` at ``spec.sr``.
+
+    Parameters
+    ----------
+    spec : str, FeatureSpec or dict
+    n_samples : int
+        Length of the signal at ``spec.sr``.
+    max_windows : int, keyword-only, optional
+        Most windows to compute; a longer signal gets ``max_windows`` evenly spaced ones
+        (:func:`genrenet.audio.select_windows`: the first and the last included). None: all.
+
+    Returns
+    -------
+    WindowPlan
+
+    Examples
+    --------
+    >>> plan = plan_windows("logmel", 600 * 22050, max_windows=48)
+    >>> plan.total, plan.used, plan.truncated
+    (397, 48, True)
+    """
+    from genrenet.audio import select_windows
+
+    total = len(window_starts(spec, n_samples))
+    if max_windows is None or total <= max_windows:
+        return WindowPlan(total, np.arange(total, dtype=np.int64))
+    return WindowPlan(total, select_windows(total, max_windows))
+
+
+def input_scale(spec_or_dtype: str | FeatureSpec | dict | np.dtype | type) -> float:
+    """The divisor that brings features to the range networks train on: 255 for uint8 pictures, else 1.
+
+    The one scaling rule: training divides the thesis images (kind ``"image"``, uint8) by
+    it, and the model saved in a bundle starts with the inverse ``Rescaling`` layer
+    (:func:`genrenet.train.serving_model`), so a bundle takes :func:`extract`'s output as it is.
+
+    Parameters
+    ----------
+    spec_or_dtype : FeatureSpec, preset name, dict, or a NumPy dtype
+        The feature, or the dtype of feature arrays whose spec is not known.
+
+    Examples
+    --------
+    >>> input_scale("thesis_image"), input_scale("logmel")
+    (255.0, 1.0)
+    """
+    if isinstance(spec_or_dtype, str | dict | FeatureSpec):
+        dtype = np.dtype(get_spec(spec_or_dtype).dtype)
+    else:
+        dtype = np.dtype(spec_or_dtype)
+    return 255.0 if dtype == np.uint8 else 1.0
 
 
 def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int, *, indices=None) -> np.ndarray:

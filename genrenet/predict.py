@@ -8,9 +8,10 @@ feature specification, every window is classified, and the window probabilities
 are averaged. Tracks with more windows than ``max_windows`` are analysed on
 evenly spaced windows, and the result says so.
 
-Inference runs in graph mode: each Keras model is wrapped once in a
-``tf.function`` with a fixed input signature (any batch size), traced at load
-time, and called once per request with all the windows of the track. The
+Inference goes through :mod:`genrenet.inference` (the path evaluation and training
+use too): each Keras model is wrapped once in a ``tf.function`` with a fixed input
+signature (any batch size), traced at load time, and called once per request with
+all the windows of the track. Window planning is :func:`genrenet.features.plan_windows`. The
 predictor is immutable after construction, so one instance can serve many threads.
 
 Used by the book chapter "The genre-detector website" (``book/dev_website.md``) and the notebook
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ import numpy as np
 from genrenet.audio import TrackTooLongError
 from genrenet.bundle import find_bundles
 from genrenet.errors import AudioError, ModelError, ParameterError
+from genrenet.inference import DEFAULT_BATCH as _PRED_BATCH  # predict_features pads to whole batches
 
 __all__ = [
     "DEFAULT_MAX_DURATION",
@@ -58,7 +59,6 @@ DEFAULT_MAX_WINDOWS = 48
 #: Top-level keys of :meth:`PredictionResult.to_dict` that are not model names.
 RESERVED_KEYS = ("success", "track", "error")
 
-_PRED_BATCH = 64  # windows per graph call (bounds memory for very long inputs)
 
 
 def default_bundle_path() -> Path | None:
@@ -120,6 +120,16 @@ class ModelInfo:
     protocol: str | None = None
     default: bool = False
     synthetic: bool = False
+
+    @classmethod
+    def from_meta(cls, meta, path: Path, *, name: str, kind: str, default: bool) -> ModelInfo:
+        """The description of a bundle from its :class:`genrenet.results.BundleMeta`."""
+        return cls(
+            name=name, path=path, model=meta.model, kind=kind, genres=tuple(meta.genres),
+            feature=meta.feature.to_dict(), metrics=meta.numeric_metrics, dataset=meta.dataset,
+            split=None if meta.split is None else meta.split.name, protocol=meta.protocol, default=default,
+            synthetic=meta.is_synthetic,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the bundle path is given by its directory name only)."""
@@ -283,122 +293,30 @@ class TrackFeatures:
     source: str | None = None
 
 
-# --------------------------------------------------------------------------- runners
+# --------------------------------------------------------------------------- loaded models
 
 
-class _KerasRunner:
-    """A Keras model compiled once into a graph function with a fixed input signature."""
-
-    def __init__(self, model: Any, feature_shape: tuple[int, ...], where: Path, *, input_scale: float = 1.0):
-        from genrenet._tf import tf
-
-        input_shape = tuple(model.inputs[0].shape[1:])
-        if len(input_shape) != len(feature_shape) or any(
-            m is not None and m != f for m, f in zip(input_shape, feature_shape, strict=False)
-        ):
-            raise ModelError(
-                f"bundle {where}: model input shape {input_shape} does not match the "
-                f"feature shape {feature_shape} of its meta.json feature spec"
-            )
-        self.dtype = np.dtype(model.inputs[0].dtype)
-        self.input_scale = float(input_scale)
-        self._tf = tf
-        self._tf_dtype = tf.as_dtype(self.dtype)
-        signature = [tf.TensorSpec(shape=(None, *feature_shape), dtype=self._tf_dtype)]
-
-        @tf.function(input_signature=signature)
-        def infer(x):
-            return model(x, training=False)
-
-        self._infer = infer
-        self._model = model  # keep the variables alive
-        # Trace now, so that no request pays for graph construction.
-        infer(tf.zeros((1, *feature_shape), dtype=self._tf_dtype))
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        if self.input_scale != 1.0:
-            X = np.asarray(X, dtype=np.float32) / np.float32(self.input_scale)
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        parts = [self._infer(self._tf.constant(X[i : i + _PRED_BATCH])).numpy() for i in range(0, len(X), _PRED_BATCH)]
-        return np.concatenate(parts, axis=0).astype(np.float64)
-
-
-class _SklearnRunner:
-    """A scikit-learn classifier with ``predict_proba``, outputs reordered to the bundle's genres."""
-
-    def __init__(self, model: Any, genres: Sequence[str], where: Path):
-        if not hasattr(model, "predict_proba"):
-            raise ModelError(f"bundle {where}: scikit-learn model has no predict_proba")
-        self._model = model
-        self._lock = threading.Lock()
-        classes = list(getattr(model, "classes_", range(len(genres))))
-        order: list[int] = []
-        for c in classes:
-            if isinstance(c, str | np.str_):
-                if str(c) not in genres:
-                    raise ModelError(f"bundle {where}: model class {c!r} is not among the genres {list(genres)}")
-                order.append(list(genres).index(str(c)))
-            else:
-                i = int(c)
-                if not 0 <= i < len(genres):
-                    raise ModelError(f"bundle {where}: model class index {i} is outside the {len(genres)} genres")
-                order.append(i)
-        self._order = np.asarray(order)
-        self._n = len(genres)
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        with self._lock:  # estimators are not documented as thread-safe
-            P = np.asarray(self._model.predict_proba(X), dtype=np.float64)
-        out = np.zeros((len(X), self._n))
-        out[:, self._order] = P
-        return out
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Loaded:
+    """A bundle ready to answer: its description, features and runner (:mod:`genrenet.inference`)."""
+
     info: ModelInfo
     spec: Any  # genrenet.features.FeatureSpec
     runner: Any
     key: str = ""  # spec.key(): models with equal keys share one feature computation
 
 
-def _input_scale(meta: dict[str, Any], path: Path) -> float:
-    """Divisor applied to features before the network (``meta["input_scale"]``, default 1).
+@dataclass(frozen=True)
+class _PendingFeatures:
+    """The features of one spec being computed: the window plan and its parts (futures or arrays)."""
 
-    Bundles written by :mod:`genrenet.train` take raw features (any scaling is a
-    layer inside the saved model), so they need no divisor; the key exists for
-    models trained elsewhere on scaled inputs.
-    """
-    scale = meta.get("input_scale", 1.0)
-    try:
-        scale = float(scale)
-    except (TypeError, ValueError):
-        raise ModelError(f"bundle {path}: input_scale in meta.json must be a number, got {scale!r}") from None
-    if not scale > 0 or not math.isfinite(scale):
-        raise ModelError(f"bundle {path}: input_scale in meta.json must be positive, got {scale!r}")
-    return scale
+    plan: Any  # genrenet.features.WindowPlan
+    parts: tuple[Any, ...]
 
-
-def _numeric_metrics(metrics: Any) -> dict[str, float]:
-    """The numeric evaluation metrics of a bundle's ``meta.json`` (counts such as ``n_tracks`` are not metrics)."""
-    out: dict[str, float] = {}
-    if isinstance(metrics, dict):
-        for k, v in metrics.items():
-            if isinstance(v, bool) or str(k).startswith("n_"):
-                continue
-            if isinstance(v, int | float | np.integer | np.floating) and math.isfinite(float(v)):
-                out[str(k)] = float(v)
-    return out
-
-
-def _as_probabilities(P: np.ndarray) -> np.ndarray:
-    """Softmax rows that are not already probability vectors (models that output logits)."""
-    P = np.asarray(P, dtype=np.float64)
-    if P.size and (P.min() < 0 or np.abs(P.sum(axis=1) - 1.0).max() > 1e-3):
-        P = np.exp(P - P.max(axis=1, keepdims=True))
-        P /= P.sum(axis=1, keepdims=True)
-    return P
+    def result(self) -> np.ndarray:
+        """Wait for every part; the track's features ``(plan.used, *spec.shape)``."""
+        arrays = [p.result() if isinstance(p, Future) else p for p in self.parts]
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
 
 
 # --------------------------------------------------------------------------- predictor
@@ -509,51 +427,13 @@ class Predictor:
     @staticmethod
     def _load(path: Path, *, is_default: bool, taken: set[str]) -> _Loaded:
         from genrenet.bundle import load_bundle
-        from genrenet.features import FeatureSpec
+        from genrenet.inference import bundle_runner
 
         bundle = load_bundle(path)
-        meta = bundle.meta
-        genres = [str(g) for g in meta["genres"]]
-        if len(genres) < 2 or len(set(genres)) != len(genres):
-            raise ModelError(f"bundle {path}: meta.json genres must be at least two distinct names, got {genres}")
-        try:
-            spec = FeatureSpec.from_dict(meta["feature"])
-        except Exception as exc:  # invalid spec dictionaries raise ParameterError/TypeError/KeyError
-            raise ModelError(f"bundle {path}: invalid feature spec in meta.json: {exc}") from exc
-        if bundle.is_keras:
-            scale = _input_scale(meta, path)
-            runner: Any = _KerasRunner(bundle.model, tuple(spec.shape), path, input_scale=scale)
-            kind = "keras"
-            n_out = int(bundle.model.outputs[0].shape[-1])
-            if n_out != len(genres):
-                raise ModelError(f"bundle {path}: model has {n_out} outputs but meta.json lists {len(genres)} genres")
-        else:
-            runner = _SklearnRunner(bundle.model, genres, path)
-            kind = "sklearn"
-        name = str(meta.get("name") or path.name)
-        if name in RESERVED_KEYS or name in taken:
-            base = f"{name} ({path.name})"
-            name, i = base, 2
-            while name in taken or name in RESERVED_KEYS:
-                name, i = f"{base} #{i}", i + 1
-        split = meta.get("split")
-        if isinstance(split, dict):  # a training run may record the whole split description
-            split = split.get("name")
-        info = ModelInfo(
-            name=name,
-            path=path,
-            model=str(meta.get("model", "")),
-            kind=kind,
-            genres=tuple(genres),
-            feature=dict(meta["feature"]),
-            metrics=_numeric_metrics(meta.get("metrics")),
-            dataset=meta.get("dataset"),
-            split=None if split is None else str(split),
-            protocol=meta.get("protocol"),
-            default=is_default,
-            synthetic=bool(meta.get("synthetic")) or meta.get("dataset") == "demo",
-        )
-        return _Loaded(info=info, spec=spec, runner=runner, key=spec.key())
+        runner = bundle_runner(bundle, batch_size=_PRED_BATCH)
+        name = _unique_name(bundle.meta.name or path.name, path, taken)
+        info = ModelInfo.from_meta(bundle.meta, path, name=name, kind=bundle.framework, default=is_default)
+        return _Loaded(info=info, spec=bundle.meta.feature, runner=runner, key=bundle.meta.feature.key())
 
     def _warmup(self) -> None:
         rng = np.random.default_rng(0)
@@ -716,8 +596,8 @@ class Predictor:
         pending = {key: self._start_features(spec, resampled[int(spec.sr)], int(spec.sr)) for key, spec in specs.items()}
         results = []
         for m in chosen:
-            X, used, total = _finish_features(pending[m.key])
-            results.append(_model_result(m, _as_probabilities(m.runner(X)), used, total))
+            plan = pending[m.key].plan
+            results.append(_model_result(m, m.runner(pending[m.key].result()), plan.used, plan.total))
         return PredictionResult(
             results=tuple(results), duration=duration, sample_rate=sr, max_windows=self.max_windows, source=source
         )
@@ -756,36 +636,41 @@ class Predictor:
             pad = -len(X) % _PRED_BATCH
             P = m.runner(np.concatenate([X, np.zeros((pad, *X.shape[1:]), X.dtype)]))[: len(X)]
             for i, part in enumerate(np.split(P, np.cumsum(counts)[:-1])):
-                per_track[i].append(_model_result(m, _as_probabilities(part), int(counts[i]),
-                                                  int(tracks[i].totals[m.key])))
+                per_track[i].append(_model_result(m, part, int(counts[i]), int(tracks[i].totals[m.key])))
         return [PredictionResult(results=tuple(r), duration=t.duration, sample_rate=t.sample_rate,
                                  max_windows=self.max_windows, source=t.source)
                 for r, t in zip(per_track, tracks, strict=True)]
 
-    def _start_features(self, spec: Any, y: np.ndarray, sr: int) -> tuple[list[Any], int, int, bool]:
+    def _start_features(self, spec: Any, y: np.ndarray, sr: int) -> _PendingFeatures:
         """Plan (and, with a thread pool, start) the feature computation of one spec.
 
-        Returns ``(parts, used, total, one_each)``: ``parts`` are futures or finished
-        arrays whose concatenation is the track's features. All windows are used when
-        there are at most ``max_windows``, else ``max_windows`` evenly spaced ones; the
-        chosen window numbers are cut into contiguous runs, each computed by
-        :func:`genrenet.features.extract` with ``indices=`` (the rows equal those of
-        ``extract(spec, y, sr)``). ``one_each`` is always False (kept for callers).
+        All windows are used when there are at most ``max_windows``, else ``max_windows``
+        evenly spaced ones (:func:`genrenet.features.plan_windows`); the chosen windows are
+        cut into contiguous stretches, each computed by :func:`genrenet.features.extract`
+        with ``indices=`` (the rows equal those of ``extract(spec, y, sr)``).
         """
-        from genrenet import audio, features
+        from genrenet import features
 
-        total = len(features.window_starts(spec, len(y)))
-        chosen = np.arange(total) if total <= self.max_windows else audio.select_windows(total, self.max_windows)
-        n_parts = min(self._n_threads, len(chosen) // 2) if self._pool is not None else 1
+        plan = features.plan_windows(spec, len(y), max_windows=self.max_windows)
+        n_parts = min(self._n_threads, plan.used // 2) if self._pool is not None else 1
         if spec.kind == "embedding":
             n_parts = 1  # one batch through the network (which uses every core); pooling needs all patches
-        bounds = np.linspace(0, len(chosen), max(1, n_parts) + 1).round().astype(int)
-        groups = [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        groups = plan.groups(n_parts)
         if self._pool is None or len(groups) == 1:
-            parts = [features.extract(spec, y, sr, indices=g) for g in groups]
-        else:
-            parts = [self._pool.submit(features.extract, spec, y, sr, indices=g) for g in groups]
-        return parts, len(chosen), total, False
+            return _PendingFeatures(plan, tuple(features.extract(spec, y, sr, indices=g) for g in groups))
+        return _PendingFeatures(plan, tuple(self._pool.submit(features.extract, spec, y, sr, indices=g)
+                                            for g in groups))
+
+
+def _unique_name(name: str, path: Path, taken: set[str]) -> str:
+    """``name``, or ``name (bundle dir)`` (then ``#2``...) when another model or a reserved key has it."""
+    if name not in RESERVED_KEYS and name not in taken:
+        return name
+    base = f"{name} ({path.name})"
+    name, i = base, 2
+    while name in taken or name in RESERVED_KEYS:
+        name, i = f"{base} #{i}", i + 1
+    return name
 
 
 def _model_result(m: _Loaded, P: np.ndarray, used: int, total: int) -> ModelResult:
@@ -805,16 +690,6 @@ def _model_result(m: _Loaded, P: np.ndarray, used: int, total: int) -> ModelResu
         synthetic=m.info.synthetic,
         protocol=m.info.protocol,
     )
-
-
-def _finish_features(plan: tuple[list[Any], int, int, bool]) -> tuple[np.ndarray, int, int]:
-    """Wait for a plan of :meth:`Predictor._start_features`; return ``(X, used, total)``."""
-    parts, used, total, one_each = plan
-    arrays = [p.result() if isinstance(p, Future) else p for p in parts]
-    if one_each:
-        arrays = [a[:1] for a in arrays]
-    X = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
-    return X, len(X), max(total, len(X))
 
 
 def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:

@@ -194,17 +194,17 @@ def test_inconsistent_bundles_are_rejected(tmp_path):
         Predictor([tmp_path / "shape"], include_default=False)
 
 
-def test_input_scale_from_meta(tmp_path, band_predictor):
-    make_band_bundle(tmp_path / "scaled", extra_meta={"input_scale": 4.0})
-    p = Predictor([tmp_path / "scaled"], include_default=False, warmup=False)
-    y = tone(LOW_HZ, 2.0)
-    plain = band_predictor.predict_array(y, SR)["Band Model"].probabilities["low"]
-    scaled = p.predict_array(y, SR)["Band Model"].probabilities["low"]
-    # the features are divided by 4 before the network: the logit gap shrinks
-    assert 0.5 < scaled < plain
-    make_band_bundle(tmp_path / "bad", extra_meta={"input_scale": -2})
-    with pytest.raises(ModelError, match="input_scale"):
-        Predictor([tmp_path / "bad"], include_default=False)
+def test_input_scale_in_meta_is_refused(tmp_path):
+    """Scaling lives inside the saved model; a bundle asking for a divisor is refused, never silently ignored."""
+    bundle = make_band_bundle(tmp_path / "scaled")
+    meta = json.loads((bundle / "meta.json").read_text())
+    (bundle / "meta.json").write_text(json.dumps({**meta, "input_scale": 4.0}))  # written by another tool
+    with pytest.raises(ModelError, match="input_scale=4.0.*inside the model"):
+        Predictor([bundle], include_default=False)
+    with pytest.raises(ModelError, match="input_scale"):  # genrenet never writes one
+        make_band_bundle(tmp_path / "other", extra_meta={"input_scale": 4.0})
+    make_band_bundle(tmp_path / "one", extra_meta={"input_scale": 1})  # no divisor: nothing to refuse
+    assert Predictor([tmp_path / "one"], include_default=False, warmup=False).model_names == ["Band Model"]
 
 
 def test_bad_parameters_and_bad_audio(band_predictor, bundles):
@@ -232,7 +232,6 @@ def test_split_feature_computation_equals_extract(bundles, threads):
     from concurrent.futures import ThreadPoolExecutor
 
     from genrenet.features import PRESETS, FeatureSpec, extract
-    from genrenet.predict import _finish_features
 
     p = Predictor([bundles[1]], include_default=False, warmup=False)
     p._n_threads = threads
@@ -247,9 +246,10 @@ def test_split_feature_computation_equals_extract(bundles, threads):
     for seconds in (0.6, 1.0, 2.26, 7.3, 12.0):
         y = (0.3 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
         for spec in specs:
-            X, used, total = _finish_features(p._start_features(spec, y, SR))
+            pending = p._start_features(spec, y, SR)
+            X, plan = pending.result(), pending.plan
             expected = extract(spec, y, SR)
-            assert used == total == len(expected)
+            assert plan.used == plan.total == len(expected) == len(X) and not plan.truncated
             assert X.dtype == expected.dtype and np.array_equal(X, expected), (seconds, spec.kind)
 
 
