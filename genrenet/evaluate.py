@@ -12,20 +12,21 @@ Used in the book chapter ``book/results.md`` and the notebooks
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genrenet.errors import DataError, ModelError, ParameterError
+from genrenet.errors import DataError, ParameterError
+from genrenet.results import CV_METRICS_FILE, METRICS_FILE, CVRecord, Evaluation, Metrics, RunRecord, Scores
 
 __all__ = [
     "track_probabilities",
     "classification_metrics",
     "metrics_from_confusion",
     "evaluate_predictions",
-    "predict_proba",
     "evaluate_bundle",
     "plot_confusion",
     "plot_history",
@@ -70,7 +71,7 @@ def track_probabilities(probs, track_of_window) -> tuple[np.ndarray, np.ndarray]
     return tracks, sums / counts
 
 
-def classification_metrics(y_true, y_pred, genres: Sequence[str]) -> dict[str, Any]:
+def classification_metrics(y_true, y_pred, genres: Sequence[str]) -> Scores:
     """Accuracy, macro-F1, per-genre precision/recall/F1/support and the confusion matrix.
 
     Parameters
@@ -82,10 +83,10 @@ def classification_metrics(y_true, y_pred, genres: Sequence[str]) -> dict[str, A
 
     Returns
     -------
-    dict
+    Scores
         ``accuracy``, ``macro_f1``, ``balanced_accuracy``, ``n``, ``per_genre``
         (genre → precision, recall, f1, support) and ``confusion`` (rows: true
-        genre, columns: predicted genre, counts as nested lists).
+        genre, columns: predicted genre, counts).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
@@ -103,11 +104,12 @@ def classification_metrics(y_true, y_pred, genres: Sequence[str]) -> dict[str, A
     return metrics_from_confusion(cm, genres)
 
 
-def metrics_from_confusion(cm, genres: Sequence[str]) -> dict[str, Any]:
+def metrics_from_confusion(cm, genres: Sequence[str], **extra) -> Scores:
     """The metrics of :func:`classification_metrics` from a confusion matrix of counts.
 
     Pooling cross-validation folds sums their confusion matrices (each track is
-    tested exactly once) and calls this.
+    tested exactly once) and calls this; ``extra`` sets further :class:`~genrenet.results.Scores`
+    fields (``loss``, the fold statistics).
     """
     cm = np.asarray(cm, dtype=np.int64)
     genres = list(genres)
@@ -124,26 +126,23 @@ def metrics_from_confusion(cm, genres: Sequence[str]) -> dict[str, Any]:
         recall = np.where(support > 0, tp / support, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     present = support > 0
-    return {
-        "n": n,
-        "accuracy": float(tp.sum() / n),
+    return Scores(
+        n=n,
+        accuracy=float(tp.sum() / n),
         # macro averages over the genres present in y_true (sklearn's labels=present)
-        "macro_f1": float(f1[present].mean()),
-        "balanced_accuracy": float(recall[present].mean()),
-        "per_genre": {
-            g: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
+        macro_f1=float(f1[present].mean()),
+        balanced_accuracy=float(recall[present].mean()),
+        per_genre={
+            g: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                "support": int(support[i])}
             for i, g in enumerate(genres)
         },
-        "confusion": cm.tolist(),
-    }
+        confusion=cm.tolist(),
+        **extra,
+    )
 
 
-def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> dict[str, Any]:
+def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> Metrics:
     """Metrics at window and track level from window probabilities.
 
     Parameters
@@ -156,9 +155,8 @@ def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> di
 
     Returns
     -------
-    dict
-        ``{"window": classification_metrics(...) + "loss", "track": classification_metrics(...)}``;
-        ``loss`` is the mean window cross-entropy.
+    Metrics
+        ``window`` (with ``loss``, the mean window cross-entropy) and ``track`` scores.
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -167,33 +165,14 @@ def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> di
         raise ParameterError(f"y has {len(y)} labels for {len(probs)} windows")
     if probs.shape[1] != len(genres):
         raise ParameterError(f"probs has {probs.shape[1]} columns for {len(genres)} genres")
-    window = classification_metrics(y, probs.argmax(axis=1), genres)
-    window["loss"] = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
+    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
+    window = dataclasses.replace(classification_metrics(y, probs.argmax(axis=1), genres), loss=loss)
     tracks, tprobs = track_probabilities(probs, tow)
     first = {t: i for i, t in reversed(list(enumerate(tow)))}
     ty = y[[first[t] for t in tracks]]
     if any(len(set(y[tow == t])) != 1 for t in tracks[:50]):
         raise DataError("windows of one track carry different labels")
-    track = classification_metrics(ty, tprobs.argmax(axis=1), genres)
-    return {"window": window, "track": track}
-
-
-def predict_proba(model, X, *, batch_size: int = 64) -> np.ndarray:
-    """Window probabilities from a Keras model or a scikit-learn estimator.
-
-    Keras models are called in inference mode batch by batch (``X`` may be a
-    memory map larger than RAM); estimators use ``predict_proba``.
-    """
-    n = len(X)
-    if hasattr(model, "predict_proba") and not hasattr(model, "layers"):
-        return np.asarray(model.predict_proba(np.asarray(X, dtype=np.float32)), dtype=np.float32)
-    out = []
-    for start in range(0, n, batch_size):
-        xb = np.asarray(X[start : start + batch_size], dtype=np.float32)
-        out.append(np.asarray(model(xb, training=False)))
-    if not out:
-        raise ParameterError("X is empty: nothing to predict")
-    return np.concatenate(out).astype(np.float32)
+    return Metrics(window=window, track=classification_metrics(ty, tprobs.argmax(axis=1), genres))
 
 
 def evaluate_bundle(
@@ -205,17 +184,18 @@ def evaluate_bundle(
     batch_size: int = 64,
     cache_dir=None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Evaluate a saved model bundle on a labelled data set.
 
     Tracks whose genre the model does not know are left out and listed in
     the result; the features are the bundle's own (its ``meta.json`` feature
-    specification), computed through the feature cache.
+    specification), computed through the feature cache, and the model runs
+    through :mod:`genrenet.inference`, the path prediction uses.
 
     Parameters
     ----------
     bundle_path : path-like
-        A bundle written by :mod:`genrenet.train` (Keras or baseline).
+        A bundle written by :mod:`genrenet.train` (Keras or scikit-learn).
     dataset : genrenet.datasets.Dataset
         Labelled tracks (genre = folder name for a ``folder`` data set).
     split : genrenet.splits.Split, keyword-only, optional
@@ -229,21 +209,35 @@ def evaluate_bundle(
 
     Returns
     -------
-    dict
-        ``model``, ``name``, ``bundle``, ``dataset``, ``genres``, ``n_tracks``,
-        ``skipped_genres`` (genre → number of tracks left out), ``errors`` (unreadable
-        files), ``window`` and ``track`` metrics (see :func:`evaluate_predictions`).
+    Evaluation
+        ``metrics`` (window and track, see :func:`evaluate_predictions`), ``model``, ``name``,
+        ``bundle``, ``dataset``, ``genres``, ``n_tracks``, ``n_windows``, ``skipped_genres``
+        (genre → number of tracks left out), ``errors`` (unreadable files), ``feature``.
     """
     from genrenet.bundle import load_bundle
     from genrenet.cache import featurize
-    from genrenet.features import FeatureSpec
+    from genrenet.inference import bundle_runner
 
     bundle = load_bundle(bundle_path)
     genres = bundle.genres
-    try:
-        spec = FeatureSpec.from_dict(bundle.meta["feature"])
-    except Exception as exc:
-        raise ModelError(f"bundle {bundle_path}: invalid feature specification in meta.json: {exc}") from exc
+    sub, skipped = _known_tracks(dataset, genres, split, part)
+    fs = featurize(sub, bundle.meta.feature, cache_dir=cache_dir, progress=progress)
+    X, _, tow = fs.load()
+    if len(X) == 0:
+        raise DataError(f"no features could be computed for data set {dataset.name!r}")
+    index = {g: i for i, g in enumerate(genres)}
+    y = np.array([index[sub[int(t)].genre] for t in tow], dtype=np.int64)
+    probs = bundle_runner(bundle, batch_size=batch_size)(X)
+    return Evaluation(
+        metrics=evaluate_predictions(probs, y, tow, genres), model=bundle.meta.model, name=bundle.name,
+        bundle=str(Path(bundle_path)), dataset=dataset.name, genres=tuple(genres), n_tracks=len(fs.tracks),
+        n_windows=int(len(X)), skipped_genres=skipped, errors=tuple((str(i), str(c)) for i, c in fs.errors),
+        feature=bundle.meta.feature,
+    )
+
+
+def _known_tracks(dataset, genres: Sequence[str], split, part: str):
+    """The tracks (of ``split``'s ``part``, or all) whose genre the model knows, and counts of the others."""
     indices = list(range(len(dataset))) if split is None else [int(i) for i in split.indices(part)]
     known = [i for i in indices if dataset[i].genre in genres]
     skipped: dict[str, int] = {}
@@ -252,31 +246,10 @@ def evaluate_bundle(
             skipped[dataset[i].genre] = skipped.get(dataset[i].genre, 0) + 1
     if not known:
         raise DataError(
-            f"no track of data set {getattr(dataset, 'name', '?')!r} has a genre the model knows "
+            f"no track of data set {dataset.name!r} has a genre the model knows "
             f"(model genres: {', '.join(genres)}; data genres: {', '.join(sorted(skipped))})"
         )
-    sub = dataset.subset(ids=[dataset[i].id for i in known])
-    fs = featurize(sub, spec, cache_dir=cache_dir, progress=progress)
-    X, _, tow = fs.load()
-    if len(X) == 0:
-        raise DataError(f"no features could be computed for data set {getattr(dataset, 'name', '?')!r}")
-    index = {g: i for i, g in enumerate(genres)}
-    y = np.array([index[sub[int(t)].genre] for t in tow], dtype=np.int64)
-    probs = predict_proba(bundle.model, X, batch_size=batch_size)
-    result = evaluate_predictions(probs, y, tow, genres)
-    result.update(
-        model=bundle.meta.get("model"),
-        name=bundle.name,
-        bundle=str(Path(bundle_path)),
-        dataset=getattr(dataset, "name", None),
-        genres=genres,
-        n_tracks=len(fs.tracks),
-        n_windows=int(len(X)),
-        skipped_genres=skipped,
-        errors=[[str(i), str(c)] for i, c in getattr(fs, "errors", [])],
-        feature=spec.to_dict(),
-    )
-    return result
+    return dataset.subset(ids=[dataset[i].id for i in known]), skipped
 
 
 def plot_confusion(cm, genres: Sequence[str], *, title: str = "", normalize: bool = True, ax=None):
@@ -379,7 +352,7 @@ NO_CLIPS = "no clips"
 NONE_PREDICTED = "none predicted"
 
 
-def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int | None = 3) -> list[dict[str, Any]]:
+def per_genre_rows(scores: Scores, *, absent: str = "mark", digits: int | None = 3) -> list[dict[str, Any]]:
     """Per-genre precision, recall and F1 as table rows, without inventing scores for absent genres.
 
     A genre the model knows but the evaluated data does not contain (support 0)
@@ -391,9 +364,8 @@ def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int
 
     Parameters
     ----------
-    metrics : dict
-        One level of a result (``result["track"]`` or ``result["window"]``) with
-        ``per_genre`` and ``confusion``.
+    scores : Scores
+        One level of a result (``metrics.track`` or ``metrics.window``).
     absent : {"mark", "drop"}, keyword-only
         ``"mark"``: absent genres get a row whose scores read ``"no clips"``;
         ``"drop"``: only genres present in the data are listed.
@@ -408,8 +380,8 @@ def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int
     """
     if absent not in ("mark", "drop"):
         raise ParameterError(f"absent must be 'mark' or 'drop', got {absent!r}")
-    per_genre = metrics.get("per_genre") or {}
-    confusion = np.asarray(metrics.get("confusion") or np.zeros((len(per_genre), len(per_genre))), dtype=np.int64)
+    per_genre = scores.per_genre
+    confusion = np.asarray(scores.confusion, dtype=np.int64)
     predicted = confusion.sum(axis=0) if confusion.size else np.zeros(len(per_genre), dtype=np.int64)
     rows = []
     for i, (genre, r) in enumerate(per_genre.items()):
@@ -429,7 +401,7 @@ def per_genre_rows(metrics: dict[str, Any], *, absent: str = "mark", digits: int
     return rows
 
 
-def per_genre_table(metrics: dict[str, Any], *, absent: str = "mark", digits: int = 3):
+def per_genre_table(scores: Scores, *, absent: str = "mark", digits: int = 3):
     """:func:`per_genre_rows` as a pandas DataFrame indexed by genre (the notebooks' per-genre table).
 
     Scores are written with ``digits`` decimals (text, so that a column holding
@@ -437,7 +409,7 @@ def per_genre_table(metrics: dict[str, Any], *, absent: str = "mark", digits: in
     """
     import pandas as pd
 
-    rows = per_genre_rows(metrics, absent=absent, digits=None)
+    rows = per_genre_rows(scores, absent=absent, digits=None)
     for row in rows:
         for key in ("precision", "recall", "f1"):
             if not isinstance(row[key], str):
@@ -445,38 +417,28 @@ def per_genre_table(metrics: dict[str, Any], *, absent: str = "mark", digits: in
     return pd.DataFrame(rows, columns=["genre", "precision", "recall", "f1", "clips", "predicted"]).set_index("genre")
 
 
-def format_metrics(result: dict[str, Any]) -> str:
-    """A plain-text table of a result from :func:`evaluate_predictions` / :func:`evaluate_bundle`.
+def format_metrics(metrics: Metrics) -> str:
+    """A plain-text table of window- and track-level scores (:func:`evaluate_predictions`, a record's ``metrics``).
 
     Genres without a clip in the evaluated data read ``no clips`` (with how many
     clips were predicted as them), never a score of 0.
     """
     lines = []
-    for level in ("window", "track"):
-        m = result.get(level)
-        if not m:
-            continue
-        extra = f"  loss {m['loss']:.4f}" if "loss" in m else ""
-        lines.append(
-            f"{level:>6}-level: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-            f"balanced accuracy {m['balanced_accuracy']:.4f}  (n={m['n']}){extra}"
-        )
-    level = "track" if result.get("track") else "window"
-    track = result.get(level)
-    if track:
-        unit = "tracks" if level == "track" else "windows"
-        lines.append("")
-        lines.append(f"{'genre':<14}{'precision':>15}{'recall':>10}{'f1':>8}{unit:>9}")
-        for r in per_genre_rows(track, digits=None):
-            if r["clips"]:
-                precision = r["precision"] if isinstance(r["precision"], str) else f"{r['precision']:.3f}"
-                lines.append(f"{r['genre']:<14}{precision:>15}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['clips']:>9d}")
-            else:
-                lines.append(f"{r['genre']:<14}{NO_CLIPS:>33}{0:>9d}   ({r['predicted']} predicted as {r['genre']})")
-        absent = [r["genre"] for r in per_genre_rows(track) if not r["clips"]]
-        if absent:
-            lines.append(f"macro averages cover the {len(track['per_genre']) - len(absent)} genres with clips; "
-                         f"no clips of: {', '.join(absent)}")
+    for level, m in (("window", metrics.window), ("track", metrics.track)):
+        extra = f"  loss {m.loss:.4f}" if m.loss is not None else ""
+        lines.append(f"{level:>6}-level: accuracy {m.accuracy:.4f}  macro-F1 {m.macro_f1:.4f}  "
+                     f"balanced accuracy {m.balanced_accuracy:.4f}  (n={m.n}){extra}")
+    lines += ["", f"{'genre':<14}{'precision':>15}{'recall':>10}{'f1':>8}{'tracks':>9}"]
+    for r in per_genre_rows(metrics.track, digits=None):
+        if r["clips"]:
+            precision = r["precision"] if isinstance(r["precision"], str) else f"{r['precision']:.3f}"
+            lines.append(f"{r['genre']:<14}{precision:>15}{r['recall']:>10.3f}{r['f1']:>8.3f}{r['clips']:>9d}")
+        else:
+            lines.append(f"{r['genre']:<14}{NO_CLIPS:>33}{0:>9d}   ({r['predicted']} predicted as {r['genre']})")
+    absent = [r["genre"] for r in per_genre_rows(metrics.track) if not r["clips"]]
+    if absent:
+        lines.append(f"macro averages cover the {len(metrics.track.per_genre) - len(absent)} genres with clips; "
+                     f"no clips of: {', '.join(absent)}")
     return "\n".join(lines)
 
 
@@ -492,45 +454,58 @@ THESIS_RESULT = {
 }
 
 
-def collect_results(results_dir) -> list[dict[str, Any]]:
-    """Every result under ``results_dir``: cross-validation summaries and stand-alone runs.
+def collect_results(results_dir) -> list[RunRecord | CVRecord]:
+    """Every result under ``results_dir``: cross-validation records and stand-alone runs with test scores.
 
-    Reads each ``cv_metrics.json`` and each ``metrics.json`` that is not a fold of
-    a cross-validation (a fold's parent holds ``cv_metrics.json``). Each record
-    gets ``path`` (its directory) added.
+    Reads each ``cv_metrics.json`` and each ``metrics.json`` that is not a fold of a
+    cross-validation (a fold's parent holds ``cv_metrics.json``) and has test scores
+    (a run on split ``"all"`` has none). Each record's ``path`` is its directory.
 
     Returns
     -------
-    list of dict
+    list of RunRecord and CVRecord
         Sorted by path.
     """
-    import json
-
     root = Path(results_dir)
     if not root.is_dir():
         raise DataError(f"results_dir {root} is not a directory")
-    out = []
-    for f in sorted(root.rglob("cv_metrics.json")):
-        out.append({**json.loads(f.read_text()), "path": str(f.parent)})
-    for f in sorted(root.rglob("metrics.json")):
-        if (f.parent.parent / "cv_metrics.json").is_file():
+    out: list[RunRecord | CVRecord] = [CVRecord.load(f.parent) for f in root.rglob(CV_METRICS_FILE)]
+    for f in root.rglob(METRICS_FILE):
+        if (f.parent.parent / CV_METRICS_FILE).is_file() or _kind(f) != RunRecord.KIND:
             continue
-        m = json.loads(f.read_text())
-        if m.get("kind") != "run" or "track" not in m:
-            continue  # not a training run, or no held-out tracks
-        out.append({**m, "path": str(f.parent)})
-    return sorted(out, key=lambda m: m["path"])
+        record = RunRecord.load(f.parent)
+        if record.metrics is not None:
+            out.append(record)
+    return sorted(out, key=lambda r: str(r.path))
+
+
+def _kind(path: Path) -> str | None:
+    """The ``kind`` of a JSON results file (other tools may leave a ``metrics.json`` of their own)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
 
 
 def results_table(records, *, include_thesis: bool = True):
     """A pandas DataFrame comparing results (one row per record), the thesis's CNN first.
 
-    Columns: model, data set (synthetic marked, see :func:`genrenet.datasets.data_label`), genres, split, protocol,
-    window accuracy, track accuracy, track macro-F1, seed, path.
+    Parameters
+    ----------
+    records : iterable of RunRecord or CVRecord
+        E.g. :func:`collect_results`; each needs test scores.
+    include_thesis : bool, keyword-only
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: model, data set (synthetic marked, see :func:`genrenet.datasets.data_label`), genres,
+        split, protocol, window accuracy, track accuracy, track macro-F1, seed, path.
     """
     import pandas as pd
-
-    from genrenet.datasets.base import data_label
 
     rows = []
     if include_thesis:
@@ -540,17 +515,11 @@ def results_table(records, *, include_thesis: bool = True):
             "protocol": t["protocol"], "window accuracy": t["accuracy"], "track accuracy": float("nan"),
             "track macro-F1": float("nan"), "seed": None, "path": "",
         })
-    for m in records:
+    for r in records:
         rows.append({
-            "model": m.get("name", m.get("model")),
-            "dataset": data_label(m["dataset"], synthetic=bool(m.get("synthetic"))),
-            "genres": len(m["genres"]),
-            "split": m["split"]["name"],
-            "protocol": m["protocol"],
-            "window accuracy": m["window"]["accuracy"],
-            "track accuracy": m["track"]["accuracy"],
-            "track macro-F1": m["track"]["macro_f1"],
-            "seed": m.get("seed"),
-            "path": m.get("path", ""),
+            "model": r.name, "dataset": r.data_label, "genres": len(r.genres), "split": r.split.name,
+            "protocol": r.protocol, "window accuracy": r.metrics.window.accuracy,
+            "track accuracy": r.metrics.track.accuracy, "track macro-F1": r.metrics.track.macro_f1,
+            "seed": r.seed, "path": "" if r.path is None else str(r.path),
         })
     return pd.DataFrame(rows)

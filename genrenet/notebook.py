@@ -130,39 +130,34 @@ def check_feature(feature: Any, *, model: str):
     feature : str or None
         A name of :data:`genrenet.features.PRESETS`, or None.
     model : str, keyword-only
-        A checked model name; the feature must suit it (the baseline needs
-        ``mfcc_stats``, the networks a spectrogram feature).
+        A checked model name; the feature must suit it (:func:`genrenet.inputs.resolve_feature`:
+        the scikit-learn models need their own kind, the networks a spectrogram feature).
 
     Returns
     -------
     genrenet.features.FeatureSpec
     """
     from genrenet.features import PRESETS
+    from genrenet.inputs import resolve_feature
     from genrenet.models import default_feature
-    from genrenet.train import _resolve_feature
 
     check_choice("feature", feature, list(PRESETS), none=f"the model's own: {default_feature(model)}")
-    return _resolve_feature(model, feature)
+    return resolve_feature(model, feature)
 
 
 def check_genres(genres: Any) -> list[str] | None:
     """``None``, a comma-separated string or a list of genre names → a list (or None: all genres)."""
-    if genres is None:
-        return None
-    if isinstance(genres, str):
-        names = [g.strip() for g in genres.split(",") if g.strip()]
-    elif isinstance(genres, (list, tuple)) and all(isinstance(g, str) for g in genres):
-        names = [g.strip() for g in genres if g.strip()]
-    else:
-        raise ParameterError(f"genres must be None, 'a,b,c' or a list of names, got {genres!r}")
-    if not names:
-        raise ParameterError(f"genres={genres!r} names no genre; use None for all genres")
-    return names
+    from genrenet.inputs import parse_genres
+
+    return parse_genres(genres)
 
 
 def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres: int = 1,
                   min_tracks: int = 1):
     """Load a registered data set after checking its name, ``data_dir`` and ``genres``.
+
+    The notebooks' side of :func:`genrenet.inputs.resolve_dataset` (the path training and
+    the commands take too), without the demo fallback: a missing ``data_dir`` is an error.
 
     Parameters
     ----------
@@ -182,35 +177,14 @@ def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres
     genrenet.datasets.Dataset
         Files that could not be read are listed in ``Dataset.skipped`` (see :func:`skipped_note`).
     """
-    from genrenet.datasets import available_datasets, load_dataset
+    from genrenet.datasets import available_datasets
+    from genrenet.inputs import resolve_dataset
 
     check_choice("dataset", dataset, available_datasets())
-    wanted = check_genres(genres)
-    if data_dir is None and dataset != "demo":
-        raise ParameterError(f"data_dir is required for dataset={dataset!r}: the directory holding it "
-                             "(only dataset='demo' may leave it None)")
-    if data_dir is not None:
-        root = Path(_check_text("data_dir", data_dir)).expanduser()
-        if not root.exists():
-            raise ParameterError(f"data_dir={str(data_dir)!r} does not exist (from {Path.cwd()})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped files are reported by skipped_note
-        ds = load_dataset(dataset, data_dir)
-    if wanted is not None:
-        missing = [g for g in wanted if g not in ds.genres]
-        if missing:
-            raise ParameterError(f"genres: {', '.join(missing)} not in data set {ds.name!r}; "
-                                 f"choose among: {_choices(ds.genres)}")
-        ds = ds.subset(wanted)
-    if len(ds.genres) < min_genres:
-        raise ParameterError(f"data set {ds.name!r} has {len(ds.genres)} genre(s) ({_choices(ds.genres)}); "
-                             f"this notebook needs at least {min_genres}")
-    counts = {g: sum(t.genre == g for t in ds) for g in ds.genres}
-    small = {g: n for g, n in counts.items() if n < min_tracks}
-    if small:
-        raise ParameterError(f"every genre needs at least {min_tracks} tracks here; too few in "
-                             + ", ".join(f"{g} ({n})" for g, n in small.items()))
-    return ds
+        return resolve_dataset(dataset, data_dir=data_dir, genres=genres, demo_fallback=False,
+                               min_genres=min_genres, min_tracks=min_tracks)
 
 
 def skipped_note(ds) -> str:
@@ -305,7 +279,12 @@ def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed
 
 def check_tuning(*, dataset, data_dir, genres, feature, model, tuner, trials, epochs, seed,
                  output_dir) -> SimpleNamespace:
-    """Check the parameters of ``notebooks/tuning.ipynb``; returns ``dataset`` and ``feature``."""
+    """Check the parameters of ``notebooks/tuning.ipynb``; returns ``dataset``, ``feature`` and ``split``.
+
+    The split is the stratified split by track drawn with ``seed`` (:func:`genrenet.inputs.resolve_split`);
+    trials are scored on its validation tracks.
+    """
+    from genrenet.inputs import resolve_split
     from genrenet.tuning import SEARCH_SPACES, TUNERS
 
     model = check_model(model, choices=SEARCH_SPACES)
@@ -315,7 +294,7 @@ def check_tuning(*, dataset, data_dir, genres, feature, model, tuner, trials, ep
     check_int("epochs", epochs, minimum=1)
     _check_common(seed, output_dir)
     ds = check_dataset(dataset, data_dir, genres=genres, min_genres=2)
-    return SimpleNamespace(dataset=ds, feature=spec)
+    return SimpleNamespace(dataset=ds, feature=spec, split=resolve_split("stratified", ds, seed=seed))
 
 
 def check_results(*, results_dir, dataset, data_dir, output_dir) -> SimpleNamespace:

@@ -1,12 +1,13 @@
-"""The training runner: one function trains any registered model (or the
-classical baseline) on any data set and split, and leaves a model bundle with
-its history, metrics and confusion matrix.
+"""The training runner: one function trains any registered model (Keras or scikit-learn)
+on any data set and split, and leaves a model bundle with its history, metrics and
+confusion matrix.
 
-* Features come from the feature cache (:func:`genrenet.cache.featurize`), so a
-  second run featurises nothing.
+* Data set, split and feature are resolved by :mod:`genrenet.inputs` (the path every
+  experiment takes); features come from the feature cache (:func:`genrenet.cache.featurize`),
+  so a second run featurises nothing.
 * A ``tf.data`` pipeline feeds shuffled batches of window indices, gathers the
-  windows from the cached arrays and scales them (thesis images: ``uint8`` →
-  ``[0, 1]``), so the thesis's layer lists stay exactly as published.
+  windows from the cached arrays and scales them (:func:`genrenet.features.input_scale`:
+  thesis images ``uint8`` → ``[0, 1]``), so the thesis's layer lists stay exactly as published.
 * Early stopping watches the split's validation tracks, which never share a
   track with the test tracks; class imbalance is handled with balanced class
   weights (GTZAN-mini has ten times more classical clips than anything else).
@@ -18,10 +19,13 @@ its history, metrics and confusion matrix.
   discarded with a warning); cross-validation skips finished folds.
 * A fit whose loss becomes NaN or inf stops and raises ModelError: no
   non-finite model is ever written.
-* The run directory is a bundle (:mod:`genrenet.bundle`) holding the model
-  saved for inference (scaling included, training-only layers removed),
-  ``meta.json``, ``history.json``, ``metrics.json`` (data set, split, protocol,
-  seed, versions, window- and track-level metrics) and ``confusion.png``.
+* :func:`train` runs in three steps: fitting (:func:`_fit`), testing (:func:`_test`, through
+  :mod:`genrenet.inference`, the path prediction uses) and bundling (:func:`_write_bundle`).
+  The run directory is a bundle (:mod:`genrenet.bundle`) holding the model saved for
+  inference (scaling included, training-only layers removed), ``meta.json``
+  (:class:`~genrenet.results.BundleMeta`), ``history.json``, ``metrics.json``
+  (:class:`~genrenet.results.RunRecord`: data set, split, protocol, seed, versions,
+  window- and track-level metrics) and ``confusion.png``.
 
 Used in the book chapter "The models" (06) and the notebook
 ``notebooks/train_model.ipynb``; the shipped default model was made with
@@ -30,6 +34,7 @@ Used in the book chapter "The models" (06) and the notebook
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -40,9 +45,23 @@ from typing import Any
 
 import numpy as np
 
-from genrenet.datasets.base import data_label
-from genrenet.errors import DataError, ModelError, ParameterError
+from genrenet.errors import DataError, GenrenetError, ModelError, ParameterError
+from genrenet.inputs import SPLITS, resolve_dataset, resolve_split
 from genrenet.repro import DEFAULT_SEED
+from genrenet.results import (
+    CV_METRICS_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    CVRecord,
+    CVResult,
+    FinalInfo,
+    FoldSummary,
+    Metrics,
+    PartScores,
+    RunRecord,
+    RunResult,
+    SplitInfo,
+)
 
 __all__ = [
     "RunResult",
@@ -61,131 +80,8 @@ __all__ = [
     "quiet_tensorflow",
 ]
 
-#: Split names accepted by :func:`train` (``"kfold"`` is :func:`cross_validate`).
-SPLITS = ("stratified", "fault-filtered", "fault-filtered-final", "all")
-METRICS_FILE = "metrics.json"
-CV_METRICS_FILE = "cv_metrics.json"
-HISTORY_FILE = "history.json"
 #: Sub-directory of a cross-validation directory holding the bundle of :func:`train_after_cv`.
 FINAL_DIR = "final"
-
-
-@dataclass
-class RunResult:
-    """Outcome of :func:`train`."""
-
-    out_dir: Path
-    model: str
-    metrics: dict[str, Any]
-    history: dict[str, list[float]] = field(default_factory=dict)
-    skipped: bool = False
-
-    @property
-    def window_accuracy(self) -> float | None:
-        return (self.metrics.get("window") or {}).get("accuracy")
-
-    @property
-    def track_accuracy(self) -> float | None:
-        return (self.metrics.get("track") or {}).get("accuracy")
-
-
-@dataclass
-class CVResult:
-    """Outcome of :func:`cross_validate`: every fold plus pooled metrics."""
-
-    out_dir: Path
-    model: str
-    folds: list[RunResult]
-    metrics: dict[str, Any]
-    final: RunResult | None = None  # the bundle trained after the folds (:func:`train_after_cv`)
-
-    @property
-    def window_accuracy(self) -> float:
-        return self.metrics["window"]["accuracy"]
-
-    @property
-    def track_accuracy(self) -> float:
-        return self.metrics["track"]["accuracy"]
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def resolve_dataset(dataset, *, data_dir=None, genres=None):
-    """Turn a data set name (+ directory) or a Dataset into a Dataset, optionally restricted to ``genres``.
-
-    Parameters
-    ----------
-    dataset : str or genrenet.datasets.Dataset
-        ``"demo"``, ``"gtzan"``, ``"folder"``... or a loaded data set.
-    data_dir : path-like, keyword-only, optional
-        Where a named data set lives (``demo`` may omit it).
-    genres : str or sequence of str, keyword-only, optional
-        Keep only these genres (``"classical,country"`` or a list).
-    """
-    from genrenet.datasets import Dataset, load_dataset
-
-    if isinstance(dataset, str):
-        ds = load_dataset(dataset, data_dir)
-    elif isinstance(dataset, Dataset):
-        ds = dataset
-    else:
-        raise ParameterError(f"dataset must be a data set name or a Dataset, got {type(dataset).__name__}")
-    if genres is not None:
-        if isinstance(genres, str):
-            genres = [g.strip() for g in genres.split(",") if g.strip()]
-        ds = ds.subset(list(genres))
-    if len(ds) == 0:
-        raise DataError(f"data set {ds.name!r} has no tracks")
-    if len(ds.genres) < 2:
-        raise DataError(f"data set {ds.name!r} has {len(ds.genres)} genre(s): training needs at least two")
-    return ds
-
-
-def resolve_split(split, dataset, *, seed: int = DEFAULT_SEED, splits_dir=None):
-    """Turn ``split`` (None, a name of :data:`SPLITS` or a Split) into a Split checked against ``dataset``.
-
-    ``splits_dir`` is where the fault-filtered lists are (default: downloaded once, checksummed).
-    """
-    from genrenet.splits import Split, fault_filtered_split, stratified_split
-
-    if split is None or split == "stratified":
-        return stratified_split(dataset, seed=seed)
-    if isinstance(split, Split):
-        split.check(dataset)
-        return split
-    if split in ("fault-filtered", "fault_filtered", "fault-filtered-final", "fault_filtered_final"):
-        return fault_filtered_split(dataset, lists_dir=splits_dir, final=split.endswith("final"))
-    if split == "all":
-        return Split(
-            "all",
-            range(len(dataset)),
-            (),
-            (),
-            "trained on every track (no held-out tracks; see the cross-validation metrics)",
-            dataset=dataset.name,
-            dataset_hash=dataset.content_hash(),
-            seed=seed,
-        )
-    if split == "kfold":
-        raise ParameterError("split='kfold' is cross-validation: call genrenet.train.cross_validate")
-    raise ParameterError(f"split must be one of {SPLITS}, a Split or None, got {split!r}")
-
-
-def _resolve_feature(model_name: str, feature):
-    """The model's feature: its own preset by default; otherwise checked against the kind it needs."""
-    from genrenet.features import get_spec
-    from genrenet.models import default_feature
-
-    own = get_spec(default_feature(model_name))
-    spec = own if feature is None else get_spec(feature)
-    spectral = {"logmel", "image"}
-    if own.kind in spectral and spec.kind not in spectral:
-        raise ParameterError(f"feature: model {model_name!r} needs a spectrogram feature (logmel or image), "
-                             f"got kind {spec.kind!r}")
-    if own.kind not in spectral and spec.kind != own.kind:
-        raise ParameterError(f"feature: model {model_name!r} needs a feature of kind {own.kind!r}, got kind {spec.kind!r}")
-    return spec
 
 
 def class_weights(y, n_classes: int, mode="balanced") -> np.ndarray:
@@ -385,29 +281,72 @@ def _check_finite_training(history: dict[str, list[float]], model, out_dir: Path
 # --------------------------------------------------------------------------- one run
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The training options of one run (checked)."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+    patience: int | None
+    class_weight: Any
+    model_kwargs: dict[str, Any]
+    progress: bool
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What fitting produced: the model as saved (Keras or scikit-learn) and the facts of the fit."""
+
+    model: Any
+    framework: str
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    best_epoch: int | None = None
+    n_params: int | None = None
+    train_windows: int = 0
+    train_seconds: float = 0.0
+
+
+def _check_options(model_name: str, *, epochs, batch_size, patience, out_dir) -> None:
+    from genrenet.models import model_names
+
+    if model_name not in model_names():
+        raise ParameterError(f"model must be one of {model_names()}, got {model_name!r}")
+    for pname, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ParameterError(f"{pname} must be a positive integer, got {value!r}")
+    if patience is not None and (not isinstance(patience, int | np.integer) or patience < 1):
+        raise ParameterError(f"patience must be a positive integer or None, got {patience!r}")
+    if out_dir is None:
+        raise ParameterError("out_dir is required: the directory the run (bundle) is written to")
+
+
 def _config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _run_config(model_name: str, ds, spec, split, opts: _Options, **more) -> dict[str, Any]:
+    """Everything that determines a run's result; its hash tells a finished run from a changed one."""
+    from genrenet import __version__
+
+    return {
+        "model": model_name, "dataset": ds.name, "dataset_hash": ds.content_hash(), "genres": ds.genres,
+        "feature": spec.key(), "split": split.to_dict(), "epochs": opts.epochs, "batch_size": opts.batch_size,
+        "seed": opts.seed, "patience": opts.patience, "class_weight": opts.class_weight,
+        "model_kwargs": opts.model_kwargs, **more, "genrenet": __version__,
+    }
+
+
 def _finished(out_dir: Path, config_hash: str) -> RunResult | None:
-    mfile = out_dir / METRICS_FILE
-    if not mfile.is_file():
+    """The run in ``out_dir`` if it finished with the same configuration, else None."""
+    if not (out_dir / METRICS_FILE).is_file():
         return None
     try:
-        metrics = json.loads(mfile.read_text())
-    except json.JSONDecodeError:
+        done = RunResult.load(out_dir, skipped=True)
+    except GenrenetError:  # unreadable or from a genrenet that wrote something else: train again
         return None
-    if metrics.get("config_hash") != config_hash:
-        return None
-    hfile = out_dir / HISTORY_FILE
-    history = json.loads(hfile.read_text()) if hfile.is_file() else {}
-    return RunResult(out_dir, metrics.get("model", "?"), metrics, history, skipped=True)
-
-
-def _title(metrics: dict, level: str) -> str:
-    data = data_label(metrics["dataset"], synthetic=bool(metrics.get("synthetic")))
-    return (f"{metrics['name']} — {data}, {level}-level, split {metrics['split']['name']}\n"
-            f"{metrics['protocol']}")
+    return done if done.record.config_hash == config_hash else None
 
 
 def train(
@@ -439,12 +378,12 @@ def train(
     Parameters
     ----------
     model_name : str
-        A key of :data:`genrenet.models.MODELS` or ``"baseline"``.
+        A name of :func:`genrenet.models.model_names` (Keras or scikit-learn).
     dataset : str or Dataset
-        Data set or its registered name (see :func:`resolve_dataset`).
-    split : None, "stratified", "fault-filtered", "all" or Split, keyword-only
-        Default: a stratified split by track with ``seed``. ``"all"`` trains on
-        every track (no test metrics; pass ``reference_metrics``).
+        Data set or its registered name (see :func:`genrenet.inputs.resolve_dataset`).
+    split : None, "stratified", "fault-filtered", "fault-filtered-final", "all" or Split, keyword-only
+        Default: a stratified split by track with ``seed`` (:func:`genrenet.inputs.resolve_split`).
+        ``"all"`` trains on every track (no test metrics; pass ``reference_metrics``).
     feature : str or FeatureSpec, keyword-only, optional
         Default: the model's preset (:func:`genrenet.models.default_feature`).
     epochs : int, keyword-only
@@ -483,246 +422,229 @@ def train(
     splits_dir : path-like, keyword-only, optional
         Directory of the fault-filtered split's lists (default: downloaded once, checksummed).
     **model_kwargs
-        Keyword options of the model builder (or of
-        :func:`genrenet.baseline.build_baseline` for the baseline).
+        Keyword options of the model builder (or of the scikit-learn model's fitting function).
 
     Returns
     -------
     RunResult
+        ``record`` (the :class:`~genrenet.results.RunRecord` written to ``metrics.json``),
+        ``history``, ``out_dir`` and ``skipped``.
     """
-    from genrenet import __version__
     from genrenet.cache import featurize
-    from genrenet.models import display_name, is_sklearn, model_names
+    from genrenet.inputs import resolve_inputs
 
-    if model_name not in model_names():
-        raise ParameterError(f"model must be one of {model_names()}, got {model_name!r}")
-    sklearn_model = is_sklearn(model_name)
-    for pname, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ParameterError(f"{pname} must be a positive integer, got {value!r}")
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ParameterError(f"patience must be a positive integer or None, got {patience!r}")
-    if out_dir is None:
-        raise ParameterError("out_dir is required: the directory the run (bundle) is written to")
+    _check_options(model_name, epochs=epochs, batch_size=batch_size, patience=patience, out_dir=out_dir)
     out_dir = Path(out_dir)
-    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
-    spec = _resolve_feature(model_name, feature)
-    split = resolve_split(split, ds, seed=seed, splits_dir=splits_dir)
+    opts = _Options(int(epochs), int(batch_size), int(seed), patience, class_weight, model_kwargs, progress)
+    inputs = resolve_inputs(model_name, dataset, data_dir=data_dir, genres=genres, feature=feature, split=split,
+                            seed=seed, splits_dir=splits_dir)
+    ds, split, spec = inputs.dataset, inputs.split, inputs.feature
     if augment:
         from genrenet.augment import augment_split
 
         ds, split = augment_split(ds, split, augment, cache_dir=cache_dir, progress=progress)
-    genre_list = ds.genres
-    n_classes = len(genre_list)
-
-    config = {
-        "model": model_name,
-        "dataset": ds.name,
-        "dataset_hash": ds.content_hash(),
-        "genres": genre_list,
-        "feature": spec.key(),
-        "split": split.to_dict(),
-        "epochs": int(epochs),
-        "batch_size": int(batch_size),
-        "seed": int(seed),
-        "patience": patience,
-        "class_weight": class_weight,
-        "model_kwargs": model_kwargs,
-        "save_model": save_model,
-        "reference_metrics": reference_metrics,
-        "name": name,
-        "genrenet": __version__,
-    }
+    config = _run_config(model_name, ds, spec, split, opts, save_model=save_model,
+                         reference_metrics=reference_metrics, name=name)
     chash = _config_hash(config)
-    if not force:
-        done = _finished(out_dir, chash)
-        if done is not None:
-            if progress:
-                print(f"train: {out_dir} is finished (same configuration); skipped", file=sys.stderr)
-            return done
-
+    done = None if force else _finished(out_dir, chash)
+    if done is not None:
+        if progress:
+            print(f"train: {out_dir} is finished (same configuration); skipped", file=sys.stderr)
+        return done
     fs = featurize(ds, spec, cache_dir=cache_dir, progress=progress)
+    fit = _fit(model_name, fs, split, opts, out_dir)
+    metrics, test_tracks = _test(fit, fs, split, out_dir)
+    record = _record(model_name, name, ds, spec, split, opts, fit, metrics, test_tracks, chash,
+                     reference_metrics=reference_metrics)
+    _write_bundle(out_dir, fit, record, save_model=save_model)
+    return RunResult(out_dir, record, fit.history, skipped=False)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _fit(model_name: str, fs, split, opts: _Options, out_dir: Path) -> _Fit:
+    """Fit the model on the split's training windows (scikit-learn models on its unscored validation ones too)."""
+    from genrenet.models import is_sklearn
+    from genrenet.repro import set_seed
+
+    sklearn_model = is_sklearn(model_name)
     # scikit-learn models need no early stopping: they also fit on a validation part that is not scored
     train_idx = list(split.train) + (list(split.val) if sklearn_model and not split.val_heldout else [])
     Xtr, ytr, _ = fs.load(train_idx)
-    has_val = len(split.val) > 0 and not sklearn_model
-    has_test = len(split.scored) > 0
     if len(Xtr) == 0:
         raise DataError(f"split {split.name!r} leaves no training windows")
-    title = name or display_name(model_name)
     started = time.perf_counter()
-    history: dict[str, list[float]] = {}
-    best_epoch = None
-    n_params = None
-
-    from genrenet.repro import set_seed
-
-    set_seed(seed, tensorflow=not sklearn_model)
+    set_seed(opts.seed, tensorflow=not sklearn_model)
     if sklearn_model:
         from genrenet.models import fit_sklearn
 
-        opts = {"seed": seed, "class_weight": class_weight, **model_kwargs}
-        export = fit_sklearn(model_name, Xtr.reshape(len(Xtr), -1), ytr, n_classes=n_classes, **opts)
-        epochs_run = 0
+        estimator = fit_sklearn(model_name, Xtr.reshape(len(Xtr), -1), ytr, n_classes=len(fs.genres),
+                                **{"seed": opts.seed, "class_weight": opts.class_weight, **opts.model_kwargs})
+        fit = _Fit(estimator, "sklearn")
     else:
-        from genrenet._tf import keras
-        from genrenet.models import build_model
-
-        # uint8 pictures are scaled to [0, 1] in the pipeline; spectrogram features are left as they are
-        scale = 255.0 if spec.kind == "image" else 1.0
-        import inspect
-
-        from genrenet.models import MODELS
-
-        kwargs = dict(model_kwargs)
-        if "seed" in inspect.signature(MODELS[model_name].function()).parameters:
-            kwargs.setdefault("seed", seed)
-        model = build_model(model_name, spec.shape, n_classes, **kwargs)
-        n_params = int(model.count_params())
-        cw = class_weights(ytr, n_classes, class_weight)
-        train_ds = make_tf_dataset(Xtr, ytr, weights=cw[ytr], batch_size=batch_size, shuffle=True, seed=seed,
-                                   scale=scale)
-        val_ds = None
-        if has_val:
-            Xva, yva, _ = fs.load(list(split.val))
-            val_ds = make_tf_dataset(Xva, yva, batch_size=batch_size, scale=scale)
-        backup = out_dir.parent / f".{out_dir.name}.backup"
-        callbacks = [
-            _backup_callback(backup),
-            keras.callbacks.TerminateOnNaN(),
-            _EpochProgress.make(int(epochs), f"{model_name} {out_dir.name}", progress),
-        ]
-        stopper = None
-        if patience is not None and has_val:
-            # the first epochs are noisy (batch-norm statistics still settling): never stop in them
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(patience), restore_best_weights=True,
-                start_from_epoch=min(5, int(epochs) // 3),
-            )
-            callbacks.append(stopper)
-        fit = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), verbose=0, callbacks=callbacks,
-                        shuffle=False)
-        history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
-        _check_finite_training(history, model, out_dir)
-        epochs_run = len(history.get("loss", []))
-        if has_val and history.get("val_loss"):
-            best_epoch = int(np.argmin(history["val_loss"])) + 1
-        export = serving_model(model, scale=scale)
-    train_seconds = time.perf_counter() - started
-
-    from genrenet.bundle import versions
-    from genrenet.evaluate import evaluate_predictions, figure_png, plot_confusion, predict_proba
-
-    metrics: dict[str, Any] = {
-        "kind": "run",
-        "model": model_name,
-        "name": title,
-        "dataset": ds.name,
-        "synthetic": bool(getattr(ds, "synthetic", False)),
-        "dataset_hash": config["dataset_hash"],
-        "genres": genre_list,
-        "feature": spec.to_dict(),
-        "feature_key": spec.key(),
-        "split": {k: v for k, v in split.to_dict().items() if k not in ("train", "val", "test")},
-        "protocol": split.protocol,
-        "seed": int(seed),
-        "epochs": int(epochs),
-        "epochs_run": epochs_run,
-        "best_epoch": best_epoch,
-        "batch_size": int(batch_size),
-        "patience": patience,
-        "class_weight": class_weight if not isinstance(class_weight, dict) else dict(class_weight),
-        "model_kwargs": model_kwargs,
-        "n_params": n_params,
-        "train_windows": int(len(Xtr)),
-        "train_seconds": round(train_seconds, 2),
-        "versions": versions(),
-        "config_hash": chash,
-        "augment": (split.info.get("augment") or {}).get("degradations", []),
-    }
-    files: dict[str, bytes] = {}
-    if has_test:
-        Xte, yte, tte = fs.load(list(split.scored))
-        probs = predict_proba(export, Xte.reshape(len(Xte), -1) if sklearn_model else Xte)
-        if not np.isfinite(probs).all():
-            raise ModelError(f"the model trained for {out_dir} predicts NaN or inf on the test windows; "
-                             "nothing was written")
-        result = evaluate_predictions(probs, yte, tte, genre_list)
-        metrics["window"] = result["window"]
-        metrics["track"] = result["track"]
-        metrics["test_tracks"] = [ds[int(t)].id for t in np.unique(tte)]
-        metrics["parts"] = _part_scores(split, probs, yte, tte, genre_list)
-        files["confusion.png"] = figure_png(
-            plot_confusion(np.array(result["track"]["confusion"]), genre_list, title=_title(metrics, "track"))
-        )
-        files["confusion_windows.png"] = figure_png(
-            plot_confusion(np.array(result["window"]["confusion"]), genre_list, title=_title(metrics, "window"))
-        )
-    if reference_metrics is not None:
-        metrics["reference_metrics"] = reference_metrics
-    files[HISTORY_FILE] = (json.dumps(history, indent=2) + "\n").encode()
-    files[METRICS_FILE] = (json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n").encode()
-
-    if reference_metrics is not None:
-        published = dict(reference_metrics)
-    elif has_test:
-        published = {
-            "accuracy": metrics["track"]["accuracy"],
-            "track_accuracy": metrics["track"]["accuracy"],
-            "window_accuracy": metrics["window"]["accuracy"],
-            "macro_f1": metrics["track"]["macro_f1"],
-            "balanced_accuracy": metrics["track"]["balanced_accuracy"],
-            "loss": metrics["window"]["loss"],
-        }
-        for part, scores in metrics["parts"].items():
-            published[f"{part}_track_accuracy"] = scores["track_accuracy"]
-    else:
-        published = {}
-    meta = {
-        "name": title,
-        "model": model_name,
-        "genres": genre_list,
-        "feature": spec.to_dict(),
-        "metrics": published,
-        "dataset": ds.name,
-        "synthetic": metrics["synthetic"],
-        "split": split.name,
-        "protocol": (reference_metrics or {}).get("protocol", split.protocol),
-        "seed": int(seed),
-        "versions": metrics["versions"],
-        "input": "raw features from genrenet.features.extract (scaling is inside the model)",
-        "augment": metrics["augment"],
-    }
-    _write_run(out_dir, export if save_model else None, meta, files)
-    return RunResult(out_dir, model_name, metrics, history, skipped=False)
+        fit = _fit_keras(model_name, fs, split, Xtr, ytr, opts, out_dir)
+    return dataclasses.replace(fit, train_windows=int(len(Xtr)), train_seconds=time.perf_counter() - started)
 
 
-def _part_scores(split, probs, y, track_of_window, genres) -> dict[str, dict[str, Any]]:
+def _build_keras(model_name: str, spec, n_classes: int, opts: _Options):
+    import inspect
+
+    from genrenet.models import MODELS, build_model
+
+    kwargs = dict(opts.model_kwargs)
+    if "seed" in inspect.signature(MODELS[model_name].function()).parameters:
+        kwargs.setdefault("seed", opts.seed)
+    return build_model(model_name, spec.shape, n_classes, **kwargs)
+
+
+def _callbacks(model_name: str, out_dir: Path, opts: _Options, *, has_val: bool) -> list:
+    from genrenet._tf import keras
+
+    callbacks = [
+        _backup_callback(out_dir.parent / f".{out_dir.name}.backup"),
+        keras.callbacks.TerminateOnNaN(),
+        _EpochProgress.make(opts.epochs, f"{model_name} {out_dir.name}", opts.progress),
+    ]
+    if opts.patience is not None and has_val:
+        # the first epochs are noisy (batch-norm statistics still settling): never stop in them
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=int(opts.patience), restore_best_weights=True,
+            start_from_epoch=min(5, opts.epochs // 3),
+        ))
+    return callbacks
+
+
+def _fit_keras(model_name: str, fs, split, Xtr, ytr, opts: _Options, out_dir: Path) -> _Fit:
+    """Fit a Keras model with early stopping on the validation tracks; the model saved takes raw features."""
+    from genrenet.features import input_scale
+
+    n_classes = len(fs.genres)
+    scale = input_scale(fs.spec)
+    model = _build_keras(model_name, fs.spec, n_classes, opts)
+    cw = class_weights(ytr, n_classes, opts.class_weight)
+    train_ds = make_tf_dataset(Xtr, ytr, weights=cw[ytr], batch_size=opts.batch_size, shuffle=True, seed=opts.seed,
+                               scale=scale)
+    has_val = len(split.val) > 0
+    val_ds = None
+    if has_val:
+        Xva, yva, _ = fs.load(list(split.val))
+        val_ds = make_tf_dataset(Xva, yva, batch_size=opts.batch_size, scale=scale)
+    fitted = model.fit(train_ds, validation_data=val_ds, epochs=opts.epochs, verbose=0, shuffle=False,
+                       callbacks=_callbacks(model_name, out_dir, opts, has_val=has_val))
+    history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
+    _check_finite_training(history, model, out_dir)
+    best = int(np.argmin(history["val_loss"])) + 1 if has_val and history.get("val_loss") else None
+    return _Fit(serving_model(model, scale=scale), "keras", history=history, epochs_run=len(history.get("loss", [])),
+                best_epoch=best, n_params=int(model.count_params()))
+
+
+# --------------------------------------------------------------------------- testing
+
+
+def _test(fit: _Fit, fs, split, out_dir: Path) -> tuple[Metrics | None, tuple[str, ...] | None]:
+    """Score the fitted model on the split's scored tracks through :mod:`genrenet.inference`.
+
+    Returns the metrics (with each scored part on its own) and the scored track ids;
+    ``(None, None)`` when the split holds nothing out.
+    """
+    from genrenet.evaluate import evaluate_predictions
+    from genrenet.inference import make_runner
+
+    if not split.scored:
+        return None, None
+    X, y, tow = fs.load(list(split.scored))
+    runner = make_runner(fit.model, framework=fit.framework, spec=fs.spec, genres=fs.genres, where=out_dir)
+    probs = runner(X)
+    if not np.isfinite(probs).all():
+        raise ModelError(f"the model trained for {out_dir} predicts NaN or inf on the test windows; "
+                         "nothing was written")
+    metrics = evaluate_predictions(probs, y, tow, fs.genres)
+    parts = _part_scores(split, probs, y, tow, fs.genres)
+    return dataclasses.replace(metrics, parts=parts), tuple(fs.dataset[int(t)].id for t in np.unique(tow))
+
+
+def _part_scores(split, probs, y, track_of_window, genres) -> dict[str, PartScores]:
     """Track and window accuracy on each scored part of the split (``val``, ``test``) on its own."""
     from genrenet.evaluate import evaluate_predictions
 
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, PartScores] = {}
     for part in ("val", "test") if split.val_heldout else ("test",):
         mask = np.isin(track_of_window, getattr(split, part))
         if mask.any():
-            r = evaluate_predictions(probs[mask], y[mask], track_of_window[mask], genres)
-            out[part] = {"tracks": int(len(np.unique(track_of_window[mask]))),
-                         "track_accuracy": r["track"]["accuracy"], "window_accuracy": r["window"]["accuracy"],
-                         "track_macro_f1": r["track"]["macro_f1"]}
+            m = evaluate_predictions(probs[mask], y[mask], track_of_window[mask], genres)
+            out[part] = PartScores(tracks=int(len(np.unique(track_of_window[mask]))), track_accuracy=m.track.accuracy,
+                                   window_accuracy=m.window.accuracy, track_macro_f1=m.track.macro_f1)
     return out
 
 
-def _write_run(out_dir: Path, model, meta: dict, files: dict[str, bytes]) -> None:
+# --------------------------------------------------------------------------- bundling
+
+
+def _record(model_name: str, name: str | None, ds, spec, split, opts: _Options, fit: _Fit, metrics: Metrics | None,
+            test_tracks, config_hash: str, *, reference_metrics: dict | None) -> RunRecord:
+    """The run's ``metrics.json``."""
+    from genrenet.bundle import versions
+    from genrenet.models import display_name
+
+    cw = opts.class_weight
+    return RunRecord(
+        model=model_name, name=name or display_name(model_name), dataset=ds.name, genres=tuple(ds.genres),
+        feature=spec, split=SplitInfo.from_split(split), protocol=split.protocol, synthetic=bool(ds.synthetic),
+        dataset_hash=ds.content_hash(), seed=opts.seed, epochs=opts.epochs, epochs_run=fit.epochs_run,
+        best_epoch=fit.best_epoch, batch_size=opts.batch_size, patience=opts.patience,
+        class_weight=dict(cw) if isinstance(cw, dict) else cw, model_kwargs=opts.model_kwargs,
+        n_params=fit.n_params, train_windows=fit.train_windows, train_seconds=round(fit.train_seconds, 2),
+        versions=versions(), config_hash=config_hash, augment=tuple((split.info.get("augment") or {}).get(
+            "degradations", [])), metrics=metrics, test_tracks=test_tracks, reference_metrics=reference_metrics,
+    )
+
+
+def _title(record: RunRecord | CVRecord, level: str, how: str) -> str:
+    return f"{record.name} — {record.data_label}, {level}-level, {how}\n{record.protocol}"
+
+
+def _confusion_pngs(record: RunRecord | CVRecord, how: str) -> dict[str, bytes]:
+    """``confusion.png`` (tracks) and ``confusion_windows.png`` of a record with scores."""
+    from genrenet.evaluate import figure_png, plot_confusion
+
+    files = {}
+    for level, fname in (("track", "confusion.png"), ("window", "confusion_windows.png")):
+        scores = getattr(record.metrics, level)
+        files[fname] = figure_png(plot_confusion(np.array(scores.confusion), record.genres,
+                                                 title=_title(record, level, how)))
+    return files
+
+
+def _bundle_meta(record: RunRecord):
+    """The bundle's ``meta.json``: what the model takes and answers, and its published metrics."""
+    from genrenet.results import BundleMeta
+
+    return BundleMeta(
+        name=record.name, model=record.model, genres=record.genres, feature=record.feature,
+        metrics=record.published(), dataset=record.dataset, synthetic=record.synthetic, split=record.split,
+        protocol=(record.reference_metrics or {}).get("protocol", record.protocol), seed=record.seed,
+        versions=record.versions, input="raw features from genrenet.features.extract (scaling is inside the model)",
+        augment=record.augment,
+    )
+
+
+def _write_bundle(out_dir: Path, fit: _Fit, record: RunRecord, *, save_model: bool) -> None:
+    """Write the run directory atomically: a bundle, or (``save_model=False``) its files without the model."""
     from genrenet.bundle import save_bundle
     from genrenet.io import atomic_dir
 
-    if model is not None:
-        save_bundle(out_dir, model, meta, extra_files=files)
+    files = _confusion_pngs(record, f"split {record.split.name}") if record.metrics is not None else {}
+    files[HISTORY_FILE] = (json.dumps(fit.history, indent=2) + "\n").encode()
+    files[METRICS_FILE] = (json.dumps(record.to_dict(), indent=2, sort_keys=True, default=str) + "\n").encode()
+    meta = _bundle_meta(record)
+    if save_model:
+        save_bundle(out_dir, fit.model, meta, extra_files=files)
         return
     with atomic_dir(out_dir) as tmp:  # metrics only (no model file): not a loadable bundle
         for fname, data in files.items():
             (tmp / fname).write_bytes(data)
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "run.json").write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True, default=str) + "\n")
 
 
 # --------------------------------------------------------------------------- cross-validation
@@ -776,117 +698,96 @@ def cross_validate(
     Returns
     -------
     CVResult
+        ``record`` (the :class:`~genrenet.results.CVRecord` written to ``cv_metrics.json``) and ``folds``.
     """
     from tqdm import tqdm
 
-    from genrenet.evaluate import figure_png, metrics_from_confusion, plot_confusion
     from genrenet.io import atomic_write_bytes, atomic_write_json
     from genrenet.splits import grouped_kfold
 
     if out_dir is None:
         raise ParameterError("out_dir is required: the directory the folds are written to")
     out_dir = Path(out_dir)
-    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
+    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres, min_genres=2)
     splits = grouped_kfold(ds, n_splits=folds, by=by, seed=seed, val_size=val_size)
-    results: list[RunResult] = []
-    for k, split in enumerate(tqdm(splits, desc=f"{model_name} folds", unit="fold", disable=not progress,
-                                   file=sys.stderr), start=1):
-        results.append(
-            train(model_name, ds, split=split, seed=seed, out_dir=out_dir / f"fold{k}", save_model=save_models,
-                  progress=progress, **train_kwargs)
-        )
-    genre_list = ds.genres
-    first = results[0].metrics
-    pooled: dict[str, Any] = {}
+    results = tuple(
+        train(model_name, ds, split=split, seed=seed, out_dir=out_dir / f"fold{k}", save_model=save_models,
+              progress=progress, **train_kwargs)
+        for k, split in enumerate(tqdm(splits, desc=f"{model_name} folds", unit="fold", disable=not progress,
+                                       file=sys.stderr), start=1)
+    )
+    info = SplitInfo(name=f"{by}-{folds}fold", protocol=splits[0].protocol, folds=folds, by=by)
+    record = _cv_record(ds, info, [r.record for r in results], seed=seed)
+    atomic_write_json(out_dir / CV_METRICS_FILE, record.to_dict())
+    for fname, data in _confusion_pngs(record, f"pooled over {folds} folds").items():
+        atomic_write_bytes(out_dir / fname, data)
+    return CVResult(out_dir, record, results)
+
+
+def _pooled(runs: list[RunRecord], genres) -> Metrics:
+    """Each level's confusion matrices summed over the folds (every track tested once), with the folds' spread."""
+    from genrenet.evaluate import metrics_from_confusion
+
+    levels = {}
     for level in ("window", "track"):
-        cm = sum(np.array(r.metrics[level]["confusion"]) for r in results)
-        m = metrics_from_confusion(cm, genre_list)
-        accs = [r.metrics[level]["accuracy"] for r in results]
-        f1s = [r.metrics[level]["macro_f1"] for r in results]
-        m.update(fold_accuracy_mean=float(np.mean(accs)), fold_accuracy_std=float(np.std(accs)),
-                 fold_macro_f1_mean=float(np.mean(f1s)))
+        scores = [getattr(r.metrics, level) for r in runs]
+        accs = [s.accuracy for s in scores]
+        extra = dict(fold_accuracy_mean=float(np.mean(accs)), fold_accuracy_std=float(np.std(accs)),
+                     fold_macro_f1_mean=float(np.mean([s.macro_f1 for s in scores])))
         if level == "window":
-            m["loss"] = float(np.mean([r.metrics["window"]["loss"] for r in results]))
-        pooled[level] = m
-    metrics = {
-        "kind": "cross_validation",
-        "model": model_name,
-        "name": first["name"],
-        "dataset": ds.name,
-        "synthetic": first["synthetic"],
-        "dataset_hash": first["dataset_hash"],
-        "genres": genre_list,
-        "n_tracks": len(ds),
-        "feature": first["feature"],
-        "split": {"name": f"{by}-{folds}fold", "protocol": splits[0].protocol, "folds": folds, "by": by},
-        "protocol": splits[0].protocol + " (test predictions of all folds pooled)",
-        "seed": int(seed),
-        "epochs": first["epochs"],
-        "batch_size": first["batch_size"],
-        "model_kwargs": first["model_kwargs"],
-        "n_params": first["n_params"],
-        "best_epochs": [r.metrics.get("best_epoch") for r in results],
-        "train_seconds_total": round(sum(r.metrics["train_seconds"] for r in results), 2),
-        "per_fold": [
-            {
-                "fold": k,
-                "window_accuracy": r.metrics["window"]["accuracy"],
-                "track_accuracy": r.metrics["track"]["accuracy"],
-                "track_macro_f1": r.metrics["track"]["macro_f1"],
-                "epochs_run": r.metrics["epochs_run"],
-                "train_seconds": r.metrics["train_seconds"],
-                "test_tracks": len(r.metrics.get("test_tracks", [])),
-            }
-            for k, r in enumerate(results, start=1)
-        ],
-        "window": pooled["window"],
-        "track": pooled["track"],
-        "versions": first["versions"],
-    }
-    atomic_write_json(out_dir / CV_METRICS_FILE, metrics)
-    data = data_label(metrics["dataset"], synthetic=bool(metrics["synthetic"]))
-    for level, fname in (("track", "confusion.png"), ("window", "confusion_windows.png")):
-        title = f"{metrics['name']} — {data}, {level}-level, pooled over {folds} folds\n{splits[0].protocol}"
-        atomic_write_bytes(out_dir / fname, figure_png(
-            plot_confusion(np.array(pooled[level]["confusion"]), genre_list, title=title)))
-    return CVResult(out_dir, model_name, results, metrics)
+            extra["loss"] = float(np.mean([s.loss for s in scores]))
+        levels[level] = metrics_from_confusion(sum(np.array(s.confusion) for s in scores), genres, **extra)
+    return Metrics(**levels)
 
 
-def published_metrics(cv: CVResult | dict) -> dict[str, Any]:
-    """The compact metrics dict stored in a bundle's ``meta.json`` from cross-validation results."""
-    m = cv.metrics if isinstance(cv, CVResult) else cv
-    if m.get("kind") != "cross_validation":
-        raise ModelError("published_metrics expects cross-validation metrics")
-    return {
-        "accuracy": m["track"]["accuracy"],
-        "track_accuracy": m["track"]["accuracy"],
-        "window_accuracy": m["window"]["accuracy"],
-        "macro_f1": m["track"]["macro_f1"],
-        "balanced_accuracy": m["track"]["balanced_accuracy"],
-        "loss": m["window"]["loss"],
-        "protocol": m["protocol"],
-        "dataset": m["dataset"],
-    }
+def _cv_record(ds, split: SplitInfo, runs: list[RunRecord], *, seed: int) -> CVRecord:
+    """``cv_metrics.json`` from the folds' records."""
+    first = runs[0]
+    return CVRecord(
+        model=first.model, name=first.name, dataset=ds.name, genres=tuple(ds.genres), feature=first.feature,
+        split=split, protocol=split.protocol + " (test predictions of all folds pooled)",
+        metrics=_pooled(runs, ds.genres), per_fold=tuple(FoldSummary.of_run(k, r) for k, r in enumerate(runs, 1)),
+        best_epochs=tuple(r.best_epoch for r in runs), synthetic=first.synthetic, dataset_hash=first.dataset_hash,
+        n_tracks=len(ds), seed=int(seed), epochs=first.epochs, batch_size=first.batch_size,
+        model_kwargs=first.model_kwargs, n_params=first.n_params,
+        train_seconds_total=round(sum(r.train_seconds for r in runs), 2), versions=first.versions,
+    )
 
 
-def cv_epochs(cv: CVResult | dict, *, default: int) -> tuple[int, str]:
+def _cv_record_of(cv: CVResult | CVRecord | dict) -> CVRecord:
+    if isinstance(cv, CVResult):
+        return cv.record
+    if isinstance(cv, CVRecord):
+        return cv
+    if isinstance(cv, dict) and cv.get("kind") == CVRecord.KIND:
+        return CVRecord.from_dict(cv)
+    raise ModelError("expected cross-validation results (a CVResult, a CVRecord or cv_metrics.json's content)")
+
+
+def published_metrics(cv: CVResult | CVRecord | dict) -> dict[str, Any]:
+    """The compact metrics a bundle's ``meta.json`` carries, from cross-validation results (:meth:`CVRecord.published`)."""
+    return _cv_record_of(cv).published()
+
+
+def cv_epochs(cv: CVResult | CVRecord | dict, *, default: int) -> tuple[int, str]:
     """The epoch count the folds of a cross-validation chose for the final model, and why.
 
     The median (rounded up) of the folds' best epochs (lowest validation loss);
-    when no fold recorded one (no validation tracks, or the baseline, which has
-    no epochs), ``default``.
+    when no fold recorded one (no validation tracks, or a scikit-learn model, which
+    has no epochs), ``default``.
 
     Returns
     -------
     (int, str)
         Epochs and the rule in words, e.g. ``"median best epoch of the 5 folds (9, 11, 11, 12, 14) = 11"``.
     """
-    from genrenet.models import BASELINE
+    from genrenet.models import BASELINE, is_sklearn
 
-    m = cv.metrics if isinstance(cv, CVResult) else cv
-    if m.get("model") == BASELINE:
-        return int(default), "the baseline is fitted in one step (no epochs)"
-    best = [int(e) for e in m.get("best_epochs") or [] if e]
+    record = _cv_record_of(cv)
+    if is_sklearn(record.model):
+        what = "the baseline" if record.model == BASELINE else f"the scikit-learn model {record.model}"
+        return int(default), f"{what} is fitted in one step (no epochs)"
+    best = [int(e) for e in record.best_epochs if e]
     if not best:
         return int(default), f"no fold had validation tracks to choose an epoch: the folds' {int(default)} epochs"
     n = int(np.ceil(np.median(best)))
@@ -938,20 +839,19 @@ def train_after_cv(
     """
     from genrenet.io import atomic_write_json
 
-    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres)
+    ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres, min_genres=2)
     if name is not None:
         train_kwargs["name"] = name
     cv = cross_validate(model_name, ds, folds=folds, by=by, out_dir=out_dir, seed=seed, val_size=val_size,
                         epochs=epochs, progress=progress, **train_kwargs)
     n_epochs, rule = cv_epochs(cv, default=epochs)
-    reference = {**published_metrics(cv), "epochs": n_epochs, "epochs_rule": rule, "folds": int(folds)}
+    reference = {**cv.record.published(), "epochs": n_epochs, "epochs_rule": rule, "folds": int(folds)}
     final = train(model_name, ds, split="all", seed=seed, epochs=n_epochs, out_dir=cv.out_dir / FINAL_DIR,
                   reference_metrics=reference, progress=progress, **train_kwargs)
-    cv.metrics["final"] = {"path": FINAL_DIR, "epochs": n_epochs, "epochs_rule": rule, "split": "all",
-                           "train_tracks": len(ds)}
-    atomic_write_json(cv.out_dir / CV_METRICS_FILE, cv.metrics)
-    cv.final = final
-    return cv
+    record = dataclasses.replace(cv.record, final=FinalInfo(path=FINAL_DIR, epochs=n_epochs, epochs_rule=rule,
+                                                            split="all", train_tracks=len(ds)))
+    atomic_write_json(cv.out_dir / CV_METRICS_FILE, record.to_dict())
+    return dataclasses.replace(cv, record=record, final=final)
 
 
 def quiet_tensorflow() -> None:

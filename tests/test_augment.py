@@ -117,11 +117,12 @@ def test_train_with_augmentation_fits_on_copies_and_scores_originals(clips, tmp_
     common = dict(split=split, out_dir=None, cache_dir=tmp_path / "cache", progress=False)
     plain = train("baseline", clips, **{**common, "out_dir": tmp_path / "plain"})
     aug = train("baseline", clips, **{**common, "out_dir": tmp_path / "aug"}, augment="sr_8k,gain_-20db")
-    assert aug.metrics["augment"] == ["sr_8k", "gain_-20db"] and plain.metrics["augment"] == []
+    assert aug.record.augment == ("sr_8k", "gain_-20db") and plain.record.augment == ()
     # the baseline fits on train + val; only the training clips gain two copies each
-    assert aug.metrics["train_windows"] > plain.metrics["train_windows"]
-    assert aug.metrics["test_tracks"] == plain.metrics["test_tracks"]
-    assert not any("~" in t for t in aug.metrics["test_tracks"])
+    assert aug.record.train_windows > plain.record.train_windows
+    assert aug.record.test_tracks == plain.record.test_tracks
+    assert not any("~" in t for t in aug.record.test_tracks)
+    assert json.loads((tmp_path / "aug" / "metrics.json").read_text())["augment"] == ["sr_8k", "gain_-20db"]
     meta = json.loads((tmp_path / "aug" / "meta.json").read_text())
     assert meta["augment"] == ["sr_8k", "gain_-20db"] and "degraded copies" in meta["protocol"]
     again = train("baseline", clips, **{**common, "out_dir": tmp_path / "aug"}, augment="sr_8k,gain_-20db")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from genrenet.errors import DataError, ModelError, ParameterError
+from genrenet.results import Metrics
 from genrenet.evaluate import (
     classification_metrics,
     evaluate_predictions,
@@ -37,13 +38,13 @@ def test_metrics_against_sklearn():
     y = rng.integers(0, 3, 200)
     p = np.where(rng.random(200) < 0.7, y, rng.integers(0, 3, 200))
     m = classification_metrics(y, p, GENRES)
-    assert m["accuracy"] == pytest.approx(accuracy_score(y, p))
-    assert m["macro_f1"] == pytest.approx(f1_score(y, p, average="macro"))
-    assert m["confusion"] == confusion_matrix(y, p).tolist()
+    assert m.accuracy == pytest.approx(accuracy_score(y, p))
+    assert m.macro_f1 == pytest.approx(f1_score(y, p, average="macro"))
+    assert m.to_dict()["confusion"] == confusion_matrix(y, p).tolist()
     for i, g in enumerate(GENRES):
-        assert m["per_genre"][g]["precision"] == pytest.approx(precision_score(y, p, labels=[i], average="macro"))
-        assert m["per_genre"][g]["recall"] == pytest.approx(recall_score(y, p, labels=[i], average="macro"))
-    assert metrics_from_confusion(np.array(m["confusion"]), GENRES) == m
+        assert m.per_genre[g]["precision"] == pytest.approx(precision_score(y, p, labels=[i], average="macro"))
+        assert m.per_genre[g]["recall"] == pytest.approx(recall_score(y, p, labels=[i], average="macro"))
+    assert metrics_from_confusion(np.array(m.confusion), GENRES) == m
     with pytest.raises(ParameterError, match="y_pred"):
         classification_metrics([0, 1], [0, 3], GENRES)
     with pytest.raises(ParameterError, match="empty"):
@@ -55,9 +56,9 @@ def test_window_and_track_levels_differ_as_expected():
     probs = np.array([[0.8, 0.2, 0], [0.7, 0.3, 0], [0.4, 0.6, 0], [0.0, 1.0, 0], [0.55, 0.45, 0], [0.51, 0.49, 0]])
     y = np.array([0, 0, 0, 1, 1, 1])
     res = evaluate_predictions(probs, y, [0, 0, 0, 1, 1, 1], GENRES)
-    assert res["window"]["accuracy"] == pytest.approx(3 / 6)
-    assert res["track"]["accuracy"] == 1.0 and res["track"]["n"] == 2
-    assert res["window"]["loss"] == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.4, 1.0, 0.45, 0.49])))
+    assert res.window.accuracy == pytest.approx(3 / 6)
+    assert res.track.accuracy == 1.0 and res.track.n == 2 and res.track.loss is None
+    assert res.window.loss == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.4, 1.0, 0.45, 0.49])))
     with pytest.raises(DataError, match="different labels"):
         evaluate_predictions(probs, np.array([0, 1, 0, 1, 1, 1]), [0, 0, 0, 1, 1, 1], GENRES)
     text = format_metrics(res)
@@ -102,11 +103,11 @@ def test_evaluate_bundle_skips_unknown_genres(labelled_folder):
     root, bundle, cache, genres = labelled_folder
     ds = load_dataset("folder", root)
     res = evaluate_bundle(bundle, ds, cache_dir=cache, progress=False)
-    assert res["genres"] == genres[:3]
-    assert res["skipped_genres"] == {g: 3 for g in genres[3:]}
-    assert res["track"]["n"] == 9 and res["n_tracks"] == 9
+    assert list(res.genres) == genres[:3]
+    assert res.skipped_genres == {g: 3 for g in genres[3:]}
+    assert res.metrics.track.n == 9 and res.n_tracks == 9
     # trained on exactly these tracks: the baseline must fit them well
-    assert res["track"]["accuracy"] >= 0.6
+    assert res.metrics.track.accuracy >= 0.6
     with pytest.raises(DataError, match="no track"):
         evaluate_bundle(bundle, ds.subset(genres[3:]), cache_dir=cache, progress=False)
     with pytest.raises(ModelError, match="meta.json"):
@@ -134,11 +135,12 @@ def test_per_genre_tables_never_invent_scores_for_absent_genres():
     # a 4-genre model on data holding only a and b; two b clips were predicted as d
     genres = ["a", "b", "c", "d"]
     m = classification_metrics([0, 0, 1, 1, 1], [0, 0, 1, 3, 3], genres)
-    assert m["macro_f1"] == pytest.approx(np.mean([1.0, 0.5]))  # averages the genres present only
+    assert m.macro_f1 == pytest.approx(np.mean([1.0, 0.5]))  # averages the genres present only
     # a present genre nothing was predicted as has no precision (0 of 0); its recall is a true 0
     never = {r["genre"]: r for r in per_genre_rows(classification_metrics([0, 1], [0, 0], genres))}["b"]
     assert never["precision"] == NONE_PREDICTED and never["recall"] == 0.0 and never["predicted"] == 0
-    assert "none predicted" in format_metrics({"track": classification_metrics([0, 1], [0, 0], genres)})
+    one = classification_metrics([0, 1], [0, 0], genres)
+    assert "none predicted" in format_metrics(Metrics(window=one, track=one))
     rows = {r["genre"]: r for r in per_genre_rows(m)}
     assert rows["a"] == {"genre": "a", "precision": 1.0, "recall": 1.0, "f1": 1.0, "clips": 2, "predicted": 2}
     assert rows["b"]["recall"] == pytest.approx(0.333) and rows["b"]["clips"] == 3
@@ -149,7 +151,7 @@ def test_per_genre_tables_never_invent_scores_for_absent_genres():
     table = per_genre_table(m)
     assert list(table.index) == genres and table.loc["c", "f1"] == NO_CLIPS and table.loc["b", "recall"] == "0.333"
     assert "0.000" not in table.to_string() and table.loc["a", "f1"] == "1.000"
-    text = format_metrics({"track": m})
+    text = format_metrics(Metrics(window=m, track=m))
     assert "0.000" not in text.split("genre")[1]
     assert "no clips" in text and "(2 predicted as d)" in text and "no clips of: c, d" in text
     with pytest.raises(ParameterError, match="absent"):

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from genrenet.errors import DataError, ParameterError
+from genrenet.errors import DataError, ModelError, ParameterError
 
 TINY_CNN = {"width": 8, "depth": 2}
 
@@ -54,17 +54,19 @@ def test_train_writes_a_complete_bundle_and_skips_when_finished(tiny, tmp_path):
     test_ids = set(m["test_tracks"])
     assert m["split"]["sizes"]["test"] == len(test_ids)
     bundle = load_bundle(out)
-    assert bundle.genres == ds.genres and bundle.meta["metrics"]["accuracy"] == m["track"]["accuracy"]
+    assert bundle.genres == ds.genres and bundle.meta.metrics["accuracy"] == m["track"]["accuracy"]
+    # the typed record is what metrics.json holds
+    assert res.record.to_dict() == m and res.metrics.track.accuracy == m["track"]["accuracy"]
     # the saved model has no genrenet-only layer and takes raw features
     assert all(type(layer).__module__.startswith("keras") for layer in bundle.model.layers)
     # second call: finished, same configuration -> skipped, nothing retrained
     again = train("compact_cnn", ds, feature=small_logmel(), epochs=1, batch_size=8, out_dir=out, cache_dir=cache, progress=False,
                   patience=1, **TINY_CNN)
-    assert again.skipped and again.metrics == res.metrics
+    assert again.skipped and again.record == res.record
     # a changed configuration retrains
     other = train("compact_cnn", ds, feature=small_logmel(), epochs=1, batch_size=4, out_dir=out, cache_dir=cache, progress=False,
                   **TINY_CNN)
-    assert not other.skipped and other.metrics["batch_size"] == 4
+    assert not other.skipped and other.record.batch_size == 4
 
 
 def test_same_seed_same_numbers(tiny, tmp_path):
@@ -77,7 +79,7 @@ def test_same_seed_same_numbers(tiny, tmp_path):
         for i in range(2)
     ]
     assert runs[0].history == runs[1].history
-    assert runs[0].metrics["window"] == runs[1].metrics["window"]
+    assert runs[0].metrics.window == runs[1].metrics.window
     other = train("compact_cnn", ds, feature=small_logmel(), epochs=1, batch_size=8, seed=4, out_dir=tmp_path / "r3", cache_dir=cache,
                   progress=False, **TINY_CNN)
     assert other.history["loss"] != runs[0].history["loss"]
@@ -95,7 +97,7 @@ def test_thesis_model_bundle_includes_pixel_scaling(tiny, tmp_path):
     model = load_bundle(tmp_path / "lenet").model
     assert model.layers[0].__class__.__name__ == "Rescaling"
     assert np.isclose(model.layers[0].scale, 1 / 255)
-    assert res.metrics["n_params"] == model.layers[1].count_params()
+    assert res.record.n_params == model.layers[1].count_params()
 
 
 def test_cross_validate_tests_every_track_once(tiny, tmp_path):
@@ -104,7 +106,7 @@ def test_cross_validate_tests_every_track_once(tiny, tmp_path):
     ds, cache = tiny
     cv = cross_validate("compact_cnn", ds, feature=small_logmel(), folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
                         cache_dir=cache, progress=False, **TINY_CNN)
-    tested = [t for f in cv.folds for t in f.metrics["test_tracks"]]
+    tested = [t for f in cv.folds for t in f.record.test_tracks]
     assert sorted(tested) == sorted(t.id for t in ds) and len(set(tested)) == len(tested)
     m = json.loads((tmp_path / "cv" / "cv_metrics.json").read_text())
     assert m["kind"] == "cross_validation" and m["track"]["n"] == len(ds)
@@ -113,7 +115,8 @@ def test_cross_validate_tests_every_track_once(tiny, tmp_path):
     assert not (tmp_path / "cv" / "fold1" / "model.keras").exists()  # fold models not kept by default
     again = cross_validate("compact_cnn", ds, feature=small_logmel(), folds=2, out_dir=tmp_path / "cv", epochs=1, batch_size=8,
                            cache_dir=cache, progress=False, **TINY_CNN)
-    assert all(f.skipped for f in again.folds) and again.metrics["track"] == m["track"]
+    assert all(f.skipped for f in again.folds) and again.metrics.track.to_dict() == m["track"]
+    assert again.record.to_dict() == m
 
 
 def test_baseline_run(tiny, tmp_path):
@@ -123,7 +126,7 @@ def test_baseline_run(tiny, tmp_path):
     ds, cache = tiny
     res = train("baseline", ds, out_dir=tmp_path / "base", cache_dir=cache, progress=False)
     assert (tmp_path / "base" / "model.joblib").is_file()
-    assert res.metrics["feature"]["kind"] == "mfcc_stats" and res.metrics["track"]["n"] >= 4
+    assert res.record.feature.kind == "mfcc_stats" and res.metrics.track.n >= 4
     model = load_bundle(tmp_path / "base").model
     assert hasattr(model, "predict_proba")
 
@@ -307,14 +310,24 @@ def test_prediction_refuses_non_finite_probabilities(tiny, tmp_path):
 
 
 def test_cv_epochs_rule():
+    from pathlib import Path
+
     from genrenet.train import cv_epochs
 
-    assert cv_epochs({"model": "cnn", "best_epochs": [9, 14, 11, 11, 12]}, default=30) == (
+    recorded = json.loads((Path(__file__).parent / "data" / "records" / "cv_metrics.json").read_text())
+
+    def cv(model, best):
+        return {**recorded, "model": model, "best_epochs": best}
+
+    assert cv_epochs(cv("cnn", [9, 14, 11, 11, 12]), default=30) == (
         11, "median best epoch of the 5 folds (9, 14, 11, 11, 12) = 11")
-    assert cv_epochs({"model": "cnn", "best_epochs": [3, 4]}, default=30)[0] == 4  # median 3.5, rounded up
-    assert cv_epochs({"model": "cnn", "best_epochs": [None, None]}, default=7)[0] == 7
-    assert cv_epochs({"model": "baseline", "best_epochs": [None, None]}, default=7) == (
-        7, "the baseline is fitted in one step (no epochs)")
+    assert cv_epochs(cv("cnn", [3, 4]), default=30)[0] == 4  # median 3.5, rounded up
+    assert cv_epochs(cv("cnn", [None, None]), default=7)[0] == 7
+    assert cv_epochs(cv("baseline", [None, None]), default=7) == (7, "the baseline is fitted in one step (no epochs)")
+    assert cv_epochs(cv("transfer_linear", [None, None]), default=7)[1] == (
+        "the scikit-learn model transfer_linear is fitted in one step (no epochs)")
+    with pytest.raises(ModelError, match="cross-validation"):
+        cv_epochs({"model": "cnn", "best_epochs": [3]}, default=30)
 
 
 def test_train_after_cv_leaves_a_bundle_trained_on_every_track(tiny, tmp_path):
@@ -325,23 +338,24 @@ def test_train_after_cv_leaves_a_bundle_trained_on_every_track(tiny, tmp_path):
     out = tmp_path / "cv"
     res = train_after_cv("compact_cnn", ds, feature=small_logmel(), folds=4, out_dir=out, epochs=2,
                          batch_size=8, patience=1, cache_dir=cache, progress=False, **TINY_CNN)
-    best = [f.metrics["best_epoch"] for f in res.folds]
+    best = [f.record.best_epoch for f in res.folds]
     assert all(b in (1, 2) for b in best)
     assert find_bundles(out) == [out / "final"]  # the folds keep no model; the final run does
-    final = res.final.metrics
-    assert final["split"]["name"] == "all"
-    assert final["epochs"] == int(np.ceil(np.median(best))) and "track" not in final  # nothing held out
+    final = res.final.record
+    assert final.split.name == "all"
+    assert final.epochs == int(np.ceil(np.median(best))) and final.metrics is None  # nothing held out
     meta = load_bundle(out / "final").meta
     m = json.loads((out / "cv_metrics.json").read_text())
-    assert meta["metrics"]["accuracy"] == m["track"]["accuracy"] and meta["metrics"]["folds"] == 4
-    assert meta["metrics"]["epochs"] == final["epochs"] and "median best epoch of the 4 folds" in meta["metrics"][
+    assert meta.metrics["accuracy"] == m["track"]["accuracy"] and meta.metrics["folds"] == 4
+    assert meta.metrics["epochs"] == final.epochs and "median best epoch of the 4 folds" in meta.metrics[
         "epochs_rule"]
-    assert meta["protocol"] == m["protocol"] and meta["split"] == "all"
-    assert m["final"] == {"path": "final", "epochs": final["epochs"], "epochs_rule": meta["metrics"]["epochs_rule"],
+    assert meta.protocol == m["protocol"] and meta.split.name == "all"
+    assert json.loads((out / "final" / "meta.json").read_text())["split"] == "all"
+    assert m["final"] == {"path": "final", "epochs": final.epochs, "epochs_rule": meta.metrics["epochs_rule"],
                           "split": "all", "train_tracks": len(ds)}
+    assert res.record.to_dict() == m
     # every track trained on: the final run's training windows are all windows of the data set
-    fold = res.folds[0].metrics
-    assert final["train_windows"] > fold["train_windows"]
+    assert final.train_windows > res.folds[0].record.train_windows
     again = train_after_cv("compact_cnn", ds, feature=small_logmel(), folds=4, out_dir=out, epochs=2,
                            batch_size=8, patience=1, cache_dir=cache, progress=False, **TINY_CNN)
     assert again.final.skipped and all(f.skipped for f in again.folds)
@@ -362,8 +376,8 @@ def test_cli_train_folds_reports_cv_then_leaves_the_bundle(tiny, tmp_path, capsy
     assert f"bundle trained on all {len(ds)} tracks" in text and str(out / "final") in text
     meta = load_bundle(out / "final").meta
     cv = json.loads((out / "cv_metrics.json").read_text())
-    assert meta["metrics"]["accuracy"] == cv["track"]["accuracy"] and meta["split"] == "all"
-    assert cv["final"]["epochs_rule"] == meta["metrics"]["epochs_rule"] == "the baseline is fitted in one step (no epochs)"
+    assert meta.metrics["accuracy"] == cv["track"]["accuracy"] and meta.split.name == "all"
+    assert cv["final"]["epochs_rule"] == meta.metrics["epochs_rule"] == "the baseline is fitted in one step (no epochs)"
     # a feature that does not suit the model fails before any data is read
     assert main(["train", "--model", "baseline", "--feature", "logmel", "--dataset", "folder", "--data-dir",
                  str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1

@@ -37,27 +37,21 @@ def run(args: argparse.Namespace) -> int:
 
     from genrenet.errors import DataError
     from genrenet.evaluate import evaluate_bundle, format_metrics
-    from genrenet.train import resolve_dataset
+    from genrenet.inputs import resolve_dataset
 
     if not Path(args.data).is_dir():
         raise DataError(f"--data {args.data}: not a directory")
-    ds = resolve_dataset(args.dataset, data_dir=args.data, genres=args.genres) if args.genres else None
-    if ds is None:
-        from genrenet.datasets import load_dataset
-
-        ds = load_dataset(args.dataset, args.data)
-        if len(ds) == 0:
-            raise DataError(f"--data {args.data}: no audio files found in <genre>/<file> layout")
+    ds = resolve_dataset(args.dataset, data_dir=args.data, genres=args.genres)
     result = evaluate_bundle(args.model, ds, progress=not args.quiet)
     if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True, default=str))
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str))
         return 0
-    print(f"model {result['name']} ({result['bundle']}) on {args.data}: {result['n_tracks']} tracks, "
-          f"{result['n_windows']} windows")
-    if result["skipped_genres"]:
-        left = ", ".join(f"{g} ({n})" for g, n in sorted(result["skipped_genres"].items()))
+    print(f"model {result.name} ({result.bundle}) on {args.data}: {result.n_tracks} tracks, "
+          f"{result.n_windows} windows")
+    if result.skipped_genres:
+        left = ", ".join(f"{g} ({n})" for g, n in sorted(result.skipped_genres.items()))
         print(f"left out (genre unknown to the model): {left}")
-    for track_id, cause in result["errors"]:
+    for track_id, cause in result.errors:
         print(f"unreadable: {track_id}: {cause}")
-    print(format_metrics(result))
+    print(format_metrics(result.metrics))
     return 0

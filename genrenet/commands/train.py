@@ -79,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
     """Execute ``genrenet train``."""
     import json
 
-    from genrenet.evaluate import format_metrics
     from genrenet.notebook import check_feature
     from genrenet.train import train, train_after_cv
 
@@ -103,33 +102,38 @@ def run(args: argparse.Namespace) -> int:
         common["augment"] = args.augment
     if args.name:
         common["name"] = args.name
-    final = None
     if split == "kfold":
         result = train_after_cv(args.model, args.dataset, folds=folds, by=args.by, out_dir=args.out, **common)
-        metrics, final = result.metrics, result.final
     else:
         result = train(args.model, args.dataset, split=split, out_dir=args.out, splits_dir=args.splits_dir,
                        **common)
-        metrics = result.metrics
     if args.json:
-        print(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        print(json.dumps(result.record.to_dict(), indent=2, sort_keys=True, default=str))
         return 0
-    data = metrics["dataset"] + (" (SYNTHETIC demo corpus)" if metrics.get("synthetic") else "")
-    print(f"{metrics['name']} on {data}, genres: {', '.join(metrics['genres'])}")
-    print(f"protocol: {metrics['protocol']}; seed {metrics['seed']}")
-    if "track" in metrics:
-        print(format_metrics(metrics))
+    _report(result, model=args.model)
+    return 0
+
+
+def _report(result, *, model: str) -> None:
+    """Print what was trained on what, its scores, and where it was written."""
+    from genrenet.evaluate import format_metrics
+    from genrenet.results import CVResult
+
+    record = result.record
+    print(f"{record.name} on {record.data_label}, genres: {', '.join(record.genres)}")
+    print(f"protocol: {record.protocol}; seed {record.seed}")
+    if record.metrics is not None:
+        print(format_metrics(record.metrics))
     else:
         print("no held-out tracks (split 'all'): no test metrics")
-    if final is not None:
+    if isinstance(result, CVResult) and result.final is not None:
         print(f"cross-validation written to {result.out_dir}")
-        info = metrics["final"]
-        how = (f"for {info['epochs']} epochs ({info['epochs_rule']})" if args.model != "baseline"
+        info = record.final
+        how = (f"for {info.epochs} epochs ({info.epochs_rule})" if model != "baseline"
                else "(the baseline is fitted in one step)")
-        print(f"bundle trained on all {info['train_tracks']} tracks {how}: {final.out_dir}")
+        print(f"bundle trained on all {info.train_tracks} tracks {how}: {result.final.out_dir}")
     else:
         print(f"written to {result.out_dir}")
-    return 0
 
 
 def _split_and_folds(args: argparse.Namespace) -> tuple[str, int | None]:
