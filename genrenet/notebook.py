@@ -253,7 +253,7 @@ def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed
         None gave the model's own), ``folds`` and ``split`` (a resolved
         :class:`genrenet.splits.Split`, or None when ``folds`` cross-validates).
     """
-    from genrenet.train import SPLITS, resolve_split
+    from genrenet.inputs import SPLITS, resolve_split
 
     model = check_model(model)
     spec = check_feature(feature, model=model)

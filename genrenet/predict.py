@@ -372,40 +372,9 @@ class Predictor:
             raise ParameterError(f"max_duration must be a positive number of seconds, got {max_duration!r}")
         if isinstance(max_windows, bool) or not isinstance(max_windows, int | np.integer) or max_windows < 1:
             raise ParameterError(f"max_windows must be a positive integer, got {max_windows!r}")
-        if isinstance(bundles, str | Path):
-            bundles = [bundles]
         self.max_duration = float(max_duration)
         self.max_windows = int(max_windows)
-
-        paths: list[tuple[Path, bool]] = []
-        if include_default:
-            paths.extend((p, k == 0) for k, p in enumerate(shipped_bundle_paths()))
-        for b in bundles or []:
-            paths.append((Path(b), False))
-        search = models_dir
-        if search is None and bundles is None:
-            from genrenet.paths import models_dir as _models_dir
-
-            search = _models_dir()
-        if search is not None:
-            search = Path(search)
-            if models_dir is not None and not search.is_dir():
-                raise ModelError(f"models directory {search} does not exist")
-            paths.extend((p, False) for p in find_bundles(search))
-
-        seen: set[Path] = set()
-        unique: list[tuple[Path, bool]] = []
-        for p, is_default in paths:
-            key = p.resolve()
-            if key not in seen:
-                seen.add(key)
-                unique.append((p, is_default))
-        if not unique:
-            where = f" in {search}" if search is not None else ""
-            raise ModelError(
-                f"no model bundle found{where}: train one (genrenet train ... --out DIR) and pass "
-                "--models-dir DIR, or install the shipped default model"
-            )
+        unique = _bundle_paths(bundles, models_dir, include_default=include_default)
         self._models: list[_Loaded] = []
         names: set[str] = set()
         for p, is_default in unique:
@@ -660,6 +629,39 @@ class Predictor:
             return _PendingFeatures(plan, tuple(features.extract(spec, y, sr, indices=g) for g in groups))
         return _PendingFeatures(plan, tuple(self._pool.submit(features.extract, spec, y, sr, indices=g)
                                             for g in groups))
+
+
+def _bundle_paths(bundles, models_dir, *, include_default: bool) -> list[tuple[Path, bool]]:
+    """The bundles a predictor loads, each once, with whether it is the shipped default (first)."""
+    if isinstance(bundles, str | Path):
+        bundles = [bundles]
+    paths: list[tuple[Path, bool]] = []
+    if include_default:
+        paths.extend((p, k == 0) for k, p in enumerate(shipped_bundle_paths()))
+    paths.extend((Path(b), False) for b in bundles or [])
+    search = models_dir
+    if search is None and bundles is None:
+        from genrenet.paths import models_dir as _models_dir
+
+        search = _models_dir()
+    if search is not None:
+        search = Path(search)
+        if models_dir is not None and not search.is_dir():
+            raise ModelError(f"models directory {search} does not exist")
+        paths.extend((p, False) for p in find_bundles(search))
+    seen: set[Path] = set()
+    unique: list[tuple[Path, bool]] = []
+    for p, is_default in paths:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append((p, is_default))
+    if not unique:
+        where = f" in {search}" if search is not None else ""
+        raise ModelError(
+            f"no model bundle found{where}: train one (genrenet train ... --out DIR) and pass "
+            "--models-dir DIR, or install the shipped default model"
+        )
+    return unique
 
 
 def _unique_name(name: str, path: Path, taken: set[str]) -> str:

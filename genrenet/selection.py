@@ -309,6 +309,21 @@ def load_selection(path: str | Path) -> SelectionResult:
         raise DataError(f"{path} is not a genre-selection result file: {exc}") from exc
 
 
+def _featureset(data, feature: str, *, cache_dir, n_jobs, progress: bool):
+    """``data`` itself when it is a FeatureSet; a Dataset checked by :mod:`genrenet.inputs` and featurised."""
+    from genrenet.cache import FeatureSet, featurize
+    from genrenet.datasets import Dataset
+    from genrenet.features import get_spec
+    from genrenet.inputs import resolve_dataset
+
+    if isinstance(data, FeatureSet):
+        return data
+    if not isinstance(data, Dataset):
+        raise ParameterError(f"data must be a Dataset or a FeatureSet, got {type(data).__name__}")
+    dataset = resolve_dataset(data)  # k is checked against its genres by genre_subsets
+    return featurize(dataset, get_spec(feature), cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+
+
 def run_selection(
     data,
     *,
@@ -368,46 +383,63 @@ def run_selection(
     """
     from genrenet.splits import grouped_kfold
 
+    _check_options(metric=metric, level=level, model=model, folds=folds, max_subsets=max_subsets)
+    fs = _featureset(data, feature, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    if len(fs.shape) != 1:
+        raise ParameterError(
+            f"feature {fs.spec.kind!r} gives windows of shape {fs.shape}; the selection experiment's baseline "
+            "needs one vector per window (feature='mfcc_stats')"
+        )
+    genres = list(fs.genres)
+    subsets = genre_subsets(genres, k)  # raises when there are fewer than k genres
+    # One set of grouped folds for the whole data set: every subset sees the same partition.
+    splits = grouped_kfold(fs.dataset, n_splits=int(folds), by=by, seed=int(seed))
+    fold_tracks = [
+        (np.asarray(sorted(set(s.train) | set(s.val)), dtype=np.int64), np.asarray(s.test, dtype=np.int64))
+        for s in splits
+    ]
+    config = _selection_config(fs, k=k, folds=folds, by=by, model=model, metric=metric, level=level, seed=seed)
+    path = Path(out_dir) / RESULTS_FILE
+    results = _previous_results(path, config)
+    todo = [s for s in subsets if _key(s) not in results]
+    if max_subsets is not None:
+        todo = todo[: max(0, int(max_subsets) - len(results))]
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(subsets), initial=len(results), desc=f"genre subsets (k={k})", unit="subset")
+    try:
+        computed = _score_subsets(fs, todo, fold_tracks, config, results, path, bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not path.exists():
+        _save(path, config, results)
+    return SelectionResult(config=config, results=results, path=path, computed=computed, genres=genres)
+
+
+def _check_options(*, metric: str, level: str, model: str, folds, max_subsets) -> None:
     if metric not in _METRICS:
         raise ParameterError(f"metric must be one of {_METRICS}, got {metric!r}")
     if level not in _LEVELS:
         raise ParameterError(f"level must be one of {_LEVELS}, got {level!r}")
     if model not in ("svm", "logreg"):
         raise ParameterError(f"model must be 'svm' or 'logreg', got {model!r}")
-    if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 2:
+    if not isinstance(folds, int | np.integer) or isinstance(folds, bool) or folds < 2:
         raise ParameterError(f"folds must be an integer >= 2, got {folds!r}")
-    if max_subsets is not None and (not isinstance(max_subsets, (int, np.integer)) or max_subsets < 0):
+    if max_subsets is not None and (not isinstance(max_subsets, int | np.integer) or max_subsets < 0):
         raise ParameterError(f"max_subsets must be a non-negative integer or None, got {max_subsets!r}")
 
-    if hasattr(data, "load") and hasattr(data, "spec"):
-        fs = data
-    elif hasattr(data, "tracks") and hasattr(data, "genres"):
-        from genrenet.cache import featurize
-        from genrenet.features import get_spec
 
-        fs = featurize(data, get_spec(feature), cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-    else:
-        raise ParameterError(f"data must be a Dataset or a FeatureSet, got {type(data).__name__}")
-    if len(fs.shape) != 1:
-        raise ParameterError(
-            f"feature {fs.spec.kind!r} gives windows of shape {fs.shape}; the selection experiment's baseline "
-            "needs one vector per window (feature='mfcc_stats')"
-        )
+def _selection_config(fs, *, k, folds, by, model, metric, level, seed) -> dict:
+    """Everything that determines the scores; its hash keeps results of other configurations apart."""
     dataset = fs.dataset
-    genres = list(fs.genres)
-    subsets = genre_subsets(genres, k)  # raises when there are fewer than k genres
-
-    # One set of grouped folds for the whole data set: every subset sees the same partition.
-    splits = grouped_kfold(dataset, n_splits=int(folds), by=by, seed=int(seed))
-    fold_tracks = [
-        (np.asarray(sorted(set(s.train) | set(s.val)), dtype=np.int64), np.asarray(s.test, dtype=np.int64))
-        for s in splits
-    ]
     config = {
         "dataset": dataset.name,
         "dataset_hash": dataset.content_hash(),
-        "synthetic": bool(getattr(dataset, "synthetic", False)),
-        "genres": genres,
+        "synthetic": bool(dataset.synthetic),
+        "genres": list(fs.genres),
         "k": int(k),
         "feature": fs.spec.to_dict(),
         "feature_key": fs.spec.key(),
@@ -421,58 +453,50 @@ def run_selection(
         "metric": metric,
         "level": level,
         "seed": int(seed),
-        "skipped_tracks": [t for t, _ in getattr(fs, "errors", [])],
+        "skipped_tracks": [t for t, _ in fs.errors],
     }
     config["hash"] = _config_hash(config)
+    return config
 
-    out_dir = Path(out_dir)
-    path = out_dir / RESULTS_FILE
-    results: dict[str, dict] = {}
-    if path.exists():
-        old = load_selection(path)
-        if old.config.get("hash") != config["hash"]:
-            raise ParameterError(
-                f"out_dir {out_dir} already holds genre-selection results made with another configuration or "
-                "other data; choose a new out_dir (results are never mixed)"
-            )
-        results = dict(old.results)
 
+def _previous_results(path: Path, config: dict) -> dict[str, dict]:
+    """The subsets already scored in ``path`` under the same configuration (none when the file is new)."""
+    if not path.exists():
+        return {}
+    old = load_selection(path)
+    if old.config.get("hash") != config["hash"]:
+        raise ParameterError(
+            f"out_dir {path.parent} already holds genre-selection results made with another configuration or "
+            "other data; choose a new out_dir (results are never mixed)"
+        )
+    return dict(old.results)
+
+
+def _save(path: Path, config: dict, results: dict) -> None:
+    atomic_write_json(path, {"config": config, "results": results,
+                             "updated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
+
+
+def _score_subsets(fs, todo, fold_tracks, config: dict, results: dict, path: Path, *, bar) -> int:
+    """Score each subset of ``todo``, saving ``results`` after every one (resumable); returns how many."""
     X, y, tow = fs.load()
     X = np.asarray(X, dtype=np.float64)
-    todo = [s for s in subsets if _key(s) not in results]
-    if max_subsets is not None:
-        todo = todo[: max(0, int(max_subsets) - len(results))]
-    index = {g: i for i, g in enumerate(genres)}
+    index = {g: i for i, g in enumerate(fs.genres)}
     tracks_per_genre = {g: int(np.sum(fs.labels == i)) for g, i in index.items()}
-
-    bar = None
-    if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(subsets), initial=len(results), desc=f"genre subsets (k={k})", unit="subset")
-    computed = 0
-    try:
-        for subset in todo:
-            scores = _evaluate_subset(X, y, tow, [index[g] for g in subset], fold_tracks,
-                                      level=level, model=model, seed=int(seed))
-            results[_key(subset)] = {
-                "genres": list(subset),
-                "score": scores[metric],
-                **scores,
-                "n_tracks": int(sum(tracks_per_genre[g] for g in subset)),
-            }
-            computed += 1
-            atomic_write_json(path, {"config": config, "results": results,
-                                     "updated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
-            if bar is not None:
-                bar.update(1)
-    finally:
+    model = config["model"].removeprefix("baseline-")
+    for subset in todo:
+        scores = _evaluate_subset(X, y, tow, [index[g] for g in subset], fold_tracks,
+                                  level=config["level"], model=model, seed=config["seed"])
+        results[_key(subset)] = {
+            "genres": list(subset),
+            "score": scores[config["metric"]],
+            **scores,
+            "n_tracks": int(sum(tracks_per_genre[g] for g in subset)),
+        }
+        _save(path, config, results)
         if bar is not None:
-            bar.close()
-    if not path.exists():
-        atomic_write_json(path, {"config": config, "results": results,
-                                 "updated": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")})
-    return SelectionResult(config=config, results=results, path=path, computed=computed, genres=genres)
+            bar.update(1)
+    return len(todo)
 
 
 def plot_selection(

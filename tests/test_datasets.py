@@ -248,9 +248,12 @@ def test_one_label_marks_synthetic_data_everywhere(tmp_path):
     assert not is_synthetic_dataset("fake_test")
     # results tables name the data with the same label
     from genrenet.evaluate import results_table
+    from genrenet.results import RunRecord
 
-    rec = {"name": "m", "dataset": "demo", "synthetic": True, "genres": ["a", "b"], "split": {"name": "s"},
-           "protocol": "p", "window": {"accuracy": 0.5}, "track": {"accuracy": 0.5, "macro_f1": 0.5}}
+    rec = RunRecord.from_dict({
+        "model": "baseline", "name": "m", "dataset": "demo", "synthetic": True, "genres": ["a", "b"],
+        "feature": {"kind": "mfcc_stats"}, "split": {"name": "s"}, "protocol": "p", "window": {"accuracy": 0.5},
+        "track": {"accuracy": 0.5, "macro_f1": 0.5}})
     assert results_table([rec], include_thesis=False)["dataset"].tolist() == [data_label("demo", synthetic=True)]
 
 

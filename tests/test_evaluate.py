@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from genrenet.errors import DataError, ModelError, ParameterError
-from genrenet.results import Metrics
 from genrenet.evaluate import (
     classification_metrics,
     evaluate_predictions,
@@ -18,6 +17,7 @@ from genrenet.evaluate import (
     plot_history,
     track_probabilities,
 )
+from genrenet.results import Metrics
 
 GENRES = ["a", "b", "c"]
 

@@ -397,3 +397,57 @@ def test_cli_names_what_a_path_really_is(bundles, tmp_path, capsys):
         assert "--max-duration must be a positive number" in capsys.readouterr().err
     assert main(["predict", str(good), "--max-duration", "0.5", "--models-dir", str(root), "--no-default"]) == 1
     assert "more than the 0.5 s limit" in capsys.readouterr().err
+
+
+def _shipped_bundles():
+    from genrenet.predict import shipped_bundle_paths
+
+    return shipped_bundle_paths()
+
+
+@pytest.mark.parametrize("path", _shipped_bundles(), ids=lambda p: p.name)
+def test_shipped_bundles_answer_as_their_models_do(path, tmp_path):
+    """Each shipped bundle loads and answers what its model file says on the features of its meta.json.
+
+    The bundle is also read with its ``meta.json`` rewritten in the other ``split`` shape (a
+    training run's split description instead of a name, or the reverse): same answers.
+    """
+    import shutil
+
+    import joblib
+
+    from genrenet.features import extract, get_spec
+
+    meta = json.loads((path / "meta.json").read_text())
+    spec = get_spec(meta["feature"])
+    rng = np.random.default_rng(5)
+    y = (0.2 * rng.standard_normal(int(7.0 * spec.sr))).astype(np.float32)
+    y += 0.3 * np.sin(2 * np.pi * 220.0 * np.arange(y.size) / spec.sr).astype(np.float32)
+    X = extract(spec, y, spec.sr)
+    if (path / "model.keras").is_file():
+        from genrenet._tf import keras
+
+        model = keras.models.load_model(path / "model.keras", compile=False)
+        expected = np.asarray(model(X.astype(np.float32), training=False), dtype=np.float64).mean(axis=0)
+    else:
+        clf = joblib.load(path / "model.joblib")
+        expected = clf.predict_proba(X.reshape(len(X), -1).astype(np.float32)).mean(axis=0)
+    got = Predictor([path], include_default=False, warmup=False).predict_array(y, spec.sr)
+    answer = got[got.results[0].name]
+    assert list(answer.probabilities) == meta["genres"]
+    np.testing.assert_allclose(list(answer.probabilities.values()), expected / expected.sum(), atol=1e-5)
+    assert answer.windows_used == answer.windows_total == len(X)
+
+    other = tmp_path / path.name
+    shutil.copytree(path, other)
+    split = meta.get("split")
+    meta["split"] = ({"name": split, "protocol": meta.get("protocol"), "dataset": meta.get("dataset"),
+                      "dataset_hash": None, "seed": meta.get("seed"), "sizes": None, "missing": [], "info": {}}
+                     if isinstance(split, str) else (split or {}).get("name", "all"))
+    (other / "meta.json").write_text(json.dumps(meta))
+    again = Predictor([other], include_default=False, warmup=False).predict_array(y, spec.sr)
+    assert again.to_dict()[answer.name]["data"] == got.to_dict()[answer.name]["data"]
+    assert again.results[0].metrics == answer.metrics and again.results[0].protocol == answer.protocol
+    before = Predictor([path], include_default=False, warmup=False).models[0]
+    after = Predictor([other], include_default=False, warmup=False).models[0]
+    assert after.split == before.split and after.to_dict() == {**before.to_dict(), "bundle": other.name}

@@ -97,12 +97,9 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from genrenet.datasets import load_dataset
+    from genrenet.inputs import resolve_dataset
 
-    ds = load_dataset(args.dataset, args.data_dir)
-    if args.genres:
-        ds = ds.subset([g.strip() for g in args.genres.split(",") if g.strip()])
-    return ds
+    return resolve_dataset(args.dataset, data_dir=args.data_dir, genres=args.genres)
 
 
 def _download(args) -> int:

@@ -40,11 +40,9 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from genrenet.cache import featurize
-    from genrenet.datasets import load_dataset
+    from genrenet.inputs import resolve_dataset
 
-    ds = load_dataset(args.dataset, args.data_dir)
-    if args.genres:
-        ds = ds.subset([g.strip() for g in args.genres.split(",") if g.strip()])
+    ds = resolve_dataset(args.dataset, data_dir=args.data_dir, genres=args.genres)
     print(ds.describe())
     with warnings.catch_warnings():
         # damaged cache entries are reported in one line each, without a source-code excerpt

@@ -40,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume the experiment and print the genre counts."""
     from pathlib import Path
 
-    from genrenet.datasets import data_label, load_dataset
+    from genrenet.datasets import data_label
     from genrenet.errors import ParameterError
+    from genrenet.inputs import resolve_dataset
     from genrenet.io import atomic_write_json
     from genrenet.selection import describe, genre_counts, plot_selection, run_selection
 
@@ -49,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
         thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
     except ValueError:
         raise ParameterError(f"--thresholds must be comma-separated numbers, got {args.thresholds!r}") from None
-    dataset = load_dataset(args.dataset, args.data_dir)
-    if args.genres:
-        dataset = dataset.subset([g.strip() for g in args.genres.split(",") if g.strip()])
+    dataset = resolve_dataset(args.dataset, data_dir=args.data_dir, genres=args.genres)
     result = run_selection(dataset, out_dir=args.out, k=args.k, folds=args.folds, by=args.by, model=args.model,
                            metric=args.metric, level=args.level, seed=args.seed, max_subsets=args.max_subsets,
                            progress=not args.quiet)

@@ -69,24 +69,18 @@ def _load_npz(path: str):
 
 
 def _featureset(args):
+    """Data set, feature and split of ``--dataset`` through :mod:`genrenet.inputs`; ``block`` is the first grouped fold."""
     from genrenet.cache import featurize
-    from genrenet.datasets import load_dataset
-    from genrenet.features import get_spec
-    from genrenet.models import default_feature
-    from genrenet.splits import fault_filtered_split, grouped_kfold, stratified_split
+    from genrenet.inputs import resolve_inputs
+    from genrenet.splits import grouped_kfold
 
-    dataset = load_dataset(args.dataset, args.data_dir)
-    if args.genres:
-        dataset = dataset.subset([g.strip() for g in args.genres.split(",") if g.strip()])
-    spec = get_spec(args.feature or default_feature(args.model))
-    fs = featurize(dataset, spec, progress=not args.quiet)
-    if args.split == "stratified":
-        split = stratified_split(dataset, seed=args.seed)
-    elif args.split == "block":
-        split = grouped_kfold(dataset, by="block", seed=args.seed)[0]
-    else:
-        split = fault_filtered_split(dataset)
-    return fs, split
+    split = None if args.split == "block" else args.split
+    inputs = resolve_inputs(args.model, args.dataset, data_dir=args.data_dir, genres=args.genres,
+                            feature=args.feature, split=split, seed=args.seed)
+    fs = featurize(inputs.dataset, inputs.feature, progress=not args.quiet)
+    if args.split == "block":
+        return fs, grouped_kfold(inputs.dataset, by="block", seed=args.seed)[0]
+    return fs, inputs.split
 
 
 def run(args: argparse.Namespace) -> int:
