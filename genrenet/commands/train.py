@@ -22,8 +22,8 @@ import argparse
 
 
 def split_choices() -> list[str]:
-    """The split names :func:`genrenet.train.train` accepts, and ``kfold`` (cross-validation)."""
-    from genrenet.train import SPLITS
+    """The split names :func:`genrenet.train.train` accepts (:data:`genrenet.inputs.SPLITS`), and ``kfold``."""
+    from genrenet.inputs import SPLITS
 
     return [*SPLITS, "kfold"]
 

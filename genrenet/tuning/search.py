@@ -6,12 +6,12 @@ scores (``best.json``) and a table of every trial (``trials.csv`` /
 ``trials.json``) into the search's own project directory.
 
 * Data come as a :class:`genrenet.cache.FeatureSet` with a split (resolved by
-  :func:`genrenet.train.resolve_split`, the training runner's own) or as
+  :func:`genrenet.inputs.resolve_split`, the path training takes too) or as
   window arrays, from which a per-class hold-out by track is taken. Windows go
   to the models through the training runner's pipeline
   (:func:`genrenet.train.make_tf_dataset`, see
   :class:`genrenet.tuning.hypermodel.GenreHyperModel`), so 8-bit pictures are
-  scaled to ``[0, 1]`` exactly as in training.
+  scaled to ``[0, 1]`` exactly as in training (:func:`genrenet.features.input_scale`).
 * Every call starts a **fresh project** (a new unique name) unless the caller
   names a project to resume; a named project is only resumed when it was made
   from the same data and the same search configuration (a fingerprint stored
@@ -181,9 +181,11 @@ class _Data:
 
     @property
     def input_scale(self) -> float:
-        """255 for 8-bit pictures (:attr:`genrenet.features.FeatureSpec.dtype` is ``uint8`` exactly for the
-        ``image`` kind, which :func:`genrenet.train.train` divides by 255), else 1."""
-        return 255.0 if self.X.dtype == np.uint8 else 1.0
+        """The divisor training applies to these windows (:func:`genrenet.features.input_scale`: 255 for
+        8-bit pictures, else 1)."""
+        from genrenet.features import input_scale
+
+        return input_scale(self.X.dtype)
 
     @property
     def n_classes(self) -> int:
@@ -219,9 +221,9 @@ def _holdout(y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: in
 
 
 def _from_featureset(fs, split, seed: int) -> tuple:
-    """Train and validation windows of a FeatureSet under ``split`` (a name of ``genrenet.train.SPLITS``,
+    """Train and validation windows of a FeatureSet under ``split`` (a name of ``genrenet.inputs.SPLITS``,
     a Split or None for the stratified split with ``seed``)."""
-    from genrenet.train import resolve_split
+    from genrenet.inputs import resolve_split
 
     split = resolve_split(split, fs.dataset, seed=seed)
     if len(split.val) == 0:
