@@ -19,8 +19,8 @@ or by :func:`genrenet.bundle.framework_of` for another model object.
 
 Training scores its test windows (:mod:`genrenet.train`), evaluation scores a bundle on
 labelled audio (:mod:`genrenet.evaluate`) and the predictor classifies uploads
-(:mod:`genrenet.predict`) through this module. Used in the book chapters "Results" (07)
-and "The genre-detector website" (08).
+(:mod:`genrenet.predict`) through this module. Used in the book pages ``book/results.md``
+and ``book/dev_website.md``.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ name means the same thing everywhere and a bad one fails with the same message.
   the model needs.
 * :func:`resolve_inputs`: all three at once (:class:`Inputs`).
 
-Used in the book chapters "Data" (04) and "The models" (06), and by every notebook
-through :mod:`genrenet.notebook`.
+Used in the book pages ``book/dev_data.md`` and ``book/dev_models.md``, and by every
+notebook through :mod:`genrenet.notebook`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class                  JSON it reads and writes
 Unknown keys of a file are kept (``extra``) and written back, so a file written by a
 newer genrenet survives being read and rewritten by this one.
 
-Used by the book chapters "The models" (06) and "Results" (07), the notebooks
+Used by the book pages ``book/dev_models.md`` and ``book/results.md``, the notebooks
 ``notebooks/train_model.ipynb``, ``notebooks/results.ipynb`` and ``notebooks/prediction.ipynb``,
 the commands ``genrenet train`` / ``evaluate`` / ``predict`` and the web service.
 """

@@ -27,7 +27,7 @@ confusion matrix.
   (:class:`~genrenet.results.RunRecord`: data set, split, protocol, seed, versions,
   window- and track-level metrics) and ``confusion.png``.
 
-Used in the book chapter "The models" (06) and the notebook
+Used in the book page ``book/dev_models.md`` and the notebook
 ``notebooks/train_model.ipynb``; the shipped default model was made with
 :func:`cross_validate` and :func:`train` (see ``genrenet/pretrained/gtzan10/MODEL_CARD.md``).
 """
