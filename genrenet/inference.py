@@ -133,7 +133,7 @@ class SklearnRunner:
         for c in list(getattr(model, "classes_", range(len(genres)))):
             if isinstance(c, str | np.str_):
                 if str(c) not in genres:
-                    raise ModelError(f"bundle {where}: model class {c!r} is not among the genres {genres}")
+                    raise ModelError(f"bundle {where}: model class {str(c)!r} is not among the genres {genres}")
                 order.append(genres.index(str(c)))
             else:
                 if not 0 <= int(c) < len(genres):
