@@ -565,8 +565,8 @@ class Predictor:
         pending = {key: self._start_features(spec, resampled[int(spec.sr)], int(spec.sr)) for key, spec in specs.items()}
         results = []
         for m in chosen:
-            plan = pending[m.key].plan
-            results.append(_model_result(m, m.runner(pending[m.key].result()), plan.used, plan.total))
+            X = pending[m.key].result()  # one row per window, or one per track for a pooled embedding
+            results.append(_model_result(m, m.runner(X), len(X), max(pending[m.key].plan.total, len(X))))
         return PredictionResult(
             results=tuple(results), duration=duration, sample_rate=sr, max_windows=self.max_windows, source=source
         )

@@ -436,7 +436,7 @@ def test_shipped_bundles_answer_as_their_models_do(path, tmp_path):
     answer = got[got.results[0].name]
     assert list(answer.probabilities) == meta["genres"]
     np.testing.assert_allclose(list(answer.probabilities.values()), expected / expected.sum(), atol=1e-5)
-    assert answer.windows_used == answer.windows_total == len(X)
+    assert answer.windows_used == len(X)  # one pooled row for a per-track embedding
 
     other = tmp_path / path.name
     shutil.copytree(path, other)
