@@ -510,9 +510,28 @@ def _callbacks(model_name: str, out_dir: Path, opts: _Options, *, has_val: bool)
         # the first epochs are noisy (batch-norm statistics still settling): never stop in them
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=int(opts.patience), restore_best_weights=True,
-            start_from_epoch=min(5, opts.epochs // 3),
+            start_from_epoch=_first_watched_epoch(opts),
         ))
     return callbacks
+
+
+def _first_watched_epoch(opts: _Options) -> int:
+    """Index of the first epoch early stopping watches (and may restore)."""
+    return min(5, opts.epochs // 3)
+
+
+def _best_epoch(history: dict[str, list[float]], opts: _Options) -> int | None:
+    """The epoch (1-based) whose weights the model keeps: the lowest validation loss early stopping watched.
+
+    Without early stopping the model keeps its last epoch's weights.
+    """
+    losses = history.get("val_loss") or []
+    if not losses:
+        return None
+    if opts.patience is None:
+        return len(losses)
+    start = min(_first_watched_epoch(opts), len(losses) - 1)
+    return start + int(np.argmin(losses[start:])) + 1
 
 
 def _fit_keras(model_name: str, fs, split, Xtr, ytr, opts: _Options, out_dir: Path) -> _Fit:
@@ -534,7 +553,7 @@ def _fit_keras(model_name: str, fs, split, Xtr, ytr, opts: _Options, out_dir: Pa
                        callbacks=_callbacks(model_name, out_dir, opts, has_val=has_val))
     history = {k: [float(v) for v in vals] for k, vals in fitted.history.items()}
     _check_finite_training(history, model, out_dir)
-    best = int(np.argmin(history["val_loss"])) + 1 if has_val and history.get("val_loss") else None
+    best = _best_epoch(history, opts) if has_val else None
     return _Fit(serving_model(model, scale=scale), "keras", history=history, epochs_run=len(history.get("loss", [])),
                 best_epoch=best, n_params=int(model.count_params()))
 

@@ -212,7 +212,17 @@ def test_manifest_that_is_not_utf8_or_lists_special_files(tmp_path):
         Dataset.from_manifest(special, missing="raise")
 
 
-def test_registry(tmp_path):
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Registrations made by a test vanish after it, so other tests see the shipped choices only."""
+    import genrenet.datasets as datasets
+
+    monkeypatch.setattr(datasets, "_REGISTRY", dict(datasets._REGISTRY))
+    monkeypatch.setattr(datasets, "_SYNTHETIC", set(datasets._SYNTHETIC))
+
+
+def test_registry(tmp_path, scratch_registry):
     assert {"demo", "gtzan", "folder", "soundcloud"} <= set(available_datasets())
     with pytest.raises(ParameterError, match="unknown data set"):
         load_dataset("nope")
@@ -229,7 +239,7 @@ def test_registry(tmp_path):
         register_dataset("mine_test", loader)
 
 
-def test_one_label_marks_synthetic_data_everywhere(tmp_path):
+def test_one_label_marks_synthetic_data_everywhere(tmp_path, scratch_registry):
     from genrenet.datasets import SYNTHETIC_LABEL, data_label, is_synthetic_dataset, synthetic_notice
 
     assert data_label("demo", synthetic=True) == f"demo ({SYNTHETIC_LABEL})"

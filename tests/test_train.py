@@ -386,3 +386,16 @@ def test_cli_train_folds_reports_cv_then_leaves_the_bundle(tiny, tmp_path, capsy
     assert "--folds must be at least 2" in capsys.readouterr().err
     assert main([*args, "--folds", "2", "--split", "all"]) == 1
     assert "cannot be combined" in capsys.readouterr().err
+
+
+def test_best_epoch_is_the_one_early_stopping_restores():
+    from genrenet.train import _best_epoch, _Options
+
+    opts = _Options(epochs=30, batch_size=8, seed=0, patience=3, class_weight=None, model_kwargs={}, progress=False)
+    # the lowest loss lies in the warm-up epochs early stopping does not watch: the kept epoch is the best after them
+    assert _best_epoch({"val_loss": [0.1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.45, 0.5]}, opts) == 7
+    assert _best_epoch({"val_loss": [0.9, 0.8, 0.7, 0.6, 0.5, 0.3, 0.2, 0.25]}, opts) == 7
+    assert _best_epoch({"val_loss": []}, opts) is None
+    no_stop = _Options(epochs=30, batch_size=8, seed=0, patience=None, class_weight=None, model_kwargs={},
+                       progress=False)
+    assert _best_epoch({"val_loss": [0.3, 0.2, 0.4]}, no_stop) == 3  # no early stopping: the last epoch's weights
