@@ -16,6 +16,9 @@ never deep in training.
 (the README section "Run it on your own music"); the book page of the same name
 renders them at build time (``book/_ext/genrenet_params.py``).
 
+:func:`show_figure` and :func:`show_audio` show a figure (a PNG carrying its alt text)
+or a synthesised sound on a book page, optionally glued for a chapter to place.
+
 Used by every notebook in ``notebooks/`` and the book page "Run it on your own
 music" (``book/own_music.md``).
 """
@@ -50,6 +53,8 @@ __all__ = [
     "notebook_parameters",
     "parameter_table",
     "update_parameter_tables",
+    "show_figure",
+    "show_audio",
 ]
 
 
@@ -441,3 +446,93 @@ def update_parameter_tables(path: str | Path, *, root: str | Path | None = None,
 
         atomic_write_text(path, new)
     return new == text
+
+
+# --------------------------------------------------------------------------- figures and sound for the pages
+
+
+def _glue_metadata(key: str | None, alt: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"genrenet": {"alt": alt}}
+    if key is not None:
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+            raise ParameterError(f"key must be letters, digits, '_' or '-', got {key!r}")
+        meta["scrapbook"] = {"name": key, "mime_prefix": ""}  # what myst_nb.glue writes
+    return meta
+
+
+def _check_alt(alt: Any) -> str:
+    if not isinstance(alt, str) or len(alt.strip()) < 10:
+        raise ParameterError(f"alt must describe the figure in words (at least 10 characters), got {alt!r}")
+    return alt.strip()
+
+
+def show_figure(fig: Any, *, alt: str, key: str | None = None, dpi: int = 100) -> bytes:
+    """Show a matplotlib figure in a notebook as a PNG that carries its alt text.
+
+    The book puts ``alt`` on the image of the executed page (book/_ext/genrenet_booktools.py);
+    with ``key``, a markdown page can also place the figure with
+    ``{glued-figure} <run id>:<key>`` (myst-nb's glue format). The figure is closed.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    alt : str, keyword-only
+        What the figure shows, in words, for readers who cannot see it.
+    key : str, optional, keyword-only
+        Glue key (letters, digits, ``_``, ``-``).
+    dpi : int, keyword-only
+        Resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG (deterministic for the same figure and matplotlib version).
+    """
+    import base64
+    import io
+
+    from IPython.display import display
+
+    alt = _check_alt(alt)
+    meta = _glue_metadata(key, alt)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    png = buf.getvalue()
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # a Figure made without pyplot is not registered there
+        pass
+    display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}, raw=True, metadata=meta)
+    return png
+
+
+def show_audio(y: Any, sr: int, *, title: str, key: str | None = None) -> None:
+    """Show a sound in a notebook as an audio player (16-bit WAV embedded in the page).
+
+    With ``key``, a markdown page can place the player with ``{glued-audio} <run id>:<key>``.
+    Only for synthesised sound: the book never embeds audio made from real recordings.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono samples in [-1, 1].
+    sr : int
+        Sample rate in Hz.
+    title : str, keyword-only
+        What the sound is (the player's accessible label).
+    key : str, optional, keyword-only
+        Glue key.
+    """
+    import numpy as np
+    from IPython.core.formatters import format_display_data
+    from IPython.display import Audio, display
+
+    title = _check_alt(title)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
+        raise ParameterError(f"y must be a finite, non-empty mono signal, got shape {y.shape}")
+    bundle, _ = format_display_data(Audio(np.clip(y, -1.0, 1.0), rate=int(sr), normalize=False))
+    bundle["text/plain"] = title
+    display(bundle, raw=True, metadata=_glue_metadata(key, title))

@@ -587,7 +587,7 @@ def test_ensure_mathjax_explains_missing_or_failing_npm(tmp_path, monkeypatch):
     from genrenet.errors import GenrenetError
 
     (tmp_path / "package.json").write_text('{"dependencies": {"mathjax": "3.2.2"}}')
-    monkeypatch.setattr(book.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(GenrenetError, match="npm is not on PATH"):
         book.ensure_mathjax(tmp_path)
     fake = tmp_path / "npm"
@@ -605,10 +605,10 @@ def test_root_redirect_page_gets_title_and_icon(tmp_path):
     (tmp_path / "_static").mkdir()
     (tmp_path / "_static" / "favicon.svg").write_text("<svg/>")
     (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />\n')
-    book._complete_redirect(tmp_path)
+    book.site._complete_redirect(tmp_path)
     page = (tmp_path / "index.html").read_text()
     assert '<link rel="icon" href="_static/favicon.svg">' in page
     assert 'url=book/intro.html' in page and "<title>" in page
     before = page
-    book._complete_redirect(tmp_path)  # a real page is left alone
+    book.site._complete_redirect(tmp_path)  # a real page is left alone
     assert (tmp_path / "index.html").read_text() == before

@@ -14,7 +14,7 @@ What this extension adds to Jupyter Book, and why:
   ``{glued-audio}`` place an output that a notebook stored with
   :func:`genrenet.book.glue_figure` / :func:`genrenet.book.glue_audio` in a markdown page
   (the theory chapters use the run ``theory_figures``), with its alt text.
-* **Alt text on notebook figures.** Figures shown with :func:`genrenet.book.show_figure`
+* **Alt text on notebook figures.** Figures shown with :func:`genrenet.notebook.show_figure`
   carry their alt text in the output metadata; this extension puts it on the image.
 * **One citation style.** The bibliography labels each work "Tzanetakis and Cook, 2002" (sorted by
   author and year; "2022a", "2022b" for two works of one author and year), and every citation uses

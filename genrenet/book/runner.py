@@ -1,16 +1,10 @@
-"""The thesis book: run every experiment notebook with papermill, then build the site.
+"""The book's experiment runner: plan the runs of ``experiments.yml``, execute them with papermill.
 
 Every number and figure in the book's results part comes from a notebook in
 ``notebooks/`` executed by :func:`run_experiments` with the parameters listed
 in ``experiments.yml`` (one file, several *profiles*: ``demo`` for the
 synthetic corpus, ``gtzan`` for a real GTZAN directory, ``smoke`` for CI).
-:func:`build_book` then renders the executed notebooks with Jupyter Book
-without executing them a second time, and serves MathJax from a local copy
-so that the site never loads anything from the internet.
-
-Used by every chapter of the book (it is what turns ``notebooks/*.ipynb``
-into the pages of the "Results" part) and by ``make book`` through
-``genrenet book run`` / ``genrenet book build``.
+The site is then built from the executed notebooks by :mod:`genrenet.book.site`.
 
 How a run is skipped
 --------------------
@@ -38,19 +32,21 @@ cleared: if the run is then interrupted, ``book list`` shows it as interrupted a
 the next ``book run`` executes it again. Partial notebooks and kernel connection
 files live in ``<results_dir>/<profile>/.running/`` under the runner's process id;
 those of dead runners are removed when the next run starts.
+
+Used by ``genrenet book run`` / ``genrenet book list`` and by the page
+"Reproducing the book" (``book/reproducing.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +57,9 @@ from genrenet.io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "CONFIG_NAME",
+    "STAMP_KEY",
+    "STAMP_VERSION",
+    "KERNEL_ENV",
     "NotebookError",
     "Run",
     "RunOutcome",
@@ -73,15 +72,6 @@ __all__ = [
     "read_stamp",
     "clean_running",
     "run_experiments",
-    "toc_files",
-    "check_executed",
-    "ensure_mathjax",
-    "build_book",
-    "copy_sources",
-    "launch_notebook",
-    "write_launchers",
-    "show_figure",
-    "show_audio",
 ]
 
 #: Name of the experiment configuration at the project root.
@@ -92,10 +82,6 @@ STAMP_KEY = "genrenet"
 STAMP_VERSION = 2
 #: Environment every notebook kernel starts with (no TensorFlow log noise on the pages).
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
-#: Parts of the MathJax 3 ``es5`` distribution copied next to the built site.
-MATHJAX_FILES = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
-#: Where the MathJax copy lands inside the built HTML (outside ``_static``).
-MATHJAX_DIR = "_mathjax"
 
 _RUN_KEYS = {"id", "notebook", "parameters", "depends_on", "title"}
 _PROFILE_KEYS = {"description", "parameters", "runs", "requires_data_dir"}
@@ -256,8 +242,34 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
         When the file is malformed: unknown keys, duplicate run ids, a profile override
         naming an unknown run, a dependency on a later or unknown run.
     """
-    import yaml
+    path = _config_path(path)
+    raw = _read_yaml(path)
+    root = path.parent.resolve()
+    defaults = raw.get("defaults") or {}
+    _require(isinstance(defaults, dict), path, "'defaults' must be a mapping of parameter names")
+    runs = raw.get("runs") or []
+    seen = _check_runs(runs, path)
+    profiles = raw.get("profiles") or {}
+    _check_profiles(profiles, seen, path)
+    for key in ("cell_timeout", "start_timeout"):
+        val = raw.get(key, 1800 if key == "cell_timeout" else 120)
+        _require(isinstance(val, int) and val > 0, path, f"{key!r} must be a positive integer (seconds)")
+    return ExperimentConfig(
+        path=path.resolve(),
+        root=root,
+        executed_dir=(root / raw.get("executed_dir", "book/_executed")).resolve(),
+        results_dir=(root / raw.get("results_dir", "results")).resolve(),
+        kernel=str(raw.get("kernel", "python3")),
+        cell_timeout=int(raw.get("cell_timeout", 1800)),
+        start_timeout=int(raw.get("start_timeout", 120)),
+        defaults=dict(defaults),
+        profiles=profiles,
+        runs=runs,
+    )
 
+
+def _config_path(path: str | Path | None) -> Path:
+    """The ``experiments.yml`` that ``path`` names (a file, its directory, or found from the cwd)."""
     if path is None:
         path = find_root() / CONFIG_NAME
     path = Path(path)
@@ -265,6 +277,13 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
         path = path / CONFIG_NAME
     if not path.is_file():
         raise DataError(f"experiment configuration {path} does not exist")
+    return path
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """The top-level mapping of the configuration, its keys checked."""
+    import yaml
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -272,12 +291,11 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
     _require(isinstance(raw, dict), path, "top level must be a mapping")
     unknown = set(raw) - _TOP_KEYS
     _require(not unknown, path, f"unknown top-level keys {sorted(unknown)}")
-    root = path.parent.resolve()
+    return raw
 
-    defaults = raw.get("defaults") or {}
-    _require(isinstance(defaults, dict), path, "'defaults' must be a mapping of parameter names")
 
-    runs = raw.get("runs") or []
+def _check_runs(runs: Any, path: Path) -> list[str]:
+    """Check the ``runs`` list; return the run ids in order."""
     _require(isinstance(runs, list) and runs, path, "'runs' must be a non-empty list")
     seen: list[str] = []
     for i, run in enumerate(runs):
@@ -295,8 +313,11 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
         for dep in run.get("depends_on") or []:
             _require(dep in seen, path, f"run {rid!r} depends on {dep!r}, which is not an earlier run")
         seen.append(rid)
+    return seen
 
-    profiles = raw.get("profiles") or {}
+
+def _check_profiles(profiles: Any, run_ids: list[str], path: Path) -> None:
+    """Check the ``profiles`` mapping (an empty profile becomes ``{}`` in place)."""
     _require(isinstance(profiles, dict) and profiles, path, "'profiles' must be a non-empty mapping")
     for name, prof in profiles.items():
         prof = prof or {}
@@ -307,24 +328,8 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
         _require(isinstance(prof.get("parameters") or {}, dict), path,
                  f"profile {name!r}: 'parameters' must be a mapping")
         for rid, over in (prof.get("runs") or {}).items():
-            _require(rid in seen, path, f"profile {name!r} overrides unknown run {rid!r}")
+            _require(rid in run_ids, path, f"profile {name!r} overrides unknown run {rid!r}")
             _require(isinstance(over, dict), path, f"profile {name!r}: override of {rid!r} must be a mapping")
-
-    for key in ("cell_timeout", "start_timeout"):
-        val = raw.get(key, 1800 if key == "cell_timeout" else 120)
-        _require(isinstance(val, int) and val > 0, path, f"{key!r} must be a positive integer (seconds)")
-    return ExperimentConfig(
-        path=path.resolve(),
-        root=root,
-        executed_dir=(root / raw.get("executed_dir", "book/_executed")).resolve(),
-        results_dir=(root / raw.get("results_dir", "results")).resolve(),
-        kernel=str(raw.get("kernel", "python3")),
-        cell_timeout=int(raw.get("cell_timeout", 1800)),
-        start_timeout=int(raw.get("start_timeout", 120)),
-        defaults=dict(defaults),
-        profiles=profiles,
-        runs=runs,
-    )
 
 
 def _declared_parameters(notebook: Path) -> dict[str, Any]:
@@ -393,7 +398,37 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         raise ParameterError(f"unknown profile {profile!r}; {config.path.name} defines "
                              f"{', '.join(sorted(config.profiles))}")
     prof = config.profiles[profile]
-    if prof.get("requires_data_dir"):
+    data_dir = _profile_data_dir(config, profile, data_dir)
+    splits_dir = splits_dir or os.environ.get("SPLITS_DIR") or None
+    if splits_dir is not None:
+        splits_dir = _existing_dirs("splits_dir", splits_dir)
+    if only:
+        unknown = [o for o in only if o not in config.run_ids]
+        if unknown:
+            raise ParameterError(f"--only: unknown run id(s) {unknown}; known: {', '.join(config.run_ids)}")
+    plans: list[Run] = []
+    for spec in config.runs:
+        if only and spec["id"] not in only:
+            continue
+        notebook = (config.root / spec["notebook"]).resolve()
+        if not notebook.is_file():
+            raise DataError(f"run {spec['id']!r}: notebook {notebook} does not exist")
+        plans.append(Run(
+            id=spec["id"],
+            notebook=notebook,
+            output=config.executed_dir / f"{spec['id']}.ipynb",
+            parameters=_run_parameters(config, spec, prof, _declared_parameters(notebook),
+                                       data_dir=data_dir, splits_dir=splits_dir),
+            depends_on=tuple(spec.get("depends_on") or ()),
+            title=str(spec.get("title") or spec["id"]),
+            profile=profile,
+        ))
+    return plans
+
+
+def _profile_data_dir(config: ExperimentConfig, profile: str, data_dir: str | Path | None) -> str | None:
+    """The data directory of a run of ``profile``: required by some profiles, refused by the others."""
+    if config.profiles[profile].get("requires_data_dir"):
         if data_dir is None and os.environ.get("DATA_DIR"):
             data_dir = os.environ["DATA_DIR"]
         if not data_dir:
@@ -403,53 +438,30 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         needing = sorted(p for p, v in config.profiles.items() if v.get("requires_data_dir"))
         raise ParameterError(f"profile {profile!r} takes no data directory (got data_dir={str(data_dir)!r}); "
                              f"profiles that read a data directory: {', '.join(needing) or 'none'}")
-    if data_dir is not None:
-        data_dir = _existing_dirs("data_dir", data_dir)
-    splits_dir = splits_dir or os.environ.get("SPLITS_DIR") or None
-    if splits_dir is not None:
-        splits_dir = _existing_dirs("splits_dir", splits_dir)
-    if only:
-        unknown = [o for o in only if o not in config.run_ids]
-        if unknown:
-            raise ParameterError(f"--only: unknown run id(s) {unknown}; known: {', '.join(config.run_ids)}")
+    return None if data_dir is None else _existing_dirs("data_dir", data_dir)
 
-    defaults = dict(config.defaults)
-    profile_wide = dict(prof.get("parameters") or {})
-    plans: list[Run] = []
-    for spec in config.runs:
-        rid = spec["id"]
-        if only and rid not in only:
-            continue
-        notebook = (config.root / spec["notebook"]).resolve()
-        if not notebook.is_file():
-            raise DataError(f"run {rid!r}: notebook {notebook} does not exist")
-        declared = _declared_parameters(notebook)
-        own = dict(spec.get("parameters") or {})
-        override = dict((prof.get("runs") or {}).get(rid) or {})
-        undeclared = sorted((set(own) | set(override)) - set(declared))
-        if undeclared:
-            raise ParameterError(f"run {rid!r}: notebook {spec['notebook']} does not declare parameter(s) "
-                                 f"{undeclared} in its 'parameters' cell (it declares {sorted(declared)})")
-        params = {k: v for k, v in defaults.items() if k in declared}
-        if "output_dir" in declared:
-            params["output_dir"] = f"outputs/{rid}"
-        params.update(own)
-        params.update({k: v for k, v in profile_wide.items() if k in declared})
-        params.update(override)
-        if data_dir is not None and "data_dir" in declared:
-            params["data_dir"] = data_dir
-        if splits_dir is not None and "splits_dir" in declared:
-            params["splits_dir"] = splits_dir
-        plans.append(Run(
-            id=rid,
-            notebook=notebook,
-            output=config.executed_dir / f"{rid}.ipynb",
-            parameters=dict(sorted(params.items())),
-            depends_on=tuple(spec.get("depends_on") or ()),
-            title=str(spec.get("title") or rid),
-            profile=profile,
-        ))
-    return plans
+
+def _run_parameters(config: ExperimentConfig, spec: dict[str, Any], prof: dict[str, Any],
+                    declared: dict[str, Any], *, data_dir: str | None, splits_dir: str | None) -> dict[str, Any]:
+    """Merge one run's parameters in the order :func:`plan_runs` documents, sorted by name."""
+    rid = spec["id"]
+    own = dict(spec.get("parameters") or {})
+    override = dict((prof.get("runs") or {}).get(rid) or {})
+    undeclared = sorted((set(own) | set(override)) - set(declared))
+    if undeclared:
+        raise ParameterError(f"run {rid!r}: notebook {spec['notebook']} does not declare parameter(s) "
+                             f"{undeclared} in its 'parameters' cell (it declares {sorted(declared)})")
+    params = {k: v for k, v in config.defaults.items() if k in declared}
+    if "output_dir" in declared:
+        params["output_dir"] = f"outputs/{rid}"
+    params.update(own)
+    params.update({k: v for k, v in (prof.get("parameters") or {}).items() if k in declared})
+    params.update(override)
+    if data_dir is not None and "data_dir" in declared:
+        params["data_dir"] = data_dir
+    if splits_dir is not None and "splits_dir" in declared:
+        params["splits_dir"] = splits_dir
+    return dict(sorted(params.items()))
 
 
 def _digest(obj: Any) -> str:
@@ -665,9 +677,6 @@ def clean_running(running: str | Path) -> list[Path]:
 
 def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progress: bool,
              force: bool = False) -> None:
-    import nbformat
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
     from traitlets.config import Config
 
     cwd = config.profile_results_dir(run.profile)
@@ -682,53 +691,79 @@ def _execute(run: Run, config: ExperimentConfig, stamp: dict[str, Any], *, progr
     # the kernel's connection file goes beside it (not to /tmp), so a killed run's can be found and removed
     connection = running / f"kernel-{os.getpid()}-{tmp.name.split('.')[-2]}.json"
     kernel_config = Config({"KernelManager": {"connection_file": str(connection)}})
+    try:
+        with _kernel_env():
+            _papermill(run, config, cwd, tmp, kernel_config, progress=progress)
+            _write_executed(run, tmp, stamp)
+    finally:
+        tmp.unlink(missing_ok=True)
+        connection.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _kernel_env() -> Iterator[None]:
+    """Set :data:`KERNEL_ENV` for the kernels started inside the block; restore the environment after."""
     saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
     os.environ.update(KERNEL_ENV)
     try:
-        try:
-            pm.execute_notebook(
-                str(run.notebook), str(tmp), parameters=run.parameters, kernel_name=config.kernel,
-                cwd=str(cwd), progress_bar=progress, log_output=False,
-                start_timeout=config.start_timeout, execution_timeout=config.cell_timeout,
-                config=kernel_config,
-            )
-        except PapermillExecutionError as exc:
-            nb = None
-            try:
-                nb = nbformat.read(tmp, as_version=4)
-            except Exception:
-                pass
-            index, source = _failed_cell(nb, exc)
-            failed = cwd / "failed" / f"{run.id}.ipynb"
-            failed.parent.mkdir(exist_ok=True)
-            os.replace(tmp, failed)
-            raise NotebookError(run.id, run.notebook, cell_index=index, exec_count=exc.exec_count,
-                                ename=exc.ename, evalue=exc.evalue, source=source,
-                                failed_copy=failed) from None
-        except GenrenetError:
-            raise
-        except Exception as exc:  # kernel died, timeout, missing kernel...
-            raise NotebookError(run.id, run.notebook, cell_index=None, exec_count=None,
-                                ename=type(exc).__name__, evalue=str(exc).strip().splitlines()[-1]
-                                if str(exc).strip() else repr(exc)) from exc
-        nb = nbformat.read(tmp, as_version=4)
-        nb.metadata[STAMP_KEY] = {"stamp": stamp}
-        for cell in nb.cells:  # the provenance box lists the injected values
-            tags = cell.metadata.get("tags", [])
-            if "injected-parameters" in tags and "remove-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "remove-cell"]
-        first_md = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
-        nb.cells.insert(first_md, _provenance_cell(run, stamp))
-        atomic_write_text(run.output, nbformat.writes(nb))
-        _make_readable(run.output)
+        yield
     finally:
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        tmp.unlink(missing_ok=True)
-        connection.unlink(missing_ok=True)
+
+
+def _papermill(run: Run, config: ExperimentConfig, cwd: Path, tmp: Path, kernel_config: Any, *,
+               progress: bool) -> None:
+    """Execute ``run`` into ``tmp``; on failure keep the partial notebook and raise :class:`NotebookError`."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        pm.execute_notebook(
+            str(run.notebook), str(tmp), parameters=run.parameters, kernel_name=config.kernel,
+            cwd=str(cwd), progress_bar=progress, log_output=False,
+            start_timeout=config.start_timeout, execution_timeout=config.cell_timeout,
+            config=kernel_config,
+        )
+    except PapermillExecutionError as exc:
+        nb = None
+        try:
+            nb = nbformat.read(tmp, as_version=4)
+        except Exception:
+            pass
+        index, source = _failed_cell(nb, exc)
+        failed = cwd / "failed" / f"{run.id}.ipynb"
+        failed.parent.mkdir(exist_ok=True)
+        os.replace(tmp, failed)
+        raise NotebookError(run.id, run.notebook, cell_index=index, exec_count=exc.exec_count,
+                            ename=exc.ename, evalue=exc.evalue, source=source,
+                            failed_copy=failed) from None
+    except GenrenetError:
+        raise
+    except Exception as exc:  # kernel died, timeout, missing kernel...
+        raise NotebookError(run.id, run.notebook, cell_index=None, exec_count=None,
+                            ename=type(exc).__name__, evalue=str(exc).strip().splitlines()[-1]
+                            if str(exc).strip() else repr(exc)) from exc
+
+
+def _write_executed(run: Run, tmp: Path, stamp: dict[str, Any]) -> None:
+    """Stamp the executed notebook, add its provenance box and write it (atomically) where the book reads it."""
+    import nbformat
+
+    nb = nbformat.read(tmp, as_version=4)
+    nb.metadata[STAMP_KEY] = {"stamp": stamp}
+    for cell in nb.cells:  # the provenance box lists the injected values
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    first_md = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    nb.cells.insert(first_md, _provenance_cell(run, stamp))
+    atomic_write_text(run.output, nbformat.writes(nb))
+    _make_readable(run.output)
 
 
 def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
@@ -834,394 +869,3 @@ def run_experiments(config: ExperimentConfig | str | Path | None = None, *, prof
                       "digest": o.digest, "output": str(o.run.output)} for o in outcomes],
         })
     return outcomes
-
-
-# --------------------------------------------------------------------------- build
-
-
-def toc_files(root: str | Path) -> list[str]:
-    """Every ``file:`` entry of ``_toc.yml`` under ``root`` (paths without extension, in order)."""
-    import yaml
-
-    toc_path = Path(root) / "_toc.yml"
-    if not toc_path.is_file():
-        raise DataError(f"{toc_path} does not exist")
-    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
-    files: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    files.append(node[key])
-            for value in node.values():
-                if isinstance(value, (list, dict)):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return files
-
-
-def check_executed(config: ExperimentConfig) -> list[Path]:
-    """Check that every run has an executed notebook the TOC renders; return their paths.
-
-    Raises
-    ------
-    DataError
-        A run has not been executed yet, or the TOC and ``experiments.yml`` disagree.
-    """
-    rel = config.executed_dir.relative_to(config.root).as_posix()
-    in_toc = {f.rsplit("/", 1)[-1] for f in toc_files(config.root) if f.startswith(rel + "/")}
-    ids = set(config.run_ids)
-    if in_toc != ids:
-        raise DataError(f"_toc.yml and {config.path.name} disagree: runs not in the TOC "
-                        f"{sorted(ids - in_toc)}, TOC pages without a run {sorted(in_toc - ids)}")
-    missing = [rid for rid in config.run_ids if read_stamp(config.executed_dir / f"{rid}.ipynb") is None]
-    if missing:
-        raise DataError(f"not executed yet: {', '.join(missing)}; run `genrenet book run --profile demo` "
-                        "(or `make book`) before building")
-    return [config.executed_dir / f"{rid}.ipynb" for rid in config.run_ids]
-
-
-def ensure_mathjax(root: str | Path, *, npm: str | None = None) -> Path:
-    """Return the local MathJax 3 ``es5`` directory, installing it with ``npm ci`` if missing.
-
-    The version is pinned by ``package.json`` / ``package-lock.json`` at ``root``.
-
-    Raises
-    ------
-    GenrenetError
-        When MathJax is missing and npm is unavailable or fails.
-    """
-    root = Path(root)
-    es5 = root / "node_modules" / "mathjax" / "es5"
-    if (es5 / "tex-chtml.js").is_file():
-        return es5
-    npm = npm or shutil.which("npm")
-    if npm is None:
-        raise GenrenetError(f"MathJax is not installed in {root / 'node_modules'} and npm is not on PATH; "
-                            "install Node.js/npm (apt-get install npm) so the book can serve math offline")
-    cmd = [npm, "ci", "--no-audit", "--no-fund"] if (root / "package-lock.json").exists() else \
-        [npm, "install", "--no-audit", "--no-fund"]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0 or not (es5 / "tex-chtml.js").is_file():
-        raise GenrenetError(f"`{' '.join(cmd)}` in {root} failed (exit {proc.returncode}): "
-                            f"{proc.stderr.strip()[-500:]}")
-    return es5
-
-
-def _copy_mathjax(es5: Path, html: Path) -> Path:
-    dest = html / MATHJAX_DIR
-    if dest.exists():
-        shutil.rmtree(dest)
-    for rel in MATHJAX_FILES:
-        src = es5 / rel
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target)
-        else:
-            shutil.copy2(src, target)
-    return dest
-
-
-def build_book(root: str | Path | None = None, *, output: str | Path | None = None,
-               warningiserror: bool = True, check: bool = True, quiet: bool = False) -> Path:
-    """Render the book with Jupyter Book (no execution) and install the offline MathJax copy.
-
-    Parameters
-    ----------
-    root : str or Path, optional
-        Project root (holding ``_config.yml``, ``_toc.yml`` and ``experiments.yml``).
-    output : str or Path, optional, keyword-only
-        Parent of the ``_build`` directory (default: ``root``).
-    warningiserror : bool, keyword-only
-        Fail on any Sphinx warning (default ``True``).
-    check : bool, keyword-only
-        First check that every experiment has been executed (:func:`check_executed`).
-    quiet : bool, keyword-only
-        Capture Jupyter Book's output (shown only on failure).
-
-    Returns
-    -------
-    Path
-        The ``_build/html`` directory.
-    """
-    root = find_root(root) if root is None else Path(root).resolve()
-    config = load_config(root)
-    if check:
-        check_executed(config)
-    es5 = ensure_mathjax(root)
-    # jupyter_book.cli.main has no __main__ guard: call its click entry point explicitly
-    cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-           "build", str(root), "--builder", "html"]
-    if output is not None:
-        cmd += ["--path-output", str(Path(output).resolve())]
-    if warningiserror:
-        cmd += ["--warningiserror", "--keep-going"]
-    env = {**os.environ, **KERNEL_ENV}
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=quiet, text=True)
-    if proc.returncode != 0:
-        detail = ""
-        if quiet:
-            lines = (proc.stdout + proc.stderr).strip().splitlines()
-            # the warnings that failed the build first (they scroll away among "copying images"), then the end
-            problems = [line for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
-            detail = "\n" + "\n".join(problems[:40] + ["..."] + lines[-15:])
-        raise GenrenetError(f"jupyter-book build of {root} failed (exit {proc.returncode}){detail}")
-    html = Path(output).resolve() / "_build" / "html" if output is not None else root / "_build" / "html"
-    if not (html / "index.html").is_file():
-        raise GenrenetError(f"jupyter-book build of {root} reported success but wrote no {html / 'index.html'}")
-    _copy_mathjax(es5, html)
-    _complete_redirect(html)
-    return html
-
-
-def _complete_redirect(html: Path) -> None:
-    """Make the root ``index.html`` that Jupyter Book writes as a bare redirect a valid page.
-
-    It holds a single ``<meta http-equiv="Refresh">``; browsers then ask for ``/favicon.ico``
-    (a 404 in the console) and show no title. Give it a title, the book's icon and a link.
-    """
-    index = html / "index.html"
-    text = index.read_text(encoding="utf-8")
-    match = re.fullmatch(r'\s*<meta http-equiv="Refresh" content="0; url=([^"]+)" />\s*', text)
-    if not match:
-        return
-    target = match.group(1)
-    icons = sorted((html / "_static").glob("favicon.*"))
-    icon = f'<link rel="icon" href="_static/{icons[0].name}">' if icons else ""
-    atomic_write_text(index, (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Refresh" content="0; url={target}">\n{icon}\n'
-        "<title>genrenet book</title></head>\n"
-        f'<body><p><a href="{target}">Open the book</a></p></body></html>\n'))
-    _make_readable(index)
-
-
-def copy_sources(root: str | Path, dest: str | Path) -> Path:
-    """Copy what the book needs (config, chapters, notebooks, bibliography, docs pictures) to ``dest``.
-
-    Used to build the book somewhere else than the working tree (tests, CI) without
-    touching ``book/_executed`` or ``_build`` of the checkout. ``node_modules`` is
-    linked, not copied.
-    """
-    root, dest = Path(root), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_NAME, "_config.yml", "_toc.yml", "package.json", "package-lock.json"):
-        if (root / name).exists():
-            shutil.copy2(root / name, dest / name)
-    ignore = shutil.ignore_patterns("_executed", "_launch", ".ipynb_checkpoints", "__pycache__")
-    for name in ("book", "notebooks", "docs"):  # docs/: pictures the chapters show
-        if (root / name).is_dir():
-            shutil.copytree(root / name, dest / name, ignore=ignore, dirs_exist_ok=True)
-    if (root / "node_modules").is_dir() and not (dest / "node_modules").exists():
-        (dest / "node_modules").symlink_to((root / "node_modules").resolve(), target_is_directory=True)
-    return dest
-
-
-# --------------------------------------------------------------------------- launch notebooks
-
-
-#: Where :func:`write_launchers` puts the launch notebooks (relative to the project root).
-LAUNCH_DIR = "book/_launch"
-
-
-def _launch_note(run: Run, *, data_dir_dropped: bool) -> Any:
-    import nbformat
-
-    text = (f"**Run `{run.id}` of the book, profile `{run.profile}`.** This copy of "
-            f"`notebooks/{run.notebook.name}` carries the parameters that `genrenet book run --profile "
-            f"{run.profile}` gave it (the cell tagged `injected-parameters`, after the notebook's own "
-            "parameters cell). Run it top to bottom to reproduce the page; change a value to try another "
-            "setting.")
-    if data_dir_dropped:
-        text += (" The book read a data directory that is not here, so `data_dir` is `None`: set it to your "
-                 "copy of the data before running (without it the notebook stops with an error naming "
-                 "`data_dir`, or falls back to the SYNTHETIC demo corpus and says so).")
-    cell = nbformat.v4.new_markdown_cell(text)
-    cell.id = "genrenet-launch"
-    cell.metadata["tags"] = ["genrenet-launch"]
-    return cell
-
-
-def launch_notebook(run: Run, *, data_dir_dropped: bool = False) -> Any:
-    """The source notebook of ``run`` with the run's parameters injected, not executed.
-
-    Parameters
-    ----------
-    run : Run
-        A planned run (:func:`plan_runs`).
-    data_dir_dropped : bool, keyword-only
-        The run's ``data_dir`` was replaced by ``None`` (a launch elsewhere has no data).
-
-    Returns
-    -------
-    nbformat.NotebookNode
-        Deterministic: the same run gives byte-identical JSON.
-    """
-    import nbformat
-    from papermill.parameterize import parameterize_notebook
-
-    nb = nbformat.read(run.notebook, as_version=4)
-    nb.metadata["papermill"] = {}
-    added_tags = [cell for cell in nb.cells if "tags" not in cell.metadata]
-    for cell in added_tags:  # papermill reads cell.metadata.tags of every cell
-        cell.metadata["tags"] = []
-    nb = parameterize_notebook(nb, dict(run.parameters), comment=f"Parameters of run {run.id!r}, "
-                               f"profile {run.profile!r} (experiments.yml)")
-    for cell in nb.cells:
-        if "injected-parameters" in cell.metadata.get("tags", []):
-            cell.id = "injected-parameters"  # nbformat would draw a random id
-    for cell in added_tags:
-        if not cell.metadata["tags"]:
-            del cell.metadata["tags"]
-    nb.cells.insert(0, _launch_note(run, data_dir_dropped=data_dir_dropped))
-    return nb
-
-
-def write_launchers(config: ExperimentConfig | str | Path | None = None, *, dest: str | Path | None = None,
-                    profiles: Sequence[str] | None = None) -> list[Path]:
-    """Write ``<dest>/<profile>/<run id>.ipynb`` for every run: what a page's launch button opens.
-
-    Each is the run's source notebook with that run's parameters injected by papermill, not
-    executed (:func:`launch_notebook`). Binder's ``postBuild`` calls this (``genrenet book
-    launchers``), so the launch button of a book page opens the notebook of the run the page
-    shows, with the parameters it was run with. For profiles that read a data directory,
-    ``data_dir`` is set to ``None`` (the data is not where the launcher runs) and the notebook's
-    first cell asks the reader to set it.
-
-    Parameters
-    ----------
-    config : ExperimentConfig or path, optional
-        The configuration (default: ``experiments.yml`` found from the current directory).
-    dest : str or Path, optional, keyword-only
-        Target directory (default ``<root>/book/_launch``).
-    profiles : sequence of str, optional, keyword-only
-        Profiles to write (default: all).
-
-    Returns
-    -------
-    list of Path
-        The notebooks written, plus ``index.json`` listing them.
-    """
-    import nbformat
-
-    if not isinstance(config, ExperimentConfig):
-        config = load_config(config)
-    dest = Path(dest) if dest is not None else config.root / LAUNCH_DIR
-    chosen = list(profiles) if profiles is not None else sorted(config.profiles)
-    written: list[Path] = []
-    index: dict[str, Any] = {"profiles": chosen, "runs": {}}
-    with tempfile.TemporaryDirectory() as placeholder:
-        for profile in chosen:
-            needs_data = bool((config.profiles.get(profile) or {}).get("requires_data_dir"))
-            runs = plan_runs(config, profile=profile, data_dir=placeholder if needs_data else None)
-            for run in runs:
-                dropped = needs_data and "data_dir" in run.parameters
-                if dropped:
-                    run = Run(id=run.id, notebook=run.notebook, output=run.output,
-                              parameters={**run.parameters, "data_dir": None}, depends_on=run.depends_on,
-                              title=run.title, profile=run.profile)
-                path = dest / profile / f"{run.id}.ipynb"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(path, nbformat.writes(launch_notebook(run, data_dir_dropped=dropped)))
-                _make_readable(path)
-                written.append(path)
-                index["runs"].setdefault(profile, {})[run.id] = f"notebooks/{run.notebook.name}"
-    atomic_write_json(dest / "index.json", index)
-    written.append(dest / "index.json")
-    return written
-
-
-# --------------------------------------------------------------------------- figures and sound for the pages
-
-
-def _glue_metadata(key: str | None, alt: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"genrenet": {"alt": alt}}
-    if key is not None:
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
-            raise ParameterError(f"key must be letters, digits, '_' or '-', got {key!r}")
-        meta["scrapbook"] = {"name": key, "mime_prefix": ""}  # what myst_nb.glue writes
-    return meta
-
-
-def _check_alt(alt: Any) -> str:
-    if not isinstance(alt, str) or len(alt.strip()) < 10:
-        raise ParameterError(f"alt must describe the figure in words (at least 10 characters), got {alt!r}")
-    return alt.strip()
-
-
-def show_figure(fig: Any, *, alt: str, key: str | None = None, dpi: int = 100) -> bytes:
-    """Show a matplotlib figure in a notebook as a PNG that carries its alt text.
-
-    The book puts ``alt`` on the image of the executed page (book/_ext/genrenet_booktools.py);
-    with ``key``, a markdown page can also place the figure with
-    ``{glued-figure} <run id>:<key>`` (myst-nb's glue format). The figure is closed.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    alt : str, keyword-only
-        What the figure shows, in words, for readers who cannot see it.
-    key : str, optional, keyword-only
-        Glue key (letters, digits, ``_``, ``-``).
-    dpi : int, keyword-only
-        Resolution of the PNG.
-
-    Returns
-    -------
-    bytes
-        The PNG (deterministic for the same figure and matplotlib version).
-    """
-    import base64
-    import io
-
-    from IPython.display import display
-
-    alt = _check_alt(alt)
-    meta = _glue_metadata(key, alt)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    png = buf.getvalue()
-    try:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    except Exception:  # a Figure made without pyplot is not registered there
-        pass
-    display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}, raw=True, metadata=meta)
-    return png
-
-
-def show_audio(y: Any, sr: int, *, title: str, key: str | None = None) -> None:
-    """Show a sound in a notebook as an audio player (16-bit WAV embedded in the page).
-
-    With ``key``, a markdown page can place the player with ``{glued-audio} <run id>:<key>``.
-    Only for synthesised sound: the book never embeds audio made from real recordings.
-
-    Parameters
-    ----------
-    y : array_like
-        Mono samples in [-1, 1].
-    sr : int
-        Sample rate in Hz.
-    title : str, keyword-only
-        What the sound is (the player's accessible label).
-    key : str, optional, keyword-only
-        Glue key.
-    """
-    import numpy as np
-    from IPython.core.formatters import format_display_data
-    from IPython.display import Audio, display
-
-    title = _check_alt(title)
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1 or y.size == 0 or not np.isfinite(y).all():
-        raise ParameterError(f"y must be a finite, non-empty mono signal, got shape {y.shape}")
-    bundle, _ = format_display_data(Audio(np.clip(y, -1.0, 1.0), rate=int(sr), normalize=False))
-    bundle["text/plain"] = title
-    display(bundle, raw=True, metadata=_glue_metadata(key, title))

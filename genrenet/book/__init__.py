@@ -1,0 +1,86 @@
+"""The thesis book: run every experiment notebook with papermill, then build the site.
+
+Two modules, one per step of ``make book``:
+
+* :mod:`genrenet.book.runner` (``genrenet book run`` / ``genrenet book list``): reads
+  ``experiments.yml`` (one file, several *profiles*: ``demo`` for the synthetic corpus,
+  ``gtzan`` for a real GTZAN directory, ``smoke`` for CI), plans each profile's runs and
+  executes the notebooks of ``notebooks/`` with papermill into ``book/_executed/``,
+  skipping runs whose notebook, parameters, data and version are unchanged.
+* :mod:`genrenet.book.site` (``genrenet book build`` / ``genrenet book launchers``):
+  renders the executed notebooks with Jupyter Book without executing them a second
+  time, serves MathJax from a local copy so that the site never loads anything from
+  the internet, and writes the notebooks a page's Binder button opens.
+
+The notebooks show their figures and sounds with :func:`genrenet.notebook.show_figure`
+and :func:`genrenet.notebook.show_audio` (also importable from here).
+
+Used by every chapter of the book (it is what turns ``notebooks/*.ipynb`` into the
+pages of the "Results" part, see ``book/reproducing.md``) and by ``make book``.
+Every public name of both modules is importable from ``genrenet.book``.
+"""
+
+from __future__ import annotations
+
+from genrenet.book.runner import (
+    CONFIG_NAME,
+    KERNEL_ENV,
+    STAMP_KEY,
+    STAMP_VERSION,
+    ExperimentConfig,
+    NotebookError,
+    Run,
+    RunOutcome,
+    clean_running,
+    compute_stamps,
+    find_root,
+    load_config,
+    plan_runs,
+    read_stamp,
+    run_experiments,
+    run_stamp,
+)
+from genrenet.book.site import (
+    LAUNCH_DIR,
+    MATHJAX_DIR,
+    MATHJAX_FILES,
+    build_book,
+    check_executed,
+    copy_sources,
+    ensure_mathjax,
+    launch_notebook,
+    toc_files,
+    write_launchers,
+)
+from genrenet.notebook import show_audio, show_figure
+
+__all__ = [
+    "CONFIG_NAME",
+    "NotebookError",
+    "Run",
+    "RunOutcome",
+    "ExperimentConfig",
+    "find_root",
+    "load_config",
+    "plan_runs",
+    "run_stamp",
+    "compute_stamps",
+    "read_stamp",
+    "clean_running",
+    "run_experiments",
+    "toc_files",
+    "check_executed",
+    "ensure_mathjax",
+    "build_book",
+    "copy_sources",
+    "launch_notebook",
+    "write_launchers",
+    "show_figure",
+    "show_audio",
+    "STAMP_KEY",
+    "STAMP_VERSION",
+    "KERNEL_ENV",
+    "MATHJAX_FILES",
+    "MATHJAX_DIR",
+    "LAUNCH_DIR",
+]
