@@ -201,3 +201,40 @@ def test_the_upload_page_picture_is_the_browser_tests_small_capture():
         assert image.width >= 800
     assert "../docs/upload-page.png" in (ROOT / "book" / "dev_website.md").read_text()
     assert "docs/upload-page.png" in (ROOT / "README.md").read_text()
+
+
+def _library_modules() -> list[str]:
+    """Dotted names of every module and package under genrenet/ (the package itself and __main__ left out)."""
+    names = []
+    for path in sorted((ROOT / "genrenet").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts[-1] != "__main__" and parts != ["genrenet"]:
+            names.append(".".join(parts))
+    return names
+
+
+def test_module_map_names_every_module_exactly_once():
+    """CONTRIBUTING.md's module map is the one map: every module is in it once, itself or through its package."""
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    section = text.split("## Module map", 1)[1].split("\n## ", 1)[0]
+    named: list[str] = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        for entry in re.findall(r"`([^`]+)`", line.split("|")[1]):
+            if entry.endswith(".py"):
+                assert (ROOT / entry).is_file(), f"module map: {entry} does not exist"
+            else:
+                named.append(entry.removesuffix(".<name>"))  # genrenet.commands.<name>: every command
+    modules = _library_modules()
+    assert not sorted({n for n in named if named.count(n) > 1}), "module map: rows named twice"
+    assert not [n for n in named if n not in modules], "module map: rows naming no module"
+    uncovered = [m for m in modules if not any(m == n or m.startswith(n + ".") for n in named)]
+    assert not uncovered, f"module map in CONTRIBUTING.md: add a row for {uncovered}"
+    # the package docstring and the README point to the map instead of copying it
+    import genrenet
+
+    assert "CONTRIBUTING.md" in genrenet.__doc__ and "genrenet.train``" not in genrenet.__doc__
+    assert "see `CONTRIBUTING.md` for the map" in (ROOT / "README.md").read_text(encoding="utf-8")
