@@ -16,8 +16,12 @@ never deep in training.
 (the README section "Run it on your own music"); the book page of the same name
 renders them at build time (``book/_ext/genrenet_params.py``).
 
-:func:`show_figure` and :func:`show_audio` show a figure (a PNG carrying its alt text)
-or a synthesised sound on a book page, optionally glued for a chapter to place.
+The rest of a notebook's plumbing lives here too, so that notebooks only present:
+:func:`quiet` (TensorFlow's log noise kept off the page), :func:`show_dataset` (what a
+reader must know about the data: the SYNTHETIC banner, skipped files, the label results
+carry), :func:`save_and_show` (a figure written as PNG next to the results and shown),
+and :func:`show_figure` / :func:`show_audio` (a figure carrying its alt text, or a
+synthesised sound, optionally glued for a chapter to place).
 
 Used by every notebook in ``notebooks/`` and the book page "Run it on your own
 music" (``book/own_music.md``).
@@ -25,8 +29,10 @@ music" (``book/own_music.md``).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -53,6 +59,9 @@ __all__ = [
     "notebook_parameters",
     "parameter_table",
     "update_parameter_tables",
+    "quiet",
+    "show_dataset",
+    "save_and_show",
     "show_figure",
     "show_audio",
 ]
@@ -158,11 +167,12 @@ def check_genres(genres: Any) -> list[str] | None:
 
 
 def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres: int = 1,
-                  min_tracks: int = 1):
+                  min_tracks: int = 1, demo_fallback: bool = False):
     """Load a registered data set after checking its name, ``data_dir`` and ``genres``.
 
     The notebooks' side of :func:`genrenet.inputs.resolve_dataset` (the path training and
-    the commands take too), without the demo fallback: a missing ``data_dir`` is an error.
+    the commands take too). Without ``demo_fallback`` (the default, and what every notebook
+    uses) a missing ``data_dir`` is an error.
 
     Parameters
     ----------
@@ -176,6 +186,9 @@ def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres
         Fewest genres the notebook can work with.
     min_tracks : int, keyword-only
         Fewest tracks every genre needs.
+    demo_fallback : bool, keyword-only
+        Use the SYNTHETIC demo corpus (with a warning) when ``data_dir`` is missing or does
+        not exist, instead of failing; the data set's ``label`` then says so.
 
     Returns
     -------
@@ -187,8 +200,9 @@ def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres
 
     check_choice("dataset", dataset, available_datasets())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # skipped files are reported by skipped_note
-        return resolve_dataset(dataset, data_dir=data_dir, genres=genres, demo_fallback=False,
+        # skipped files are reported by skipped_note; the demo fallback's warning is shown
+        warnings.filterwarnings("ignore", message=r"(?!.*\(demo_fallback=True\))", category=UserWarning)
+        return resolve_dataset(dataset, data_dir=data_dir, genres=genres, demo_fallback=demo_fallback,
                                min_genres=min_genres, min_tracks=min_tracks)
 
 
@@ -448,6 +462,110 @@ def update_parameter_tables(path: str | Path, *, root: str | Path | None = None,
     return new == text
 
 
+# --------------------------------------------------------------------------- what every notebook does
+
+
+def quiet(*, modules: Sequence[str] = ()) -> contextlib.AbstractContextManager:
+    """Keep TensorFlow's log noise off the page; call it once, before anything imports TensorFlow.
+
+    Raises TensorFlow's C++ log level to 3 when TensorFlow is not imported yet (it reads the
+    level once), imports TensorFlow and Keras (through :mod:`genrenet._tf`) and each of
+    ``modules`` (e.g. ``"keras_tuner"``) with their native start-up lines hidden, and hides
+    tqdm's "IProgress not found" warning.
+
+    Parameters
+    ----------
+    modules : sequence of str, keyword-only
+        More modules to import silently.
+
+    Returns
+    -------
+    context manager
+        Hides native stderr lines inside a ``with`` block (a model's first run prints
+        some): ``with quiet(): predictor = Predictor(...)``.
+    """
+    import importlib
+    import os
+    import sys
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also hides tf.data's harmless error-level notices
+    from genrenet._tf import quiet_native_stderr
+
+    with quiet_native_stderr():
+        for name in modules:
+            importlib.import_module(name)
+    return quiet_native_stderr()
+
+
+def show_dataset(ds: Any, *, synthetic_note: str | None = None) -> str:
+    """Show what a reader must know about a notebook's data set; return the label its results carry.
+
+    Displays ``synthetic_note`` (default: :func:`genrenet.datasets.synthetic_notice` in bold)
+    when ``ds`` is the SYNTHETIC demo corpus, then :func:`skipped_note` when files were skipped.
+
+    Parameters
+    ----------
+    ds : genrenet.datasets.Dataset
+        The data set a check returned (:func:`check_dataset`).
+    synthetic_note : str, optional, keyword-only
+        Markdown saying what the synthetic data means for this notebook's numbers.
+
+    Returns
+    -------
+    str
+        ``ds.label``: ``"demo (SYNTHETIC demo corpus)"`` or just the data set's name.
+    """
+    from IPython.display import Markdown, display
+
+    if ds.synthetic:
+        if synthetic_note is None:
+            from genrenet.datasets import synthetic_notice
+
+            synthetic_note = f"**{synthetic_notice()}**"
+        display(Markdown(synthetic_note))
+    if ds.skipped:
+        display(Markdown(skipped_note(ds)))
+    return ds.label
+
+
+def _close(fig: Any) -> None:
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # a Figure made without pyplot is not registered there
+        pass
+
+
+def save_and_show(fig: Any, path: str | Path, *, dpi: int = 100, tight: bool = False) -> Path:
+    """Write a matplotlib figure as PNG next to a notebook's results, close it, and show the file.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+        The PNG to write (its directory must exist).
+    dpi : int, keyword-only
+        Resolution.
+    tight : bool, keyword-only
+        Crop the white border (``bbox_inches="tight"``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from IPython.display import Image, display
+
+    path = Path(path)
+    fig.savefig(path, dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    _close(fig)
+    display(Image(filename=str(path)))
+    return path
+
+
 # --------------------------------------------------------------------------- figures and sound for the pages
 
 
@@ -498,12 +616,7 @@ def show_figure(fig: Any, *, alt: str, key: str | None = None, dpi: int = 100) -
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     png = buf.getvalue()
-    try:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    except Exception:  # a Figure made without pyplot is not registered there
-        pass
+    _close(fig)
     display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}, raw=True, metadata=meta)
     return png
 

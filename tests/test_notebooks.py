@@ -304,6 +304,59 @@ def test_book_page_renders_the_tables_from_the_notebooks():
     assert ["tuner", "str", '"random"', _help("tuning.ipynb", "tuner")] in rows
 
 
+# --------------------------------------------------------------------------- the notebooks' helpers
+
+
+def test_save_and_show_writes_the_png_closes_the_figure_and_shows_the_file(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from genrenet.notebook import save_and_show
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_and_show(fig, tmp_path / "line.png", dpi=50, tight=True)
+    assert path.read_bytes().startswith(b"\x89PNG") and not plt.fignum_exists(fig.number)
+    assert len(shown) == 1 and shown[0].data == path.read_bytes()
+
+
+def test_show_dataset_marks_synthetic_data_and_skipped_files(tmp_path, monkeypatch):
+    import IPython.display
+
+    from genrenet.datasets import SYNTHETIC_LABEL, synthetic_notice
+    from genrenet.notebook import show_dataset
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(o.data for o in objs))
+
+    class Fake:
+        def __init__(self, synthetic, skipped):
+            self.synthetic, self.skipped, self.root, self.name = synthetic, skipped, tmp_path, "demo"
+            self.label = f"demo ({SYNTHETIC_LABEL})" if synthetic else "demo"
+
+    assert show_dataset(Fake(True, [])) == f"demo ({SYNTHETIC_LABEL})" and shown == [f"**{synthetic_notice()}**"]
+    shown.clear()
+    assert show_dataset(Fake(True, [tmp_path / "a.wav"]), synthetic_note="fake data") == f"demo ({SYNTHETIC_LABEL})"
+    assert shown[0] == "fake data" and "1 file(s) skipped" in shown[1] and "a.wav" in shown[1]
+    shown.clear()
+    assert show_dataset(Fake(False, [])) == "demo" and shown == []
+
+
+def test_check_dataset_falls_back_to_the_demo_corpus_only_when_asked(tmp_path):
+    from genrenet.notebook import check_dataset
+
+    with pytest.raises(ParameterError, match="data_dir"):
+        check_dataset("folder", tmp_path / "absent")
+    with pytest.warns(UserWarning):
+        ds = check_dataset("folder", tmp_path / "absent", demo_fallback=True)
+    assert ds.synthetic and "SYNTHETIC" in ds.label
+
+
 # --------------------------------------------------------------------------- your own folder, every notebook
 
 
