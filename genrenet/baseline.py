@@ -23,6 +23,7 @@ import numpy as np
 
 from genrenet.errors import ParameterError
 from genrenet.evaluate import track_probabilities
+from genrenet.repro import DEFAULT_SEED
 
 __all__ = ["KINDS", "build_baseline", "fit_baseline", "predict_tracks", "score_tracks"]
 
@@ -34,7 +35,7 @@ def build_baseline(
     kind: str = "svm",
     C: float = 10.0,
     class_weight: str | None = "balanced",
-    seed: int = 42,
+    seed: int = DEFAULT_SEED,
     calibration_folds: int = 3,
 ):
     """Return an unfitted baseline pipeline (StandardScaler → classifier).

@@ -66,8 +66,11 @@ THESIS_PICK = ("classical", "country", "metal", "pop")
 THRESHOLDS = (0.65, 0.70, 0.75)
 
 RESULTS_FILE = "selection.json"
-_METRICS = ("balanced_accuracy", "accuracy")
-_LEVELS = ("track", "window")
+#: Scores a subset can be ranked by (``metric=``, ``genrenet select --metric``).
+METRICS = ("balanced_accuracy", "accuracy")
+#: Levels a subset is scored at (``level=``, ``genrenet select --level``).
+LEVELS = ("track", "window")
+_METRICS, _LEVELS = METRICS, LEVELS
 
 
 def genre_subsets(genres: Sequence[str], k: int) -> list[tuple[str, ...]]:
@@ -424,8 +427,10 @@ def _check_options(*, metric: str, level: str, model: str, folds, max_subsets) -
         raise ParameterError(f"metric must be one of {_METRICS}, got {metric!r}")
     if level not in _LEVELS:
         raise ParameterError(f"level must be one of {_LEVELS}, got {level!r}")
-    if model not in ("svm", "logreg"):
-        raise ParameterError(f"model must be 'svm' or 'logreg', got {model!r}")
+    from genrenet.baseline import KINDS
+
+    if model not in KINDS:
+        raise ParameterError(f"model must be one of {KINDS}, got {model!r}")
     if not isinstance(folds, int | np.integer) or isinstance(folds, bool) or folds < 2:
         raise ParameterError(f"folds must be an integer >= 2, got {folds!r}")
     if max_subsets is not None and (not isinstance(max_subsets, int | np.integer) or max_subsets < 0):

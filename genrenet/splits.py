@@ -38,7 +38,11 @@ __all__ = [
     "FAULT_FILTERED_FILES",
     "DEFAULT_SPLITS_URL",
     "PROTOCOLS",
+    "GROUPINGS",
 ]
+
+#: How :func:`grouped_kfold` can group tracks (its ``by`` argument and the ``--by`` options).
+GROUPINGS = ("track", "artist", "block")
 
 #: Human-readable protocol descriptions recorded in every Split.
 PROTOCOLS = {

@@ -879,4 +879,6 @@ def quiet_tensorflow() -> None:
     Notebooks call this first so their outputs show results, not log noise; the silencing
     itself lives in :mod:`genrenet._tf`, which every TensorFlow import goes through.
     """
-    import genrenet._tf  # noqa: F401
+    from genrenet._tf import load
+
+    load()

@@ -54,6 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from genrenet.datasets.base import MANIFEST_NAME
 from genrenet.errors import GenrenetError, ParameterError
 
 __all__ = ["Subscription", "load_subscriptions", "WatchState", "Watcher", "matches"]
@@ -469,7 +470,7 @@ class Watcher:
         from genrenet.sources import soundcloud
 
         self._sc_last = time.monotonic()
-        manifest = self.folder / "manifest.tsv"
+        manifest = self.folder / MANIFEST_NAME
         have = 0
         if manifest.exists():
             rows = soundcloud._read_manifest(manifest).values()

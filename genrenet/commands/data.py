@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from genrenet.commands import dataset_help, split_choices, split_name
+from genrenet.repro import DEFAULT_SEED
+from genrenet.splits import GROUPINGS
+
 
 def _add_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="demo", metavar="NAME",
-                   help="data set: demo, gtzan, folder, soundcloud or manifest (default demo)")
+                   help=dataset_help())
     p.add_argument("--data-dir", default=None, metavar="DIR", help="where the data set lives")
     p.add_argument("--genres", default=None, metavar="G1,G2", help="keep only these genres")
 
@@ -83,11 +87,13 @@ def register(subparsers) -> None:
 
     sp = sub.add_parser("split", help="write a train/val/test split (indices + protocol) as JSON")
     _add_dataset_args(sp)
-    sp.add_argument("--protocol", choices=["stratified", "kfold", "fault_filtered"], default="kfold")
-    sp.add_argument("--by", choices=["track", "artist", "block"], default="block",
+    sp.add_argument("--protocol", type=split_name, choices=split_choices(), default="kfold",
+                    help="split name, as in genrenet train (default kfold; 'fault_filtered' is the old name of "
+                    "fault-filtered)")
+    sp.add_argument("--by", choices=GROUPINGS, default="block",
                     help="grouping for kfold (default block)")
     sp.add_argument("--folds", type=int, default=5, metavar="K", help="folds for kfold (default 5)")
-    sp.add_argument("--seed", type=int, default=42, metavar="S", help="seed (default 42)")
+    sp.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S", help=f"seed (default {DEFAULT_SEED})")
     sp.add_argument("--lists-dir", default=None, metavar="DIR",
                     help="fault-filtered split lists (default: download them)")
     sp.add_argument("--out", required=True, metavar="FILE", help="output JSON")
@@ -159,16 +165,15 @@ def _manifest(args) -> int:
 
 
 def _split(args) -> int:
+    from genrenet.inputs import resolve_split
     from genrenet.io import atomic_write_json
-    from genrenet.splits import fault_filtered_split, grouped_kfold, stratified_split
+    from genrenet.splits import grouped_kfold
 
     ds = _load(args)
-    if args.protocol == "stratified":
-        splits = [stratified_split(ds, seed=args.seed)]
-    elif args.protocol == "kfold":
+    if args.protocol == "kfold":
         splits = grouped_kfold(ds, n_splits=args.folds, by=args.by, seed=args.seed)
     else:
-        splits = [fault_filtered_split(ds, lists_dir=args.lists_dir)]
+        splits = [resolve_split(args.protocol, ds, seed=args.seed, splits_dir=args.lists_dir)]
     atomic_write_json(args.out, {"dataset": ds.name, "content_hash": ds.content_hash(),
                                  "splits": [s.to_dict() for s in splits]})
     for s in splits:

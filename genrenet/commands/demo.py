@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from genrenet.repro import DEFAULT_SEED
+
 
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand to ``subparsers``."""
@@ -21,7 +23,8 @@ def register(subparsers) -> None:
     parser.add_argument("--to", metavar="DIR", default=None,
                         help="target directory (default: $GENRENET_HOME/demo)")
     parser.add_argument("--per-genre", type=int, default=12, metavar="N", help="clips per style (default 12)")
-    parser.add_argument("--seed", type=int, default=42, metavar="S", help="corpus seed (default 42)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
+                        help=f"corpus seed (default {DEFAULT_SEED})")
     parser.add_argument("--duration", type=float, default=10.0, metavar="SEC",
                         help="seconds per clip (default 10)")
     parser.add_argument("--sr", type=int, default=22050, metavar="HZ", help="sample rate (default 22050)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from genrenet.commands import dataset_help
+
 
 def register(subparsers) -> None:
     """Add the ``evaluate`` subcommand."""
@@ -23,7 +25,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--model", required=True, help="bundle directory (e.g. genrenet/pretrained/gtzan10)")
     p.add_argument("--data", required=True, help="folder of labelled audio: <genre>/<file>")
-    p.add_argument("--dataset", default="folder", help="loader for --data (folder, gtzan, ...; default folder)")
+    p.add_argument("--dataset", default="folder", help="loader for --data: " + dataset_help("folder"))
     p.add_argument("--genres", default=None, help="comma-separated genres to keep")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

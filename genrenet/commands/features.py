@@ -12,6 +12,8 @@ import argparse
 import sys
 import warnings
 
+from genrenet.commands import dataset_help, feature_help
+
 
 def register(subparsers) -> None:
     """Add the ``features`` subcommand to ``subparsers``."""
@@ -23,11 +25,11 @@ def register(subparsers) -> None:
         "reported and skipped.",
     )
     parser.add_argument("--dataset", default="demo", metavar="NAME",
-                        help="data set: demo, gtzan, folder, soundcloud or manifest (default demo)")
+                        help=dataset_help())
     parser.add_argument("--data-dir", default=None, metavar="DIR", help="where the data set lives")
     parser.add_argument("--genres", default=None, metavar="G1,G2", help="keep only these genres")
     parser.add_argument("--feature", default="logmel", metavar="PRESET",
-                        help="feature preset: logmel, thesis_image or mfcc_stats (default logmel)")
+                        help=feature_help("logmel"))
     parser.add_argument("--cache-dir", default=None, metavar="DIR", help="feature cache root")
     parser.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable file")

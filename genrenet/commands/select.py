@@ -9,9 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from genrenet.repro import DEFAULT_SEED
+
 
 def register(subparsers) -> None:
     """Add the ``select`` subcommand."""
+    from genrenet.baseline import KINDS
+    from genrenet.commands import dataset_help
+    from genrenet.selection import LEVELS, METRICS
+    from genrenet.splits import GROUPINGS
+
     p = subparsers.add_parser(
         "select",
         help="score every k-genre subset and count the genres of the best subsets (thesis figures 27-29)",
@@ -19,17 +26,17 @@ def register(subparsers) -> None:
         "record each subset's cross-validated score in OUT/selection.json (resumable), and count how often "
         "each genre appears among the subsets above each threshold (OUT/counts.json, OUT/selection.png).",
     )
-    p.add_argument("--dataset", default="demo", help="data set name (demo, gtzan, folder, soundcloud)")
+    p.add_argument("--dataset", default="demo", help=dataset_help())
     p.add_argument("--data-dir", default=None, help="where the data set lives (not needed for demo)")
     p.add_argument("--genres", default=None, help="comma-separated genres to choose from (default all)")
     p.add_argument("--k", type=int, default=4, help="genres per subset (default 4)")
     p.add_argument("--folds", type=int, default=4, help="grouped folds (default 4)")
-    p.add_argument("--by", default="block", choices=("block", "track", "artist"), help="fold grouping")
-    p.add_argument("--model", default="svm", choices=("svm", "logreg"), help="baseline classifier")
-    p.add_argument("--metric", default="balanced_accuracy", choices=("balanced_accuracy", "accuracy"))
-    p.add_argument("--level", default="track", choices=("track", "window"))
+    p.add_argument("--by", default="block", choices=GROUPINGS, help="fold grouping")
+    p.add_argument("--model", default="svm", choices=KINDS, help="baseline classifier")
+    p.add_argument("--metric", default="balanced_accuracy", choices=METRICS)
+    p.add_argument("--level", default="track", choices=LEVELS)
     p.add_argument("--thresholds", default="0.65,0.70,0.75", help="comma-separated score thresholds")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--max-subsets", type=int, default=None, help="stop after this many subsets (resume later)")
     p.add_argument("--out", required=True, help="output directory (reruns resume from it)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -20,23 +20,16 @@ from __future__ import annotations
 
 import argparse
 
+from genrenet.commands import dataset_help, feature_help, model_choices, split_choices
+from genrenet.repro import DEFAULT_SEED
 
-def split_choices() -> list[str]:
-    """The split names :func:`genrenet.train.train` accepts (:data:`genrenet.inputs.SPLITS`), and ``kfold``."""
-    from genrenet.inputs import SPLITS
-
-    return [*SPLITS, "kfold"]
-
-
-def model_choices() -> list[str]:
-    """Every trainable model name, read from the registry (:func:`genrenet.models.model_names`)."""
-    from genrenet.models import model_names
-
-    return model_names()
+__all__ = ["register", "run", "model_choices", "split_choices"]
 
 
 def register(subparsers) -> None:
     """Add the ``train`` subcommand."""
+    from genrenet.splits import GROUPINGS
+
     p = subparsers.add_parser(
         "train",
         help="train a model on a data set and save a bundle",
@@ -46,7 +39,7 @@ def register(subparsers) -> None:
         "track for the median best epoch of the folds (written to OUT/final).",
     )
     p.add_argument("--model", required=True, choices=model_choices())
-    p.add_argument("--dataset", default="demo", help="registered data set name (demo, gtzan, folder, ...)")
+    p.add_argument("--dataset", default="demo", help=dataset_help())
     p.add_argument("--data-dir", default=None, help="directory of the data set (demo may omit it)")
     p.add_argument("--split", default="stratified", choices=split_choices())
     p.add_argument("--splits-dir", default=None,
@@ -54,12 +47,12 @@ def register(subparsers) -> None:
                    "and test_filtered.txt (default: download them, checksummed)")
     p.add_argument("--folds", type=int, default=None,
                    help="cross-validate with this many folds (at least 2; implies --split kfold, whose default is 5)")
-    p.add_argument("--by", default="block", choices=("block", "track", "artist"), help="grouping for kfold")
-    p.add_argument("--feature", default=None, help="feature preset (default: the model's own)")
+    p.add_argument("--by", default="block", choices=GROUPINGS, help="grouping for kfold (default block)")
+    p.add_argument("--feature", default=None, help=feature_help())
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--patience", type=int, default=8, help="early-stopping patience (0 disables it)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--genres", default=None, help="comma-separated genres to keep, e.g. classical,country,metal,pop")
     p.add_argument("--augment", nargs="?", const=True, default=None, metavar="NAMES",
                    help="also train on degraded copies of the training clips (never of validation or test clips): "

@@ -10,14 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from genrenet.commands import dataset_help, feature_help, split_choices, split_name
 from genrenet.errors import DataError, ParameterError
-
-TUNER_CHOICES = ("random", "hyperband", "bayesian")
-MODEL_CHOICES = ("feed_forward", "lenet", "cnn", "lstm", "compact_cnn")
+from genrenet.repro import DEFAULT_SEED
 
 
 def register(subparsers) -> None:
     """Add the ``tune`` subcommand."""
+    from genrenet.splits import GROUPINGS
+    from genrenet.tuning import SEARCH_SPACES, TUNERS
+
     p = subparsers.add_parser(
         "tune",
         help="hyperparameter search with Keras Tuner (random, Hyperband, Bayesian; local or distributed)",
@@ -26,20 +28,23 @@ def register(subparsers) -> None:
         "the same command with KERASTUNER_TUNER_ID=chief and with KERASTUNER_TUNER_ID=tuner0, tuner1, ... "
         "(plus KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT) and a shared --project.",
     )
-    p.add_argument("--model", required=True, choices=MODEL_CHOICES, help="architecture to tune")
+    p.add_argument("--model", required=True, choices=list(SEARCH_SPACES), help="architecture to tune")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", default="demo", help="data set name (demo, gtzan, folder, soundcloud)")
+    src.add_argument("--dataset", default="demo", help=dataset_help())
     src.add_argument("--data", metavar="NPZ", help="tune on arrays from an .npz with X, y (and optional groups)")
     p.add_argument("--data-dir", default=None, help="where the data set lives (not needed for demo)")
     p.add_argument("--genres", default=None, help="comma-separated genres to keep")
-    p.add_argument("--feature", default=None, help="feature preset (default: the model's own)")
-    p.add_argument("--split", default="stratified", choices=("stratified", "block", "fault-filtered"),
-                   help="split whose validation tracks score the trials (default stratified)")
-    p.add_argument("--tuner", default="random", choices=TUNER_CHOICES, help="search algorithm")
+    p.add_argument("--feature", default=None, help=feature_help())
+    p.add_argument("--split", default="stratified", type=split_name, choices=split_choices(),
+                   help="split whose validation tracks score the trials, named as in genrenet train; kfold: "
+                   "the first of --folds grouped folds (default stratified; 'block' is the old name of kfold)")
+    p.add_argument("--folds", type=int, default=5, help="folds of --split kfold (default 5)")
+    p.add_argument("--by", default="block", choices=GROUPINGS, help="grouping of --split kfold (default block)")
+    p.add_argument("--tuner", default="random", choices=TUNERS, help="search algorithm")
     p.add_argument("--trials", type=int, default=10, help="number of trials (Hyperband: a cap)")
     p.add_argument("--epochs", type=int, default=5, help="epochs per trial (Hyperband: the maximum)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--space", default=None, metavar="JSON",
                    help='search-space overrides, e.g. \'{"units": [16, 32], "optimizer": "adam"}\'')
     p.add_argument("--out", required=True, help="directory holding the project directories")
@@ -69,17 +74,17 @@ def _load_npz(path: str):
 
 
 def _featureset(args):
-    """Data set, feature and split of ``--dataset`` through :mod:`genrenet.inputs`; ``block`` is the first grouped fold."""
+    """Data set, feature and split of ``--dataset`` through :mod:`genrenet.inputs`; ``kfold`` is the first grouped fold."""
     from genrenet.cache import featurize
     from genrenet.inputs import resolve_inputs
     from genrenet.splits import grouped_kfold
 
-    split = None if args.split == "block" else args.split
+    split = None if args.split == "kfold" else args.split
     inputs = resolve_inputs(args.model, args.dataset, data_dir=args.data_dir, genres=args.genres,
                             feature=args.feature, split=split, seed=args.seed)
     fs = featurize(inputs.dataset, inputs.feature, progress=not args.quiet)
-    if args.split == "block":
-        return fs, grouped_kfold(inputs.dataset, by="block", seed=args.seed)[0]
+    if args.split == "kfold":
+        return fs, grouped_kfold(inputs.dataset, n_splits=args.folds, by=args.by, seed=args.seed)[0]
     return fs, inputs.split
 
 

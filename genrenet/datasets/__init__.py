@@ -24,6 +24,7 @@ from pathlib import Path
 
 from genrenet.datasets.base import (
     MANIFEST_COLUMNS,
+    MANIFEST_NAME,
     SYNTHETIC_LABEL,
     Dataset,
     SkippedFile,
@@ -39,6 +40,7 @@ __all__ = [
     "Dataset",
     "SkippedFile",
     "MANIFEST_COLUMNS",
+    "MANIFEST_NAME",
     "SYNTHETIC_LABEL",
     "audio_extensions",
     "data_label",
@@ -176,7 +178,7 @@ def _load_soundcloud(root=None, **kw) -> Dataset:
 def _load_manifest(root=None, **kw) -> Dataset:
     path = _need_root("manifest", root)
     if path.is_dir():
-        path = path / "manifest.tsv"
+        path = path / MANIFEST_NAME
     if not path.is_file():
         raise DataError(f"manifest {path} does not exist")
     return Dataset.from_manifest(path, **kw)

@@ -26,7 +26,7 @@ import numpy as np
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_write_text
 
-__all__ = ["Track", "Dataset", "SkippedFile", "MANIFEST_COLUMNS", "SYNTHETIC_LABEL", "audio_extensions",
+__all__ = ["Track", "Dataset", "SkippedFile", "MANIFEST_COLUMNS", "MANIFEST_NAME", "SYNTHETIC_LABEL", "audio_extensions",
            "data_label", "synthetic_notice"]
 
 #: The words that mark everything made from the generated demo corpus: book pages, chart
@@ -36,6 +36,10 @@ SYNTHETIC_LABEL = "SYNTHETIC demo corpus"
 
 #: Columns of a data set manifest written by :meth:`Dataset.write_manifest`.
 MANIFEST_COLUMNS = ("id", "genre", "path", "duration", "artist", "group", "sha256")
+
+#: File name of a data set's manifest inside its directory (``load_dataset("manifest", DIR)``,
+#: the SoundCloud collector's output, the watched folder).
+MANIFEST_NAME = "manifest.tsv"
 
 # Used only when genrenet.audio is not importable (it is the authority on formats).
 _FALLBACK_EXTENSIONS = frozenset({".wav", ".au", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".mp4"})

@@ -47,6 +47,7 @@ import numpy as np
 
 from genrenet import synth
 from genrenet.errors import DataError, ParameterError
+from genrenet.repro import DEFAULT_SEED
 
 __all__ = ["DEMO_GENRES", "DEMO_VERSION", "generate_demo", "render_clip", "demo_files", "style_recipe",
            "recorded_version"]
@@ -437,7 +438,7 @@ def _mix(c: _Clip, parts: list[str], *, guest: tuple[str, str] | None) -> None:
         c.buf += 10 ** (float(c.rng.uniform(-16.0, -8.0)) / 20) * stem.buf
 
 
-def render_clip(genre: str, index: int, *, seed: int = 42, duration: float = 10.0, sr: int = 22050) -> np.ndarray:
+def render_clip(genre: str, index: int, *, seed: int = DEFAULT_SEED, duration: float = 10.0, sr: int = 22050) -> np.ndarray:
     """Synthesise clip number ``index`` of a demo style (deterministic).
 
     Parameters
@@ -534,7 +535,7 @@ def _complete(path: Path, *, n: int, sr: int) -> bool:
 
 
 def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 12, duration: float = 10.0,
-                  sr: int = 22050, seed: int = 42, progress: bool = True) -> Path:
+                  sr: int = 22050, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
     """Write the synthetic demo corpus (GTZAN layout) and return its root.
 
     Parameters

@@ -15,13 +15,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from genrenet.datasets.base import Dataset
+from genrenet.datasets.base import MANIFEST_NAME, Dataset
 from genrenet.errors import DataError
 
 __all__ = ["MANIFEST_NAME", "load_soundcloud"]
-
-#: File name of the collector's manifest inside its output directory.
-MANIFEST_NAME = "manifest.tsv"
 
 
 def load_soundcloud(root: str | Path, *, manifest: str | Path | None = None, name: str = "soundcloud") -> Dataset:

@@ -57,6 +57,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from genrenet.datasets.base import MANIFEST_NAME
 from genrenet.errors import DataError, GenrenetError, ParameterError
 from genrenet.genres import GROUPS, normalize, unify
 from genrenet.io import atomic_path, atomic_write_text, sha256_file
@@ -845,7 +846,7 @@ def collect(
     client = client or SoundCloudClient()
     to = Path(to).expanduser()
     to.mkdir(parents=True, exist_ok=True)
-    manifest = to / "manifest.tsv"
+    manifest = to / MANIFEST_NAME
     # rows whose audio vanished are dropped, so they are fetched again
     rows = {k: r for k, r in _read_manifest(manifest).items()
             if r["status"] != "kept" or (to / r["path"]).is_file()}

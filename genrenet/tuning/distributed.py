@@ -103,8 +103,10 @@ class TuningError(GenrenetError):
 
 
 def _keras_tuner():
-    """Import Keras Tuner after :mod:`genrenet._tf` has set TensorFlow's environment."""
-    import genrenet._tf  # noqa: F401
+    """Import Keras Tuner after :mod:`genrenet._tf` has set TensorFlow's environment and loaded it."""
+    from genrenet._tf import load
+
+    load()
 
     return importlib.import_module("keras_tuner")
 
