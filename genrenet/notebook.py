@@ -484,19 +484,11 @@ def quiet(*, modules: Sequence[str] = ()) -> contextlib.AbstractContextManager:
         Hides native stderr lines inside a ``with`` block (a model's first run prints
         some): ``with quiet(): predictor = Predictor(...)``.
     """
-    import importlib
-    import os
-    import sys
+    from genrenet import _tf  # TensorFlow's environment is set there and only there
 
     warnings.filterwarnings("ignore", message="IProgress not found")
-    if "tensorflow" not in sys.modules:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # also hides tf.data's harmless error-level notices
-    from genrenet._tf import quiet_native_stderr
-
-    with quiet_native_stderr():
-        for name in modules:
-            importlib.import_module(name)
-    return quiet_native_stderr()
+    _tf.quiet(modules=modules)
+    return _tf.quiet_native_stderr()
 
 
 def show_dataset(ds: Any, *, synthetic_note: str | None = None) -> str:
