@@ -311,7 +311,7 @@ def grouped_kfold(
         One per fold; every track is in exactly one fold's test part.
     """
     _check_dataset(dataset)
-    if by not in ("track", "artist", "block"):
+    if by not in GROUPINGS:
         raise ParameterError(f"by must be 'track', 'artist' or 'block', got {by!r}")
     if not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
         raise ParameterError(f"n_splits must be an integer >= 2, got {n_splits!r}")
@@ -320,63 +320,10 @@ def grouped_kfold(
     smallest = min(len(v) for v in genres.values())
     if by in ("track", "block") and n_splits > max(len(v) for v in genres.values()):
         raise ParameterError(f"n_splits={n_splits} exceeds the number of tracks in every genre")
-    rng = np.random.default_rng(seed)
-    protocol = PROTOCOLS[by].format(k=n_splits)
-    h = dataset.content_hash()
-    folds_test: list[list[int]] = [[] for _ in range(n_splits)]
-    folds_val: list[list[int]] = [[] for _ in range(n_splits)]
-
     if by == "block":
-        for _g, idx in genres.items():
-            order = sorted(idx, key=lambda i: _id_number(dataset.tracks[i].id))
-            blocks = [list(b) for b in np.array_split(np.asarray(order, dtype=np.int64), n_splits)]
-            for k in range(n_splits):
-                folds_test[k] += blocks[k]
-                # the training ids in circular order starting right after the test block;
-                # validation takes the run just before the test block (far from most training ids)
-                rest = [i for j in range(1, n_splits) for i in blocks[(k + j) % n_splits]]
-                n_val = _n_val(val_size, len(rest))
-                folds_val[k] += rest[len(rest) - n_val:] if n_val else []
+        folds_test, folds_val = _block_folds(dataset, genres, n_splits, val_size)
     else:
-        groups = _groups(dataset, by)
-        labels = [t.genre for t in dataset.tracks]
-        members: dict[str, list[int]] = defaultdict(list)
-        for i, g in enumerate(groups):
-            members[g].append(i)
-        # each group is stratified under its majority genre
-        major: dict[str, list[str]] = defaultdict(list)
-        for g, idx in members.items():
-            genre = Counter(labels[i] for i in idx).most_common(1)[0][0]
-            major[genre].append(g)
-        fold_sizes = np.zeros(n_splits, dtype=np.int64)
-        group_fold: dict[str, int] = {}
-        for genre in sorted(major):
-            gs = sorted(major[genre])
-            gs = [gs[j] for j in rng.permutation(len(gs))]
-            # largest groups first, each to the currently smallest fold of this genre
-            gs.sort(key=lambda g: -len(members[g]))
-            genre_sizes = np.zeros(n_splits, dtype=np.int64)
-            for g in gs:
-                k = int(np.lexsort((rng.random(n_splits), fold_sizes, genre_sizes))[0])
-                group_fold[g] = k
-                genre_sizes[k] += len(members[g])
-                fold_sizes[k] += len(members[g])
-        for g, k in group_fold.items():
-            folds_test[k] += members[g]
-        for k in range(n_splits):
-            test_groups = {groups[i] for i in folds_test[k]}
-            for genre in sorted(major):
-                cands = [g for g in sorted(major[genre]) if g not in test_groups]
-                cands = [cands[j] for j in rng.permutation(len(cands))]
-                n_train = sum(len(members[g]) for g in cands)
-                n_val = _n_val(val_size, n_train)
-                taken = 0
-                for g in cands[:-1]:  # always leave at least one group for training
-                    if taken >= n_val:
-                        break
-                    folds_val[k] += members[g]
-                    taken += len(members[g])
-
+        folds_test, folds_val = _group_folds(dataset, by, n_splits, val_size, np.random.default_rng(seed))
     if smallest < n_splits and by != "artist":
         import warnings
 
@@ -384,6 +331,91 @@ def grouped_kfold(
             f"some genre has only {smallest} tracks for {n_splits} folds: some test folds lack it",
             stacklevel=2,
         )
+    return _fold_splits(dataset, folds_test, folds_val, by=by, seed=seed, val_size=val_size)
+
+
+def _block_folds(dataset: Dataset, genres: dict[str, list[int]], n_splits: int,
+                 val_size: float) -> tuple[list[list[int]], list[list[int]]]:
+    """Test and validation indices of each fold of ``by="block"``: contiguous id blocks per genre."""
+    folds_test: list[list[int]] = [[] for _ in range(n_splits)]
+    folds_val: list[list[int]] = [[] for _ in range(n_splits)]
+    for _g, idx in genres.items():
+        order = sorted(idx, key=lambda i: _id_number(dataset.tracks[i].id))
+        blocks = [list(b) for b in np.array_split(np.asarray(order, dtype=np.int64), n_splits)]
+        for k in range(n_splits):
+            folds_test[k] += blocks[k]
+            # the training ids in circular order starting right after the test block;
+            # validation takes the run just before the test block (far from most training ids)
+            rest = [i for j in range(1, n_splits) for i in blocks[(k + j) % n_splits]]
+            n_val = _n_val(val_size, len(rest))
+            folds_val[k] += rest[len(rest) - n_val:] if n_val else []
+    return folds_test, folds_val
+
+
+def _group_members(dataset: Dataset, by: str) -> tuple[list[str], dict[str, list[int]], dict[str, list[str]]]:
+    """Group of every track, the tracks of every group, and the groups of every (majority) genre."""
+    groups = _groups(dataset, by)
+    labels = [t.genre for t in dataset.tracks]
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    # each group is stratified under its majority genre
+    major: dict[str, list[str]] = defaultdict(list)
+    for g, idx in members.items():
+        genre = Counter(labels[i] for i in idx).most_common(1)[0][0]
+        major[genre].append(g)
+    return groups, members, major
+
+
+def _group_folds(dataset: Dataset, by: str, n_splits: int, val_size: float,
+                 rng: np.random.Generator) -> tuple[list[list[int]], list[list[int]]]:
+    """Test and validation indices of each fold of ``by="track"`` / ``"artist"``: whole groups, balanced."""
+    groups, members, major = _group_members(dataset, by)
+    fold_sizes = np.zeros(n_splits, dtype=np.int64)
+    group_fold: dict[str, int] = {}
+    for genre in sorted(major):
+        gs = sorted(major[genre])
+        gs = [gs[j] for j in rng.permutation(len(gs))]
+        # largest groups first, each to the currently smallest fold of this genre
+        gs.sort(key=lambda g: -len(members[g]))
+        genre_sizes = np.zeros(n_splits, dtype=np.int64)
+        for g in gs:
+            k = int(np.lexsort((rng.random(n_splits), fold_sizes, genre_sizes))[0])
+            group_fold[g] = k
+            genre_sizes[k] += len(members[g])
+            fold_sizes[k] += len(members[g])
+    folds_test: list[list[int]] = [[] for _ in range(n_splits)]
+    for g, k in group_fold.items():
+        folds_test[k] += members[g]
+    folds_val = [_group_validation(folds_test[k], groups, members, major, val_size, rng) for k in range(n_splits)]
+    return folds_test, folds_val
+
+
+def _group_validation(test: list[int], groups: list[str], members: dict[str, list[int]],
+                      major: dict[str, list[str]], val_size: float, rng: np.random.Generator) -> list[int]:
+    """Validation indices of one fold: random whole training groups per genre, at least one group left to train."""
+    test_groups = {groups[i] for i in test}
+    val: list[int] = []
+    for genre in sorted(major):
+        cands = [g for g in sorted(major[genre]) if g not in test_groups]
+        cands = [cands[j] for j in rng.permutation(len(cands))]
+        n_train = sum(len(members[g]) for g in cands)
+        n_val = _n_val(val_size, n_train)
+        taken = 0
+        for g in cands[:-1]:  # always leave at least one group for training
+            if taken >= n_val:
+                break
+            val += members[g]
+            taken += len(members[g])
+    return val
+
+
+def _fold_splits(dataset: Dataset, folds_test: list[list[int]], folds_val: list[list[int]], *, by: str, seed: int,
+                 val_size: float) -> list[Split]:
+    """One Split per fold from its test and validation indices (training: every other track)."""
+    n_splits = len(folds_test)
+    protocol = PROTOCOLS[by].format(k=n_splits)
+    h = dataset.content_hash()
     all_idx = set(range(len(dataset)))
     splits = []
     for k in range(n_splits):

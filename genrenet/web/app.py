@@ -67,6 +67,7 @@ import json
 import logging
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -307,8 +308,55 @@ def create_app(
 
         gunicorn -c python:genrenet.web.gunicorn_conf -b 127.0.0.1:8000 'genrenet.web:create_app()'
     """
-    from genrenet.audio import SUPPORTED_EXTENSIONS, check_bytes, clean_stale_uploads
-    from genrenet.predict import DEFAULT_MAX_DURATION, Predictor, TrackTooLongError
+    settings = _settings(predictor, models_dir=models_dir, max_upload_mb=max_upload_mb, max_duration=max_duration,
+                         docs_url=docs_url, book_dir=book_dir)
+    app = Flask(__name__)
+    app.request_class = _MemoryRequest
+    app.json.sort_keys = False  # keep the default model and genre order
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.upload_mb * 1024 * 1024)
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_FORM_FIELD_BYTES
+    app.wsgi_app = _BufferedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], settings.too_large)
+    app.config["GENRENET_PREDICTOR"] = settings.predictor
+    app.extensions["genrenet"] = {"predictor": settings.predictor, "docs_url": settings.docs,
+                                  "book_dir": settings.book}
+    _add_pages(app, settings)
+    _add_api(app, settings)
+    _add_error_handlers(app, settings)
+    return app
+
+
+@dataclass
+class _Settings:
+    """What the routes of one application share (see :func:`create_app`)."""
+
+    predictor: Any
+    upload_mb: float
+    concurrent: int
+    docs: str
+    book: Path
+    extensions: list[str]
+    slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(self.concurrent)
+
+    @property
+    def too_large(self) -> str:
+        return f"upload too large: the limit is {self.upload_mb:g} MB"
+
+    def limits(self) -> dict[str, Any]:
+        return {
+            "max_upload_mb": self.upload_mb,
+            "max_duration": self.predictor.max_duration,
+            "max_windows": self.predictor.max_windows,
+            "extensions": self.extensions,
+        }
+
+
+def _settings(predictor, *, models_dir, max_upload_mb, max_duration, docs_url, book_dir) -> _Settings:
+    """Check the limits, clear stale uploads and load the predictor (unless given)."""
+    from genrenet.audio import SUPPORTED_EXTENSIONS, clean_stale_uploads
+    from genrenet.predict import DEFAULT_MAX_DURATION, Predictor
 
     upload_mb = _env_float("GENRENET_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) if max_upload_mb is None else max_upload_mb
     if isinstance(upload_mb, bool) or not isinstance(upload_mb, int | float) or not upload_mb > 0:
@@ -323,39 +371,27 @@ def create_app(
     if predictor is None:
         duration = _env_float("GENRENET_MAX_DURATION", DEFAULT_MAX_DURATION) if max_duration is None else max_duration
         predictor = Predictor(models_dir=models_dir, max_duration=duration)
-    docs = docs_url or os.environ.get("GENRENET_DOCS_URL") or "/docs/"
-    book = Path(book_dir).expanduser() if book_dir is not None else _default_book_dir()
-    extensions = sorted(SUPPORTED_EXTENSIONS)
+    return _Settings(
+        predictor=predictor, upload_mb=upload_mb, concurrent=concurrent,
+        docs=docs_url or os.environ.get("GENRENET_DOCS_URL") or "/docs/",
+        book=Path(book_dir).expanduser() if book_dir is not None else _default_book_dir(),
+        extensions=sorted(SUPPORTED_EXTENSIONS),
+    )
 
-    app = Flask(__name__)
-    app.request_class = _MemoryRequest
-    app.json.sort_keys = False  # keep the default model and genre order
-    app.config["MAX_CONTENT_LENGTH"] = int(upload_mb * 1024 * 1024)
-    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_FORM_FIELD_BYTES
-    too_large = f"upload too large: the limit is {upload_mb:g} MB"
-    app.wsgi_app = _BufferedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"], too_large)
-    slots = threading.BoundedSemaphore(concurrent)
-    app.config["GENRENET_PREDICTOR"] = predictor
-    app.extensions["genrenet"] = {"predictor": predictor, "docs_url": docs, "book_dir": book}
 
-    def limits() -> dict[str, Any]:
-        return {
-            "max_upload_mb": upload_mb,
-            "max_duration": predictor.max_duration,
-            "max_windows": predictor.max_windows,
-            "extensions": extensions,
-        }
+def _add_pages(app: Flask, s: _Settings) -> None:
+    """The upload page (with its security headers), the health check and the book."""
 
     @app.get("/")
     def index():
         return render_template(
             "index.html",
-            docs_url=docs,
-            extensions=extensions,
-            accept=",".join(extensions + ["audio/*"]),
-            max_upload_mb=upload_mb,
-            max_duration=predictor.max_duration,
-            models=predictor.models,
+            docs_url=s.docs,
+            extensions=s.extensions,
+            accept=",".join(s.extensions + ["audio/*"]),
+            max_upload_mb=s.upload_mb,
+            max_duration=s.predictor.max_duration,
+            models=s.predictor.models,
         )
 
     @app.after_request
@@ -372,73 +408,91 @@ def create_app(
 
     @app.get("/healthz")
     def healthz():
-        return jsonify({"status": "ok", "models": len(predictor.models), "success": True})
-
-    @app.get("/api/models")
-    def models():
-        infos = predictor.models
-        default = next((m.name for m in infos if m.default), infos[0].name)
-        return jsonify(
-            {"models": [m.to_dict() for m in infos], "default": default, "limits": limits(), "success": True}
-        )
-
-    @app.post("/api/predict")
-    def predict():
-        upload = request.files.get("file")
-        if upload is None:
-            return _error(400, "no file uploaded: send the audio as the multipart form field 'file'")
-        ext = _upload_extension(upload.filename, upload.mimetype)
-        if ext is None:
-            return _error(
-                415,
-                "unsupported file type: the upload has no recognisable audio extension or type; "
-                "accepted: " + ", ".join(extensions),
-            )
-        if ext not in SUPPORTED_EXTENSIONS:
-            shown = ext if len(ext) <= 12 else ext[:12] + "..."
-            return _error(415, f"unsupported file type {shown!r}; accepted: " + ", ".join(extensions))
-        data = upload.read()
-        if not data:
-            return _error(400, "the uploaded file is empty (0 bytes)")
-        selected = request.args.getlist("model") or None
-        try:
-            # The header is checked before the upload waits for a prediction slot: a decode
-            # bomb is refused at once, even while the slots are busy.
-            check_bytes(data, filename_hint=f"upload{ext}", max_duration=predictor.max_duration)
-            with slots:
-                result = predictor.predict_bytes(data, f"upload{ext}", models=selected)
-        except TrackTooLongError as exc:
-            return _error(422, f"track too long: {exc.cause}")
-        except AudioError as exc:
-            return _error(422, f"cannot decode the {ext} upload: {exc.cause}")
-        except ParameterError as exc:
-            return _error(400, str(exc))
-        return jsonify(result.to_dict())
+        return jsonify({"status": "ok", "models": len(s.predictor.models), "success": True})
 
     @app.get("/docs/")
     @app.get("/docs/<path:path>")
     def book_pages(path: str = "index.html"):
-        if not (book / "index.html").is_file():
+        if not (s.book / "index.html").is_file():
             return _error(404, "the book has not been built here (run 'genrenet book build')")
         if path.endswith("/"):
             path += "index.html"
-        return send_from_directory(book, path)
+        return send_from_directory(s.book, path)
+
+
+def _add_api(app: Flask, s: _Settings) -> None:
+    """``GET /api/models`` and ``POST /api/predict``."""
+
+    @app.get("/api/models")
+    def models():
+        infos = s.predictor.models
+        default = next((m.name for m in infos if m.default), infos[0].name)
+        return jsonify(
+            {"models": [m.to_dict() for m in infos], "default": default, "limits": s.limits(), "success": True}
+        )
+
+    @app.post("/api/predict")
+    def predict():
+        return _predict_upload(s)
+
+
+def _predict_upload(s: _Settings):
+    """Answer ``POST /api/predict``: check the upload, wait for a slot, predict."""
+    from genrenet.audio import SUPPORTED_EXTENSIONS, check_bytes
+    from genrenet.predict import TrackTooLongError
+
+    upload = request.files.get("file")
+    if upload is None:
+        return _error(400, "no file uploaded: send the audio as the multipart form field 'file'")
+    ext = _upload_extension(upload.filename, upload.mimetype)
+    if ext is None:
+        return _error(
+            415,
+            "unsupported file type: the upload has no recognisable audio extension or type; "
+            "accepted: " + ", ".join(s.extensions),
+        )
+    if ext not in SUPPORTED_EXTENSIONS:
+        shown = ext if len(ext) <= 12 else ext[:12] + "..."
+        return _error(415, f"unsupported file type {shown!r}; accepted: " + ", ".join(s.extensions))
+    data = upload.read()
+    if not data:
+        return _error(400, "the uploaded file is empty (0 bytes)")
+    selected = request.args.getlist("model") or None
+    try:
+        # The header is checked before the upload waits for a prediction slot: a decode
+        # bomb is refused at once, even while the slots are busy.
+        check_bytes(data, filename_hint=f"upload{ext}", max_duration=s.predictor.max_duration)
+        with s.slots:
+            result = s.predictor.predict_bytes(data, f"upload{ext}", models=selected)
+    except TrackTooLongError as exc:
+        return _error(422, f"track too long: {exc.cause}")
+    except AudioError as exc:
+        return _error(422, f"cannot decode the {ext} upload: {exc.cause}")
+    except ParameterError as exc:
+        return _error(400, str(exc))
+    return jsonify(result.to_dict())
+
+
+def _http_error_message(exc: HTTPException, limit: int, too_large: str) -> str:
+    if exc.code == 413 and (request.content_length or 0) <= limit:
+        # Werkzeug's form limits: the body is within the upload limit, a form field is not.
+        return (f"a form field other than 'file' is larger than {MAX_FORM_FIELD_BYTES // 1024} KB "
+                "(or the form has too many parts); send the audio as the file field 'file'")
+    if exc.code == 413:
+        return too_large
+    if exc.code == 404:
+        return f"not found: {request.path}"
+    if exc.code == 405:
+        return f"method {request.method} is not allowed for {request.path}"
+    return exc.description or exc.name
+
+
+def _add_error_handlers(app: Flask, s: _Settings) -> None:
+    """Every error as JSON ``{"success": false, "error": ...}``; unexpected ones are logged, not sent."""
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if exc.code == 413 and (request.content_length or 0) <= app.config["MAX_CONTENT_LENGTH"]:
-            # Werkzeug's form limits: the body is within the upload limit, a form field is not.
-            message = (f"a form field other than 'file' is larger than {MAX_FORM_FIELD_BYTES // 1024} KB "
-                       "(or the form has too many parts); send the audio as the file field 'file'")
-        elif exc.code == 413:
-            message = too_large
-        elif exc.code == 404:
-            message = f"not found: {request.path}"
-        elif exc.code == 405:
-            message = f"method {request.method} is not allowed for {request.path}"
-        else:
-            message = exc.description or exc.name
-        return _error(exc.code or 500, message)
+        return _error(exc.code or 500, _http_error_message(exc, app.config["MAX_CONTENT_LENGTH"], s.too_large))
 
     @app.errorhandler(GenrenetError)
     def genrenet_error(exc: GenrenetError):
@@ -449,8 +503,6 @@ def create_app(
     def unexpected(exc: Exception):
         log.exception("unexpected error while handling %s %s", request.method, request.path)
         return _error(500, "internal server error; the details are in the server log")
-
-    return app
 
 
 def dev_request_handler():
