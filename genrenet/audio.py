@@ -575,6 +575,13 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     ndarray
         float32 signal of length ``ceil(n * target_sr / orig_sr)``; ``y`` itself when the
         rates are equal. Uses soxr ``"HQ"`` (as librosa does), else scipy's polyphase filter.
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=44100, duration=1.0)
+    >>> resample(y, 44100, 22050).shape
+    (22050,)
     """
     orig_sr = _check_sr(orig_sr, "orig_sr")
     target_sr = _check_sr(target_sr, "target_sr")
@@ -642,6 +649,19 @@ def load(path: str | os.PathLike, *, sr: int | None = 22050, mono: bool = True, 
         The file is longer than ``max_duration``.
     ParameterError
         ``sr``, ``offset``, ``duration`` or ``max_duration`` is invalid.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import soundfile as sf
+    >>> from genrenet import synth
+    >>> with tempfile.TemporaryDirectory() as tmp:  # a synthesised tone written as a 44.1 kHz WAV
+    ...     path = pathlib.Path(tmp) / "a440.wav"
+    ...     sf.write(path, synth.tone(440.0, sr=44100, duration=1.5, amplitude=0.5), 44100)
+    ...     y, sr = load(path)
+    ...
+    >>> y.dtype, y.shape, sr
+    (dtype('float32'), (33075,), 22050)
     """
     sr = _check_sr(sr)
     offset, duration = _check_span(offset, duration)
@@ -697,6 +717,17 @@ def load_bytes(data: bytes, *, filename_hint: str | None = None, sr: int | None 
     ffmpeg via a private temporary file (``genrenet-upload-<pid>-*`` in the temporary
     directory) that is removed afterwards; :func:`clean_stale_uploads` removes those
     a killed process left behind. Error messages never show that file's path.
+
+    Examples
+    --------
+    >>> import io
+    >>> import soundfile as sf
+    >>> from genrenet import synth
+    >>> buf = io.BytesIO()
+    >>> sf.write(buf, synth.tone(440.0, sr=16000, duration=2.0, amplitude=0.5), 16000, format="WAV")
+    >>> y, sr = load_bytes(buf.getvalue(), filename_hint="upload.wav")
+    >>> y.shape, sr
+    ((44100,), 22050)
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParameterError(f"data must be bytes, got {type(data).__name__}")
@@ -757,6 +788,15 @@ def clean_stale_uploads(*, max_age: float = 3600.0, directory: str | os.PathLike
     -------
     int
         Number of files removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:  # nothing left behind here
+    ...     removed = clean_stale_uploads(directory=tmp)
+    ...
+    >>> removed
+    0
     """
     root = Path(directory) if directory is not None else Path(tempfile.gettempdir())
     removed = 0
@@ -816,6 +856,17 @@ def check_bytes(data: bytes, *, filename_hint: str | None = None,
     ------
     AudioError, TrackTooLongError
         As :func:`load_bytes` would, before decoding anything.
+
+    Examples
+    --------
+    >>> import io
+    >>> import soundfile as sf
+    >>> from genrenet import synth
+    >>> buf = io.BytesIO()
+    >>> sf.write(buf, synth.tone(440.0, sr=16000, duration=2.0, amplitude=0.5), 16000, format="WAV")
+    >>> meta = check_bytes(buf.getvalue(), filename_hint="upload.wav", max_duration=600.0)
+    >>> meta.sr, meta.channels, meta.duration
+    (16000, 1, 2.0)
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ParameterError(f"data must be bytes, got {type(data).__name__}")
@@ -862,6 +913,19 @@ def info(path: str | os.PathLike) -> AudioInfo:
     ------
     AudioError
         The path is missing, not a readable regular file, empty, unsupported or unreadable.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import soundfile as sf
+    >>> from genrenet import synth
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "a440.wav"
+    ...     sf.write(path, synth.tone(440.0, sr=44100, duration=1.5, amplitude=0.5), 44100)
+    ...     meta = info(path)
+    ...
+    >>> meta.sr, meta.channels, meta.duration
+    (44100, 1, 1.5)
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -907,6 +971,12 @@ def window_starts(n: int, sr: int, *, window: float = 3.0, hop: float = 1.5, min
         Start sample of every window, ascending.
     length : int
         Window length in samples.
+
+    Examples
+    --------
+    >>> starts, length = window_starts(10 * 22050, 22050, window=3.0, hop=1.5)
+    >>> (starts / 22050).tolist(), length
+    ([0.0, 1.5, 3.0, 4.5, 6.0, 7.5], 66150)
     """
     sr = _check_sr(sr)
     if sr is None:
@@ -979,6 +1049,13 @@ def windows(y: np.ndarray, sr: int, *, window: float = 3.0, hop: float = 1.5, pa
     ------
     ParameterError
         ``y`` is not 1-D or is empty, or an option is invalid.
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=10.0)
+    >>> windows(y, 22050, window=3.0, hop=1.5).shape  # 3 s windows every 1.5 s
+    (6, 66150)
     """
     if pad not in ("zero", "repeat"):
         raise ParameterError(f"pad must be 'zero' or 'repeat', got {pad!r}")
@@ -1031,6 +1108,11 @@ def select_windows(n_total: int, max_windows: int) -> np.ndarray:
         Sorted, distinct indices; all of ``range(n_total)`` when ``n_total <= max_windows``;
         the middle window when ``max_windows == 1``; otherwise always including the first
         and the last window.
+
+    Examples
+    --------
+    >>> select_windows(10, 4).tolist()
+    [0, 3, 6, 9]
     """
     if isinstance(n_total, bool) or not isinstance(n_total, (int, np.integer)) or n_total < 0:
         raise ParameterError(f"n_total must be a non-negative integer, got {n_total!r}")

@@ -362,6 +362,12 @@ def get_spec(name_or_spec: str | FeatureSpec | dict) -> FeatureSpec:
     ------
     ParameterError
         Unknown preset name or invalid specification.
+
+    Examples
+    --------
+    >>> spec = get_spec("logmel")
+    >>> spec.kind, spec.shape
+    ('logmel', (128, 130, 1))
     """
     if isinstance(name_or_spec, FeatureSpec):
         return name_or_spec
@@ -376,7 +382,14 @@ def get_spec(name_or_spec: str | FeatureSpec | dict) -> FeatureSpec:
 
 
 def feature_names(spec: str | FeatureSpec | dict) -> list[str]:
-    """Names of the numbers in an ``"mfcc_stats"`` vector, in order."""
+    """Names of the numbers in an ``"mfcc_stats"`` vector, in order.
+
+    Examples
+    --------
+    >>> names = feature_names("mfcc_stats")
+    >>> len(names), names[:2]
+    (52, ['mfcc0_mean', 'mfcc1_mean'])
+    """
     spec = get_spec(spec)
     if spec.kind != "mfcc_stats":
         raise ParameterError(f"feature_names is defined for kind 'mfcc_stats', not {spec.kind!r}")
@@ -618,6 +631,12 @@ def pool_windows(spec: str | FeatureSpec | dict, X: np.ndarray) -> np.ndarray:
     ndarray of float32
         ``X`` itself for ``pooling="none"``; ``(1, dim)`` means for ``"mean"``;
         ``(1, 2 * dim)`` means then standard deviations for ``"mean_std"``.
+
+    Examples
+    --------
+    >>> spec = get_spec("musicnn_track")
+    >>> spec.pooling, pool_windows(spec, np.ones((7, 753))).shape
+    ('mean', (1, 753))
     """
     spec = get_spec(spec)
     X = np.asarray(X, dtype=np.float32)
@@ -783,6 +802,15 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int, *, indices=N
     ParameterError
         ``y`` is empty, not 1-D or not finite, ``sr`` is invalid, or ``indices`` are not
         increasing window numbers.
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=10.0, amplitude=0.5)
+    >>> extract("logmel", y, 22050).shape
+    (6, 128, 130, 1)
+    >>> extract("mfcc_stats", y, 22050).shape
+    (6, 52)
     """
     from genrenet.audio import resample
 
@@ -821,6 +849,19 @@ def extract_file(spec: str | FeatureSpec | dict, path: str | os.PathLike, *, off
     ------
     AudioError
         The file cannot be decoded.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import soundfile as sf
+    >>> from genrenet import synth
+    >>> with tempfile.TemporaryDirectory() as tmp:  # a synthesised tone written as a 44.1 kHz WAV
+    ...     path = pathlib.Path(tmp) / "a440.wav"
+    ...     sf.write(path, synth.tone(440.0, sr=44100, duration=10.0, amplitude=0.5), 44100)
+    ...     X = extract_file("mfcc_stats", path)
+    ...
+    >>> X.shape
+    (6, 52)
     """
     from genrenet.audio import load
 

@@ -63,6 +63,11 @@ def check_cmap(cmap) -> str:
     """Return ``cmap`` if it names a matplotlib colormap, else raise :class:`ParameterError`.
 
     Names in :data:`KNOWN_CMAPS` are accepted without importing matplotlib.
+
+    Examples
+    --------
+    >>> check_cmap("RdBu")
+    'RdBu'
     """
     if isinstance(cmap, str) and cmap in KNOWN_CMAPS:
         return cmap
@@ -105,7 +110,13 @@ def _window(window: str, n_fft: int) -> np.ndarray:
 
 
 def n_frames(n_samples: int, *, n_fft: int = 2048, hop_length: int = 512, center: bool = True) -> int:
-    """Number of STFT frames :func:`stft` produces for ``n_samples`` samples."""
+    """Number of STFT frames :func:`stft` produces for ``n_samples`` samples.
+
+    Examples
+    --------
+    >>> n_frames(22050, n_fft=2048, hop_length=512)
+    44
+    """
     n_samples = _pos_int(n_samples, "n_samples")
     n_fft = _pos_int(n_fft, "n_fft")
     hop_length = _pos_int(hop_length, "hop_length")
@@ -148,6 +159,14 @@ def stft(y, *, n_fft: int = 2048, hop_length: int = 512, window: str = "hann", c
     Returns
     -------
     ndarray of complex64, shape ``(..., 1 + n_fft // 2, n_frames)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> D = stft(y, n_fft=2048, hop_length=512)
+    >>> D.shape, D.dtype
+    ((1025, 44), dtype('complex64'))
     """
     n_fft = _pos_int(n_fft, "n_fft")
     hop_length = _pos_int(hop_length, "hop_length")
@@ -210,6 +229,14 @@ def power_spectrogram(y, *, n_fft: int = 2048, hop_length: int = 512, window: st
     Returns
     -------
     ndarray of float32, shape ``(..., 1 + n_fft // 2, n_frames)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> S = power_spectrogram(y)
+    >>> S.shape, int(np.argmax(S[:, 20]))  # bin 41 is 441 Hz
+    ((1025, 44), 41)
     """
     n_fft = _pos_int(n_fft, "n_fft")
     hop_length = _pos_int(hop_length, "hop_length")
@@ -254,6 +281,15 @@ def reduce_power_frames(frames: np.ndarray, reduce: Callable[[np.ndarray], np.nd
     Returns
     -------
     ndarray of float32, shape (n_out, n_frames)
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> frames = np.lib.stride_tricks.sliding_window_view(y, 2048)[::512]
+    >>> loudest = reduce_power_frames(frames, lambda power: power.argmax(axis=1)[None, :], 1)
+    >>> loudest.shape, np.unique(loudest).tolist()  # every frame peaks in bin 41 (441 Hz)
+    ((1, 40), [41.0])
     """
     import scipy.fft
 
@@ -287,6 +323,11 @@ def mel_projection(sr: int, n_fft: int, *, n_mels: int = 128, fmin: float = 0.0,
     131 000 for the default filterbank), so ``mel_projection(...) @ power.T`` for a
     frame-major block ``power`` costs a small fraction of the dense product. float64,
     cached (do not modify).
+
+    Examples
+    --------
+    >>> mel_projection(22050, 2048, n_mels=128).shape
+    (128, 1025)
     """
     sr, n_fft, n_mels = _pos_int(sr, "sr"), _pos_int(n_fft, "n_fft"), _pos_int(n_mels, "n_mels")
     fmin, fmax = _check_band(sr, fmin, fmax)
@@ -312,6 +353,12 @@ def window_view(S: np.ndarray, *, first: int, step: int, count: int, width: int)
     ------
     ParameterError
         A window would reach past the last column of ``S``.
+
+    Examples
+    --------
+    >>> S = np.arange(20.0).reshape(2, 10)
+    >>> window_view(S, first=0, step=3, count=3, width=4).shape
+    (3, 2, 4)
     """
     rows, cols = S.shape
     if first < 0 or count < 1 or step < 1 or width < 1 or first + (count - 1) * step + width > cols:
@@ -334,6 +381,11 @@ def hz_to_mel(freq, *, htk: bool = False):
         Frequencies in Hz.
     htk : bool, keyword-only
         Use ``2595 log10(1 + f / 700)`` instead of the Slaney (Auditory Toolbox) scale.
+
+    Examples
+    --------
+    >>> round(float(hz_to_mel(1000.0)), 6), round(float(hz_to_mel(1000.0, htk=True)), 2)
+    (15.0, 999.99)
     """
     f = np.asanyarray(freq, dtype=np.float64)
     if htk:
@@ -347,7 +399,13 @@ def hz_to_mel(freq, *, htk: bool = False):
 
 
 def mel_to_hz(mels, *, htk: bool = False):
-    """Inverse of :func:`hz_to_mel`."""
+    """Inverse of :func:`hz_to_mel`.
+
+    Examples
+    --------
+    >>> round(float(mel_to_hz(15.0)), 6), round(float(mel_to_hz(hz_to_mel(4000.0))), 6)
+    (1000.0, 4000.0)
+    """
     m = np.asanyarray(mels, dtype=np.float64)
     if htk:
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
@@ -360,14 +418,26 @@ def mel_to_hz(mels, *, htk: bool = False):
 
 
 def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025.0, htk: bool = False) -> np.ndarray:
-    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax``."""
+    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax``.
+
+    Examples
+    --------
+    >>> np.round(mel_frequencies(5, fmin=0.0, fmax=8000.0), 1).tolist()
+    [0.0, 754.1, 1688.9, 3675.8, 8000.0]
+    """
     n_mels = _pos_int(n_mels, "n_mels")
     lo, hi = hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk)
     return mel_to_hz(np.linspace(lo, hi, n_mels), htk=htk)
 
 
 def fft_frequencies(*, sr: int = 22050, n_fft: int = 2048) -> np.ndarray:
-    """Centre frequencies (Hz) of the ``1 + n_fft // 2`` rFFT bins."""
+    """Centre frequencies (Hz) of the ``1 + n_fft // 2`` rFFT bins.
+
+    Examples
+    --------
+    >>> fft_frequencies(sr=8000, n_fft=8).tolist()
+    [0.0, 1000.0, 2000.0, 3000.0, 4000.0]
+    """
     return np.fft.rfftfreq(_pos_int(n_fft, "n_fft"), d=1.0 / _pos_int(sr, "sr"))
 
 
@@ -422,6 +492,12 @@ def mel_filterbank(sr: int, n_fft: int, *, n_mels: int = 128, fmin: float = 0.0,
     -------
     ndarray of float32, shape ``(n_mels, 1 + n_fft // 2)``
         Read-only (cached); copy it before modifying.
+
+    Examples
+    --------
+    >>> fb = mel_filterbank(22050, 2048, n_mels=128)
+    >>> fb.shape
+    (128, 1025)
     """
     sr = _pos_int(sr, "sr")
     n_fft = _pos_int(n_fft, "n_fft")
@@ -453,6 +529,13 @@ def melspectrogram(y=None, sr: int = 22050, *, S=None, n_fft: int = 2048, hop_le
     Returns
     -------
     ndarray of float32, shape ``(..., n_mels, n_frames)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> melspectrogram(y=y, sr=22050, n_mels=128).shape
+    (128, 44)
     """
     n_fft = _pos_int(n_fft, "n_fft")
     hop_length = _pos_int(hop_length, "hop_length")
@@ -535,6 +618,11 @@ def power_to_db(S, *, ref: float | Callable = 1.0, amin: float = 1e-10, top_db: 
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> np.round(power_to_db(np.array([1.0, 0.1, 0.01, 0.0])), 3).tolist()  # at most 80 dB below the loudest
+    [0.0, -10.0, -20.0, -80.0]
     """
     if not np.isfinite(amin) or amin <= 0:
         raise ParameterError(f"amin must be a positive number, got {amin!r}")
@@ -578,6 +666,14 @@ def logmel(y, sr: int = 22050, *, n_mels: int = 128, n_fft: int = 2048, hop_leng
     Returns
     -------
     ndarray of float32, shape ``(..., n_mels, n_frames)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> S = logmel(y, 22050, n_mels=128)
+    >>> S.shape, round(float(S.max()), 1)
+    ((128, 44), 40.8)
     """
     mel = melspectrogram(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
                          window=window, center=center)
@@ -607,6 +703,13 @@ def mfcc(y=None, sr: int = 22050, *, S=None, n_mfcc: int = 20, n_mels: int = 128
     Returns
     -------
     ndarray of float32, shape ``(..., n_mfcc, t)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> mfcc(y=y, sr=22050, n_mfcc=20).shape
+    (20, 44)
     """
     import scipy.fft
 
@@ -741,6 +844,14 @@ def spectrogram_image(y, sr: int = 22050, *, size: int = 200, cmap: str = "RdBu"
     Returns
     -------
     ndarray of uint8, shape ``(..., size, size, 3)``
+
+    Examples
+    --------
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=3.0)
+    >>> img = spectrogram_image(y, 22050, size=200, cmap="RdBu")
+    >>> img.shape, img.dtype
+    ((200, 200, 3), dtype('uint8'))
     """
     size = _pos_int(size, "size")
     if scale not in ("mel", "linear"):
@@ -781,6 +892,13 @@ def image_from_unit(unit: np.ndarray, *, size: int, lut: np.ndarray) -> np.ndarr
     Returns
     -------
     ndarray of uint8, shape (..., size, size, 3)
+
+    Examples
+    --------
+    >>> from genrenet.spectrogram import colormap_lut
+    >>> unit = np.linspace(0.0, 1.0, 2 * 16 * 16).reshape(2, 16, 16)
+    >>> image_from_unit(unit, size=32, lut=colormap_lut("RdBu")).shape
+    (2, 32, 32, 3)
     """
     lead, (rows_in, cols_in) = unit.shape[:-2], unit.shape[-2:]
     # the row matrix is reversed so that high frequencies end up at the top of the picture

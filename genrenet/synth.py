@@ -104,7 +104,14 @@ def _rng(seed) -> np.random.Generator:
 
 
 def time_axis(*, sr: int = 22050, duration: float = 1.0) -> np.ndarray:
-    """Sample times ``t = n / sr`` for ``round(duration * sr)`` samples (float64)."""
+    """Sample times ``t = n / sr`` for ``round(duration * sr)`` samples (float64).
+
+    Examples
+    --------
+    >>> t = time_axis(sr=8000, duration=0.5)
+    >>> t.shape, float(t[1])
+    ((4000,), 0.000125)
+    """
     sr = _sr(sr)
     duration = _pos(duration, "duration")
     return np.arange(int(round(duration * sr))) / sr
@@ -133,6 +140,12 @@ def tone(freq: float, *, sr: int = 22050, duration: float = 1.0, amplitude: floa
     Returns
     -------
     ndarray of float32, shape ``(round(duration * sr),)``
+
+    Examples
+    --------
+    >>> y = tone(440.0, sr=22050, duration=1.0, amplitude=0.5)
+    >>> y.shape, round(float(y.max()), 3)
+    ((22050,), 0.5)
     """
     sr = _sr(sr)
     freq = _pos(freq, "freq")
@@ -147,6 +160,12 @@ def square_series(x, n_terms: int) -> np.ndarray:
 
     It converges to :func:`square_wave` (``+-pi/4``) except at the jumps, where the
     Gibbs overshoot (about 9 % of the jump) never disappears but moves towards the jump.
+
+    Examples
+    --------
+    >>> x = np.array([np.pi / 2])
+    >>> [round(float(square_series(x, n)[0]), 3) for n in (1, 10, 1000)]  # towards pi/4
+    [1.0, 0.76, 0.785]
     """
     return _partial_sum(x, 2 * np.arange(1, _terms(n_terms) + 1) - 1, np.sin, lambda k: 1.0 / k)
 
@@ -156,6 +175,12 @@ def sawtooth_series(x, n_terms: int) -> np.ndarray:
 
     It converges to :func:`sawtooth_wave` (``x / 2`` on ``(-pi, pi)``) away from the
     jumps at odd multiples of pi.
+
+    Examples
+    --------
+    >>> x = np.array([1.0])
+    >>> [round(float(sawtooth_series(x, n)[0]), 3) for n in (1, 10, 1000)]  # towards x/2
+    [0.841, 0.548, 0.499]
     """
     return _partial_sum(x, np.arange(1, _terms(n_terms) + 1), np.sin, lambda n: (-1.0) ** (n + 1) / n)
 
@@ -166,6 +191,12 @@ def triangle_series(x, n_terms: int) -> np.ndarray:
     It converges uniformly to :func:`triangle_wave`, ``pi^2/8 - pi |x| / 4`` on
     ``[-pi, pi]`` (a triangle of height ``pi^2/8`` scaled and shifted); the error is
     below ``1 / (2 (2N - 1))`` everywhere because the coefficients decay like ``1/n^2``.
+
+    Examples
+    --------
+    >>> x = np.array([0.0])
+    >>> [round(float(triangle_series(x, n)[0]), 3) for n in (1, 10, 1000)]  # towards pi^2/8
+    [1.0, 1.209, 1.233]
     """
     return _partial_sum(x, 2 * np.arange(1, _terms(n_terms) + 1) - 1, np.cos, lambda k: 1.0 / k**2)
 
@@ -186,18 +217,36 @@ def _wrap(x) -> np.ndarray:
 
 
 def square_wave(x) -> np.ndarray:
-    """Limit of :func:`square_series`: ``pi/4`` where ``sin x > 0``, ``-pi/4`` where ``< 0``, 0 at jumps."""
+    """Limit of :func:`square_series`: ``pi/4`` where ``sin x > 0``, ``-pi/4`` where ``< 0``, 0 at jumps.
+
+    Examples
+    --------
+    >>> np.round(square_wave(np.array([-1.0, 0.0, 1.0])), 4).tolist()
+    [-0.7854, 0.0, 0.7854]
+    """
     return (np.pi / 4) * np.sign(np.sin(np.asarray(x, dtype=np.float64)))
 
 
 def sawtooth_wave(x) -> np.ndarray:
-    """Limit of :func:`sawtooth_series`: ``x / 2`` on ``(-pi, pi)``, 2-pi periodic (0 at the jumps)."""
+    """Limit of :func:`sawtooth_series`: ``x / 2`` on ``(-pi, pi)``, 2-pi periodic (0 at the jumps).
+
+    Examples
+    --------
+    >>> sawtooth_wave(np.array([-1.0, 0.0, 1.0])).tolist()
+    [-0.5, 0.0, 0.5]
+    """
     w = _wrap(x)
     return np.where(np.isclose(np.abs(w), np.pi), 0.0, w / 2)
 
 
 def triangle_wave(x) -> np.ndarray:
-    """Limit of :func:`triangle_series`: ``pi^2/8 - pi |x| / 4`` on ``[-pi, pi]``, 2-pi periodic."""
+    """Limit of :func:`triangle_series`: ``pi^2/8 - pi |x| / 4`` on ``[-pi, pi]``, 2-pi periodic.
+
+    Examples
+    --------
+    >>> np.round(triangle_wave(np.array([-np.pi, 0.0, np.pi])), 4).tolist()
+    [-1.2337, 1.2337, -1.2337]
+    """
     return np.pi**2 / 8 - np.pi * np.abs(_wrap(x)) / 4
 
 
@@ -226,6 +275,12 @@ def fourier_wave(kind: str, freq: float, *, sr: int = 22050, duration: float = 1
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> y = fourier_wave("square", 220.0, sr=22050, duration=0.5, n_terms=20)
+    >>> y.shape
+    (11025,)
     """
     if kind not in _SERIES:
         raise ParameterError(f"kind must be one of {sorted(_SERIES)}, got {kind!r}")
@@ -249,6 +304,12 @@ def single_cycle(kind: str = "sawtooth", *, size: int = 2048, n_terms: int = 32)
 
     ``kind`` is ``"sine"`` or one of the Fourier-series shapes (``"square"``,
     ``"sawtooth"``, ``"triangle"``) with ``n_terms`` terms.
+
+    Examples
+    --------
+    >>> table = single_cycle("sawtooth", size=1024)
+    >>> table.shape, float(np.abs(table).max())
+    ((1024,), 1.0)
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
         raise ParameterError(f"size must be an integer >= 4, got {size!r}")
@@ -278,6 +339,12 @@ def additive(partials: Iterable, *, sr: int = 22050, duration: float = 1.0) -> n
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> y = additive([(220.0, 1.0), (440.0, 0.5), (660.0, 0.33)], sr=22050, duration=1.0)
+    >>> y.shape
+    (22050,)
     """
     sr = _sr(sr)
     rows = []
@@ -316,6 +383,12 @@ def fm(carrier: float, modulator: float, index: float, *, sr: int = 22050, durat
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> y = fm(440.0, 220.0, 3.0, sr=22050, duration=0.5, amplitude=0.5)
+    >>> y.shape, round(float(np.abs(y).max()), 2)
+    ((11025,), 0.5)
     """
     carrier = _pos(carrier, "carrier")
     modulator = _pos(modulator, "modulator")
@@ -352,6 +425,12 @@ def wavetable(table, freq, *, sr: int = 22050, duration: float = 1.0, amplitude:
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> y = wavetable(single_cycle("square"), 110.0, sr=22050, duration=0.5)
+    >>> y.shape
+    (11025,)
     """
     table = np.asarray(table, dtype=np.float64)
     if table.ndim != 1 or table.size < 2 or not np.isfinite(table).all():
@@ -390,6 +469,13 @@ def sampler(sample, events: Iterable, *, sr: int = 22050, duration: float) -> np
     Returns
     -------
     ndarray of float32
+
+    Examples
+    --------
+    >>> pluck = fourier_wave("triangle", 261.63, sr=22050, duration=0.3)
+    >>> y = sampler(pluck, [(0.0, 0), (0.5, 7), (1.0, 12, 0.5)], sr=22050, duration=1.5)  # C4, G4, C5
+    >>> y.shape
+    (33075,)
     """
     sample = np.asarray(sample, dtype=np.float64)
     if sample.ndim != 1 or sample.size < 2 or not np.isfinite(sample).all():
@@ -419,7 +505,13 @@ def sampler(sample, events: Iterable, *, sr: int = 22050, duration: float) -> np
 
 
 def note_to_midi(name: str) -> int:
-    """MIDI number of a note name such as ``"A4"`` (69), ``"C#3"``, ``"Eb5"``, ``"B-1"``."""
+    """MIDI number of a note name such as ``"A4"`` (69), ``"C#3"``, ``"Eb5"``, ``"B-1"``.
+
+    Examples
+    --------
+    >>> note_to_midi("A4"), note_to_midi("C4"), note_to_midi("Eb5")
+    (69, 60, 75)
+    """
     if not isinstance(name, str):
         raise ParameterError(f"note name must be a string like 'A4', got {name!r}")
     m = _NOTE_RE.match(name)
@@ -432,12 +524,24 @@ def note_to_midi(name: str) -> int:
 
 
 def midi_to_freq(midi, *, a4: float = 440.0):
-    """Equal-temperament frequency of MIDI number(s): ``a4 * 2 ** ((midi - 69) / 12)``."""
+    """Equal-temperament frequency of MIDI number(s): ``a4 * 2 ** ((midi - 69) / 12)``.
+
+    Examples
+    --------
+    >>> float(midi_to_freq(69)), float(midi_to_freq(81))
+    (440.0, 880.0)
+    """
     return _pos(a4, "a4") * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
 
 
 def freq_to_midi(freq, *, a4: float = 440.0):
-    """Fractional MIDI number of frequency(ies) in Hz (inverse of :func:`midi_to_freq`)."""
+    """Fractional MIDI number of frequency(ies) in Hz (inverse of :func:`midi_to_freq`).
+
+    Examples
+    --------
+    >>> float(freq_to_midi(440.0)), float(freq_to_midi(880.0))
+    (69.0, 81.0)
+    """
     f = np.asarray(freq, dtype=np.float64)
     if np.any(f <= 0) or not np.isfinite(f).all():
         raise ParameterError(f"freq must be positive frequencies in Hz, got {freq!r}")
@@ -458,12 +562,23 @@ def note_to_freq(name: str, *, a4: float = 440.0) -> float:
     ------
     ParameterError
         Malformed name.
+
+    Examples
+    --------
+    >>> note_to_freq("A4"), round(note_to_freq("C4"), 2)
+    (440.0, 261.63)
     """
     return float(midi_to_freq(note_to_midi(name), a4=a4))
 
 
 def freq_to_note(freq: float, *, a4: float = 440.0) -> str:
-    """Name (with sharps) of the equal-tempered note nearest to ``freq``, e.g. ``"A4"``."""
+    """Name (with sharps) of the equal-tempered note nearest to ``freq``, e.g. ``"A4"``.
+
+    Examples
+    --------
+    >>> freq_to_note(440.0), freq_to_note(262.0)
+    ('A4', 'C4')
+    """
     midi = int(np.round(float(freq_to_midi(freq, a4=a4))))
     return f"{_SHARP_NAMES[midi % 12]}{midi // 12 - 1}"
 
@@ -482,6 +597,12 @@ def adsr(duration: float, *, sr: int = 22050, attack: float = 0.01, decay: float
     Returns
     -------
     ndarray of float32, shape ``(round(duration * sr),)``, values in [0, 1]
+
+    Examples
+    --------
+    >>> env = adsr(1.0, sr=1000, attack=0.1, decay=0.2, sustain=0.5, release=0.3)
+    >>> env.shape, round(float(env.max()), 3), round(float(env[500]), 3)
+    ((1000,), 1.0, 0.5)
     """
     sr = _sr(sr)
     n = time_axis(sr=sr, duration=duration).size
@@ -509,7 +630,13 @@ def adsr(duration: float, *, sr: int = 22050, attack: float = 0.01, decay: float
 
 def kick(*, sr: int = 22050, duration: float = 0.45, f_start: float = 150.0, f_end: float = 45.0,
          decay: float = 0.12) -> np.ndarray:
-    """Bass drum: a sine whose pitch falls exponentially from ``f_start`` to ``f_end`` Hz, decaying."""
+    """Bass drum: a sine whose pitch falls exponentially from ``f_start`` to ``f_end`` Hz, decaying.
+
+    Examples
+    --------
+    >>> kick(sr=22050).shape
+    (9922,)
+    """
     sr = _sr(sr)
     t = time_axis(sr=sr, duration=duration)
     f0, f1, dec = _pos(f_start, "f_start"), _pos(f_end, "f_end"), _pos(decay, "decay")
@@ -520,7 +647,13 @@ def kick(*, sr: int = 22050, duration: float = 0.45, f_start: float = 150.0, f_e
 
 
 def snare(*, sr: int = 22050, duration: float = 0.25, tone_freq: float = 190.0, seed=0) -> np.ndarray:
-    """Snare drum: a short tone (the shell) plus decaying white noise (the wires)."""
+    """Snare drum: a short tone (the shell) plus decaying white noise (the wires).
+
+    Examples
+    --------
+    >>> snare(sr=22050, seed=0).shape
+    (5512,)
+    """
     sr = _sr(sr)
     t = time_axis(sr=sr, duration=duration)
     noise = _rng(seed).standard_normal(t.size)
@@ -531,7 +664,13 @@ def snare(*, sr: int = 22050, duration: float = 0.25, tone_freq: float = 190.0, 
 
 
 def hat(*, sr: int = 22050, duration: float = 0.06, open: bool = False, seed=0) -> np.ndarray:
-    """Hi-hat: high-passed white noise (first difference, twice) with a fast decay (slower when open)."""
+    """Hi-hat: high-passed white noise (first difference, twice) with a fast decay (slower when open).
+
+    Examples
+    --------
+    >>> hat(sr=22050).shape, hat(sr=22050, open=True).shape
+    ((1323,), (6615,))
+    """
     sr = _sr(sr)
     dur = max(_pos(duration, "duration"), 0.3 if open else 0.0)
     t = time_axis(sr=sr, duration=dur)
@@ -585,6 +724,12 @@ def drum_pattern(pattern: Mapping[str, str], *, bpm: float, sr: int = 22050, bar
     Returns
     -------
     ndarray of float32, shape ``(round(bars * beats_per_bar * 60 / bpm * sr),)``
+
+    Examples
+    --------
+    >>> y = drum_pattern({"kick": "x...x...", "snare": "..x...x.", "hat": "xxxxxxxx"}, bpm=120, sr=22050, bars=2)
+    >>> y.shape  # 2 bars of 4 beats at 120 bpm: 4 s
+    (88200,)
     """
     sr = _sr(sr)
     bpm = _pos(bpm, "bpm")
