@@ -496,8 +496,6 @@ def featurize(
     -------
     FeatureSet
     """
-    from tqdm import tqdm
-
     if not isinstance(dataset, Dataset):
         raise ParameterError(f"dataset must be a genrenet Dataset, got {type(dataset).__name__}")
     if on_error not in ("skip", "raise"):
@@ -525,15 +523,28 @@ def featurize(
         i = min(errors)
         raise DataError(f"cannot featurise {dataset[i].path}: {errors[i]}")
 
+    computed = _featurize_unique(dataset, cache, digests, unique, errors, environment=env, on_error=on_error,
+                                 n_jobs=n_jobs, progress=progress)
+    return _feature_set(dataset, cache, digests, errors, computed=computed, reused=reused, progress=progress)
+
+
+def _featurize_unique(dataset: Dataset, cache: FeatureCache, digests: dict[int, str], unique: dict[str, int],
+                      errors: dict[int, str], *, environment: dict, on_error: str, n_jobs, progress: bool) -> int:
+    """Featurise the ``unique`` tracks to compute; failures go to ``errors`` (duplicates share their twin's).
+
+    Returns the number of tracks computed.
+    """
+    from tqdm import tqdm
+
     computed = 0
-    bar = tqdm(total=len(unique), desc=f"features {spec.kind}", unit="track", disable=not progress)
+    bar = tqdm(total=len(unique), desc=f"features {cache.spec.kind}", unit="track", disable=not progress)
 
     def _record(i: int, result: tuple[int | None, str | None, bool]) -> None:
         nonlocal computed
         n, cause, remember = result
         if cause is not None:
             if remember:
-                cache.save_error(digests[i], cause, environment=env)
+                cache.save_error(digests[i], cause, environment=environment)
             errors[i] = cause
             if on_error == "raise":
                 raise DataError(f"cannot featurise {dataset[i].path}: {cause}")
@@ -551,7 +562,12 @@ def featurize(
         twin = unique.get(digest)
         if i not in errors and twin is not None and twin in errors:
             errors[i] = errors[twin]
+    return computed
 
+
+def _feature_set(dataset: Dataset, cache: FeatureCache, digests: dict[int, str], errors: dict[int, str], *,
+                 computed: int, reused: int, progress: bool) -> FeatureSet:
+    """The FeatureSet of every cached track; DataError when none could be featurised."""
     indices = [i for i in sorted(digests) if i not in errors and cache.has(digests[i])]
     files = [cache.path_for(digests[i]) for i in indices]
     n_windows = np.array([_n_rows(f) for f in files], dtype=np.int64)
@@ -564,7 +580,7 @@ def featurize(
     if err_list and progress:
         print(f"featurize: skipped {len(err_list)} track(s) that could not be read, e.g. "
               f"{err_list[0][0]}: {err_list[0][1]}", file=sys.stderr)
-    return FeatureSet(spec, dataset, np.asarray(indices, dtype=np.int64), files, n_windows,
+    return FeatureSet(cache.spec, dataset, np.asarray(indices, dtype=np.int64), files, n_windows,
                       errors=err_list, computed=computed, reused=reused)
 
 

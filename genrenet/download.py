@@ -103,7 +103,6 @@ def download(
         HTTP error or network failure.
     """
     import requests
-    from tqdm import tqdm
 
     sha256 = _check_sha(sha256)
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -118,54 +117,13 @@ def download(
     sess = session or requests.Session()
     restarts = 0
     while True:
-        have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        try:
-            resp = sess.get(url, headers=headers, stream=True, timeout=timeout)
-        except requests.RequestException as exc:
-            raise DataError(f"cannot download {url}: {exc}") from exc
-        with resp:
-            if resp.status_code == 416 and have:
-                # requested range starts at or past the end: the .part file is complete,
-                # unless the server reports another size (the remote file changed): start over
-                m = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
-                if m is None or int(m.group(1)) == have:
-                    break
-                part.unlink()
-                restarts += 1
-                if restarts > max_restarts:
-                    raise DataError(f"download of {url} keeps failing: the server's file size changes")
-                continue
-            if resp.status_code >= 400:
-                raise DataError(f"cannot download {url}: HTTP {resp.status_code} {resp.reason}")
-            if have and resp.status_code == 206:
-                start = _range_start(resp.headers.get("Content-Range"))
-                if start != have:
-                    raise DataError(f"server sent bytes from {start} for a resume at {have} ({url})")
-                mode = "ab"
-            else:
-                have, mode = 0, "wb"  # server ignored Range (200): start over
-            length = resp.headers.get("Content-Length")
-            total = have + int(length) if length and length.isdigit() else None
-            bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=dest.name, disable=not progress, leave=False)
-            try:
-                with open(part, mode) as fh:
-                    for block in resp.iter_content(_CHUNK):
-                        fh.write(block)
-                        bar.update(len(block))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                complete = total is None or part.stat().st_size >= total
-            except (requests.RequestException, OSError) as exc:
-                complete = False
-                if restarts >= max_restarts:
-                    raise DataError(f"download of {url} interrupted ({exc}); run again to resume") from exc
-            finally:
-                bar.close()
-        if complete:
+        outcome = _attempt(sess, url, part, timeout=timeout, progress=progress, desc=dest.name,
+                           last_try=restarts >= max_restarts)
+        if outcome == "complete":
             break
         restarts += 1
+        if restarts > max_restarts and outcome == "changed":
+            raise DataError(f"download of {url} keeps failing: the server's file size changes")
         if restarts > max_restarts:
             raise DataError(f"download of {url} ended early {max_restarts} times; run again to resume")
     if sha256 is not None:
@@ -175,6 +133,67 @@ def download(
             raise ChecksumError(dest, sha256, actual)
     os.replace(part, dest)
     return dest
+
+
+def _attempt(sess, url: str, part: Path, *, timeout: float, progress: bool, desc: str, last_try: bool) -> str:
+    """One request for the rest of ``part``: ``"complete"``, ``"partial"`` (the connection dropped)
+    or ``"changed"`` (the server's file size changed; ``part`` is deleted to start over)."""
+    import requests
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        resp = sess.get(url, headers=headers, stream=True, timeout=timeout)
+    except requests.RequestException as exc:
+        raise DataError(f"cannot download {url}: {exc}") from exc
+    with resp:
+        if resp.status_code == 416 and have:
+            # requested range starts at or past the end: the .part file is complete,
+            # unless the server reports another size (the remote file changed): start over
+            m = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
+            if m is None or int(m.group(1)) == have:
+                return "complete"
+            part.unlink()
+            return "changed"
+        if resp.status_code >= 400:
+            raise DataError(f"cannot download {url}: HTTP {resp.status_code} {resp.reason}")
+        if have and resp.status_code == 206:
+            start = _range_start(resp.headers.get("Content-Range"))
+            if start != have:
+                raise DataError(f"server sent bytes from {start} for a resume at {have} ({url})")
+            mode = "ab"
+        else:
+            have, mode = 0, "wb"  # server ignored Range (200): start over
+        return "complete" if _receive(resp, part, mode, have, url=url, progress=progress, desc=desc,
+                                      last_try=last_try) else "partial"
+
+
+def _receive(resp, part: Path, mode: str, have: int, *, url: str, progress: bool, desc: str, last_try: bool) -> bool:
+    """Write the response body to ``part`` (appending after ``have`` bytes for ``mode="ab"``); True when complete.
+
+    A dropped connection returns False, or raises DataError on the ``last_try``.
+    """
+    import requests
+    from tqdm import tqdm
+
+    length = resp.headers.get("Content-Length")
+    total = have + int(length) if length and length.isdigit() else None
+    bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+               desc=desc, disable=not progress, leave=False)
+    try:
+        with open(part, mode) as fh:
+            for block in resp.iter_content(_CHUNK):
+                fh.write(block)
+                bar.update(len(block))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return total is None or part.stat().st_size >= total
+    except (requests.RequestException, OSError) as exc:
+        if last_try:
+            raise DataError(f"download of {url} interrupted ({exc}); run again to resume") from exc
+        return False
+    finally:
+        bar.close()
 
 
 def _range_start(header: str | None) -> int:

@@ -156,6 +156,38 @@ def build_compact_cnn(
     keras.Model
         Compiled with sparse categorical cross-entropy and accuracy.
     """
+    shape, n, depth, stem_stride, width, dropout, weight_decay = _check_options(
+        input_shape, n_classes, width=width, depth=depth, dropout=dropout, spec_augment=spec_augment,
+        freq_masks=freq_masks, time_masks=time_masks, weight_decay=weight_decay, stem_stride=stem_stride,
+    )
+    reg = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+
+    inputs = keras.Input(shape=shape, name="logmel")
+    x = keras.layers.LayerNormalization(axis=[1, 2, 3], center=False, scale=False, epsilon=1e-3, name="standardize")(
+        inputs
+    )
+    if spec_augment:
+        x = SpecAugment(freq_masks=freq_masks, time_masks=time_masks, seed=seed, name="spec_augment")(x)
+    for i in range(depth):
+        x = _conv_block(x, i, width * min(2**i, 8), stem_stride=stem_stride, reg=reg)
+    x = keras.layers.Concatenate(name="pool_stats")(
+        [keras.layers.GlobalAveragePooling2D(name="gap")(x), keras.layers.GlobalMaxPooling2D(name="gmp")(x)]
+    )
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(n, activation="softmax", kernel_regularizer=reg, name="genre")(x)
+    model = keras.Model(inputs, outputs, name="compact_cnn")
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _check_options(input_shape, n_classes, *, width, depth, dropout, spec_augment, freq_masks, time_masks,
+                   weight_decay, stem_stride) -> tuple:
+    """Checked ``(shape, n_classes, depth, stem_stride, width, dropout, weight_decay)`` of :func:`build_compact_cnn`."""
     depth = _check_int("depth", depth)
     if depth > 6:
         raise ParameterError(f"depth must be between 1 and 6, got {depth!r}")
@@ -177,50 +209,32 @@ def build_compact_cnn(
     for name, value in (("freq_masks", freq_masks), ("time_masks", time_masks)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ParameterError(f"{name} must be a non-negative integer, got {value!r}")
-    reg = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+    return shape, n, depth, stem_stride, width, dropout, weight_decay
 
-    inputs = keras.Input(shape=shape, name="logmel")
-    x = keras.layers.LayerNormalization(axis=[1, 2, 3], center=False, scale=False, epsilon=1e-3, name="standardize")(
-        inputs
-    )
-    if spec_augment:
-        x = SpecAugment(freq_masks=freq_masks, time_masks=time_masks, seed=seed, name="spec_augment")(x)
-    for i in range(depth):
-        filters = width * min(2**i, 8)
-        if i == 0:
-            conv = keras.layers.Conv2D(
-                filters, 3, strides=stem_stride, padding="same", use_bias=False, kernel_regularizer=reg,
-                kernel_initializer="he_normal", name=f"conv{i + 1}",
-            )
-        else:
-            conv = keras.layers.SeparableConv2D(
-                filters,
-                3,
-                padding="same",
-                use_bias=False,
-                depthwise_regularizer=reg,
-                pointwise_regularizer=reg,
-                depthwise_initializer="he_normal",
-                pointwise_initializer="he_normal",
-                name=f"sepconv{i + 1}",
-            )
-        x = conv(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
-        x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
-    x = keras.layers.Concatenate(name="pool_stats")(
-        [keras.layers.GlobalAveragePooling2D(name="gap")(x), keras.layers.GlobalMaxPooling2D(name="gmp")(x)]
-    )
-    if dropout > 0:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(n, activation="softmax", kernel_regularizer=reg, name="genre")(x)
-    model = keras.Model(inputs, outputs, name="compact_cnn")
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+
+def _conv_block(x, i: int, filters: int, *, stem_stride: int, reg):
+    """Block ``i + 1``: a strided stem convolution (first) or a separable one, then BN, ReLU and 2x2 pooling."""
+    if i == 0:
+        conv = keras.layers.Conv2D(
+            filters, 3, strides=stem_stride, padding="same", use_bias=False, kernel_regularizer=reg,
+            kernel_initializer="he_normal", name=f"conv{i + 1}",
+        )
+    else:
+        conv = keras.layers.SeparableConv2D(
+            filters,
+            3,
+            padding="same",
+            use_bias=False,
+            depthwise_regularizer=reg,
+            pointwise_regularizer=reg,
+            depthwise_initializer="he_normal",
+            pointwise_initializer="he_normal",
+            name=f"sepconv{i + 1}",
+        )
+    x = conv(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+    x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
+    return keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
 
 
 def inference_model(model):
