@@ -187,38 +187,51 @@ class FeatureSpec:
     pooling: str = "none"
 
     def __post_init__(self):
-        def fix(name, value):
-            object.__setattr__(self, name, value)
-
         if self.kind not in KINDS:
             raise ParameterError(f"FeatureSpec.kind must be one of {KINDS}, got {self.kind!r}")
-        for name in ("sr", "n_fft", "hop_length", "n_mels", "image_size", "n_mfcc"):
-            value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ParameterError(f"FeatureSpec.{name} must be a positive integer, got {value!r}")
-            fix(name, int(value))
-        for name in ("window", "hop", "top_db"):
-            value = getattr(self, name)
-            if not _is_num(value) or value <= 0:
-                raise ParameterError(f"FeatureSpec.{name} must be a positive number, got {value!r}")
-            fix(name, float(value))
-        if not _is_num(self.fmin) or self.fmin < 0:
-            raise ParameterError(f"FeatureSpec.fmin must be a frequency >= 0 Hz, got {self.fmin!r}")
-        fix("fmin", float(self.fmin))
-        if self.fmax is not None:
-            if not _is_num(self.fmax) or not (self.fmin < self.fmax <= self.sr / 2):
-                raise ParameterError(f"FeatureSpec.fmax must satisfy fmin < fmax <= sr/2 = {self.sr / 2:g} Hz "
-                                     f"or be None, got {self.fmax!r}")
-            fix("fmax", float(self.fmax))
-        elif self.fmin >= self.sr / 2:
-            raise ParameterError(f"FeatureSpec.fmin must be below sr/2 = {self.sr / 2:g} Hz, got {self.fmin!r}")
+        self._check_numbers()
+        self._check_band()
         if self.pad not in ("zero", "repeat"):
             raise ParameterError(f"FeatureSpec.pad must be 'zero' or 'repeat', got {self.pad!r}")
         if self.scale not in ("mel", "linear"):
             raise ParameterError(f"FeatureSpec.scale must be 'mel' or 'linear', got {self.scale!r}")
+        self._check_framing()
+        self._check_image()
+        if self.kind == "embedding":
+            self._check_embedding()
+
+    def _fix(self, name: str, value) -> None:
+        """Store the checked (normalised) ``value`` of field ``name`` on the frozen instance."""
+        object.__setattr__(self, name, value)
+
+    def _check_numbers(self) -> None:
+        for name in ("sr", "n_fft", "hop_length", "n_mels", "image_size", "n_mfcc"):
+            value = getattr(self, name)
+            if not _is_int(value) or value <= 0:
+                raise ParameterError(f"FeatureSpec.{name} must be a positive integer, got {value!r}")
+            self._fix(name, int(value))
+        for name in ("window", "hop", "top_db"):
+            value = getattr(self, name)
+            if not _is_num(value) or value <= 0:
+                raise ParameterError(f"FeatureSpec.{name} must be a positive number, got {value!r}")
+            self._fix(name, float(value))
+
+    def _check_band(self) -> None:
+        if not _is_num(self.fmin) or self.fmin < 0:
+            raise ParameterError(f"FeatureSpec.fmin must be a frequency >= 0 Hz, got {self.fmin!r}")
+        self._fix("fmin", float(self.fmin))
+        if self.fmax is not None:
+            if not _is_num(self.fmax) or not (self.fmin < self.fmax <= self.sr / 2):
+                raise ParameterError(f"FeatureSpec.fmax must satisfy fmin < fmax <= sr/2 = {self.sr / 2:g} Hz "
+                                     f"or be None, got {self.fmax!r}")
+            self._fix("fmax", float(self.fmax))
+        elif self.fmin >= self.sr / 2:
+            raise ParameterError(f"FeatureSpec.fmin must be below sr/2 = {self.sr / 2:g} Hz, got {self.fmin!r}")
+
+    def _check_framing(self) -> None:
         if not _is_num(self.min_fill) or not 0.0 <= self.min_fill <= 1.0:
             raise ParameterError(f"FeatureSpec.min_fill must lie in [0, 1], got {self.min_fill!r}")
-        fix("min_fill", float(self.min_fill))
+        self._fix("min_fill", float(self.min_fill))
         if self.n_mfcc > self.n_mels:
             raise ParameterError(f"FeatureSpec.n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
         if self.window_samples < self.n_fft // 2 + 1:
@@ -226,6 +239,8 @@ class FeatureSpec:
                                  f"short for n_fft={self.n_fft}")
         if round(self.hop * self.sr) < 1:
             raise ParameterError(f"FeatureSpec.hop ({self.hop} s) is shorter than one sample")
+
+    def _check_image(self) -> None:
         if self.crop is not None:
             try:
                 lo, hi = (float(v) for v in self.crop)
@@ -233,15 +248,13 @@ class FeatureSpec:
                 raise ParameterError(f"FeatureSpec.crop must be None or a pair (low, high), got {self.crop!r}") from None
             if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi <= lo:
                 raise ParameterError(f"FeatureSpec.crop must be low < high, both >= 0, got {self.crop!r}")
-            fix("crop", (lo, hi))
+            self._fix("crop", (lo, hi))
         if not isinstance(self.cmap, str):
             raise ParameterError(f"FeatureSpec.cmap must be a colormap name, got {self.cmap!r}")
         if self.kind == "image":
             from genrenet.spectrogram import check_cmap
 
             check_cmap(self.cmap)  # raises ParameterError for unknown names
-        if self.kind == "embedding":
-            self._check_embedding()
 
     def _check_embedding(self) -> None:
         from genrenet import embeddings as emb

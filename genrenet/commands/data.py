@@ -45,7 +45,24 @@ def register(subparsers) -> None:
                                    description="Download GTZAN or the fault-filtered split lists, collect "
                                    "tracks from SoundCloud, summarise a data set, write manifests and splits.")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    _add_download(sub)
+    _add_collect(sub)
 
+    info = sub.add_parser("info", help="summarise a data set (class balance, durations, hash)")
+    _add_dataset_args(info)
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    info.set_defaults(func=_info)
+
+    man = sub.add_parser("manifest", help="write a data set's TSV manifest")
+    _add_dataset_args(man)
+    man.add_argument("--out", required=True, metavar="FILE", help="manifest path (.tsv)")
+    man.set_defaults(func=_manifest)
+
+    _add_split(sub)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _add_download(sub) -> None:
     dl = sub.add_parser("download", help="download GTZAN or the fault-filtered split lists")
     dl.add_argument("what", choices=["gtzan", "splits"], help="what to download")
     dl.add_argument("--to", required=False, default=None, metavar="DIR", help="target directory")
@@ -57,6 +74,8 @@ def register(subparsers) -> None:
     dl.add_argument("--no-progress", action="store_true", help="hide progress bars")
     dl.set_defaults(func=_download)
 
+
+def _add_collect(sub) -> None:
     col = sub.add_parser(
         "collect", help="collect tracks from an online source",
         description="Search SoundCloud by genre and fetch the tracks the API lets us fetch: downloadable ones,\n"
@@ -75,16 +94,8 @@ def register(subparsers) -> None:
     col.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     col.set_defaults(func=_collect)
 
-    info = sub.add_parser("info", help="summarise a data set (class balance, durations, hash)")
-    _add_dataset_args(info)
-    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    info.set_defaults(func=_info)
 
-    man = sub.add_parser("manifest", help="write a data set's TSV manifest")
-    _add_dataset_args(man)
-    man.add_argument("--out", required=True, metavar="FILE", help="manifest path (.tsv)")
-    man.set_defaults(func=_manifest)
-
+def _add_split(sub) -> None:
     sp = sub.add_parser("split", help="write a train/val/test split (indices + protocol) as JSON")
     _add_dataset_args(sp)
     sp.add_argument("--protocol", type=split_name, choices=split_choices(), default="kfold",
@@ -98,8 +109,6 @@ def register(subparsers) -> None:
                     help="fault-filtered split lists (default: download them)")
     sp.add_argument("--out", required=True, metavar="FILE", help="output JSON")
     sp.set_defaults(func=_split)
-
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
 def _load(args):

@@ -334,35 +334,11 @@ class Dataset:
         tracks: list[Track] = []
         skipped: list[SkippedFile] = []
         for lineno, row in _read_tsv(path, need=("id", "genre", "path")):
-            genre = (row.get("genre") or "").strip()
-            if not genre:
-                continue
-            rel = (row.get("path") or "").strip()
-            if not rel or not (row.get("id") or "").strip():
-                raise DataError(f"manifest {path} line {lineno}: empty id or path")
-            p = Path(rel)
-            p = p if p.is_absolute() else base / p
-            if not p.exists():
-                if missing == "raise":
-                    raise DataError(f"manifest {path} line {lineno}: audio file {p} does not exist")
-                skipped.append(SkippedFile(p, "listed in manifest but missing"))
-                continue
-            if not p.is_file():  # a directory, device or FIFO (reading /dev/zero would never end)
-                if missing == "raise":
-                    raise DataError(f"manifest {path} line {lineno}: {p} is not a regular file")
-                skipped.append(SkippedFile(p, "listed in manifest but not a regular file"))
-                continue
-            tracks.append(
-                Track(
-                    path=p,
-                    genre=genre,
-                    id=row["id"].strip(),
-                    duration=_float_or_none(row.get("duration"), path, lineno),
-                    artist=(row.get("artist") or "").strip() or None,
-                    group=(row.get("group") or "").strip() or None,
-                    sha256=(row.get("sha256") or "").strip() or None,
-                )
-            )
+            item = _manifest_row(row, path, lineno, base=base, missing=missing)
+            if isinstance(item, Track):
+                tracks.append(item)
+            elif item is not None:
+                skipped.append(item)
         return cls(
             name or path.resolve().parent.name,
             base,
@@ -484,3 +460,32 @@ def _float_or_none(value: str | None, path: Path, lineno: int) -> float | None:
         return float(value)
     except ValueError:
         raise DataError(f"manifest {path} line {lineno}: duration {value!r} is not a number") from None
+
+
+def _manifest_row(row: dict, path: Path, lineno: int, *, base: Path, missing: str) -> Track | SkippedFile | None:
+    """The Track of one manifest row; a SkippedFile for a missing audio file; None for a row without genre."""
+    genre = (row.get("genre") or "").strip()
+    if not genre:
+        return None
+    rel = (row.get("path") or "").strip()
+    if not rel or not (row.get("id") or "").strip():
+        raise DataError(f"manifest {path} line {lineno}: empty id or path")
+    p = Path(rel)
+    p = p if p.is_absolute() else base / p
+    if not p.exists():
+        if missing == "raise":
+            raise DataError(f"manifest {path} line {lineno}: audio file {p} does not exist")
+        return SkippedFile(p, "listed in manifest but missing")
+    if not p.is_file():  # a directory, device or FIFO (reading /dev/zero would never end)
+        if missing == "raise":
+            raise DataError(f"manifest {path} line {lineno}: {p} is not a regular file")
+        return SkippedFile(p, "listed in manifest but not a regular file")
+    return Track(
+        path=p,
+        genre=genre,
+        id=row["id"].strip(),
+        duration=_float_or_none(row.get("duration"), path, lineno),
+        artist=(row.get("artist") or "").strip() or None,
+        group=(row.get("group") or "").strip() or None,
+        sha256=(row.get("sha256") or "").strip() or None,
+    )

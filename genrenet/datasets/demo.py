@@ -567,12 +567,7 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     an earlier, larger run with the same settings are kept (they are valid clips). A directory that holds clips named like ours but
     no ``.demo.json`` is refused (:class:`DataError`) rather than overwritten.
     """
-    import json
-
-    import soundfile as sf
-    from tqdm import tqdm
-
-    from genrenet.io import atomic_path, atomic_write_json, atomic_write_text
+    from genrenet.io import atomic_write_json, atomic_write_text
     from genrenet.paths import demo_dir
 
     if isinstance(n_per_genre, bool) or not isinstance(n_per_genre, (int, np.integer)) or n_per_genre < 1:
@@ -586,13 +581,7 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     settings = {"demo_version": DEMO_VERSION, "seed": seed, "duration": duration, "sr": sr,
                 "genres": list(DEMO_GENRES)}
     marker = root / ".demo.json"
-    same = False
-    if marker.exists():
-        try:
-            old = json.loads(marker.read_text())
-            same = {k: old.get(k) for k in settings} == settings
-        except (OSError, ValueError):
-            same = False
+    same = _same_settings(marker, settings)
     existing = [p for g in DEMO_GENRES for p in sorted((root / g).glob(f"{g}.*.wav"))]
     if not marker.exists() and existing:
         raise DataError(f"{root} already holds {len(existing)} clip(s) such as {existing[0]} but no .demo.json: "
@@ -609,7 +598,36 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     atomic_write_json(marker, {**settings, "n_per_genre": n_recorded})
     files = demo_files(root, n_per_genre=int(n_per_genre))
     todo = [p for p in files if not (same and _complete(p, n=n, sr=sr))]
-    with tqdm(total=len(files), initial=len(files) - len(todo), desc="demo corpus", unit="clip",
+    _render_files(todo, total=len(files), seed=seed, duration=duration, sr=sr, progress=progress)
+    descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, mostly "
+                             + ", ".join(sorted(_PARTS[g], key=lambda p: -_PARTS[g][p])[:3]) for g in DEMO_GENRES)
+    atomic_write_text(root / "README.txt", _README.format(
+        version=_version(), genres=descriptions, sr=sr, duration=duration, n=n_recorded, seed=seed,
+        demo_version=DEMO_VERSION))
+    return root
+
+
+def _same_settings(marker: Path, settings: dict) -> bool:
+    """True when the corpus marker ``.demo.json`` records these settings."""
+    import json
+
+    if not marker.exists():
+        return False
+    try:
+        old = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return {k: old.get(k) for k in settings} == settings
+
+
+def _render_files(todo: list[Path], *, total: int, seed: int, duration: float, sr: int, progress: bool) -> None:
+    """Write each clip of ``todo`` (16-bit WAV, atomically); the bar counts ``total`` clips."""
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from genrenet.io import atomic_path
+
+    with tqdm(total=total, initial=total - len(todo), desc="demo corpus", unit="clip",
               disable=not progress) as bar:
         for path in todo:
             genre, number = path.stem.split(".")
@@ -617,12 +635,6 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
             with atomic_path(path, suffix=".wav") as tmp:
                 sf.write(str(tmp), y, sr, format="WAV", subtype="PCM_16")
             bar.update(1)
-    descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, mostly "
-                             + ", ".join(sorted(_PARTS[g], key=lambda p: -_PARTS[g][p])[:3]) for g in DEMO_GENRES)
-    atomic_write_text(root / "README.txt", _README.format(
-        version=_version(), genres=descriptions, sr=sr, duration=duration, n=n_recorded, seed=seed,
-        demo_version=DEMO_VERSION))
-    return root
 
 
 def _version() -> str:

@@ -82,37 +82,11 @@ def load_folder(
     if not root.is_dir():
         raise DataError(f"data directory {root} does not exist or is not a directory")
     exts = {e.lower() for e in (extensions or audio_extensions())}
-    genre_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    if genres is not None:
-        have = {p.name for p in genre_dirs}
-        unknown = [g for g in genres if g not in have]
-        if unknown:
-            raise ParameterError(f"genres: {unknown} are not folders of {root} (found {sorted(have)})")
-        genre_dirs = [p for p in genre_dirs if p.name in set(genres)]
     tracks: list[Track] = []
     skipped: list[SkippedFile] = []
     full_ids: list[str] = []  # path inside the data set with its extension
-    for gdir in genre_dirs:
-        for f in sorted(gdir.rglob("*")):
-            rel = f.relative_to(root)  # where the file appears in the tree, whatever links lead to
-            if any(part.startswith(".") for part in rel.parts) or f.suffix.lower() not in exts:
-                continue
-            problem = _not_a_file(f)
-            if problem == "directory":
-                continue
-            if problem is not None:
-                skipped.append(SkippedFile(f, problem))
-                continue
-            duration = None
-            if check_audio:
-                try:
-                    duration = probe_audio(f)
-                except Exception as exc:  # any decoder failure: report, skip, carry on
-                    skipped.append(SkippedFile(f, _cause(exc)))
-                    continue
-            tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.with_suffix("").as_posix(),
-                                duration=duration))
-            full_ids.append(rel.as_posix())
+    for gdir in _genre_dirs(root, genres):
+        _scan_genre(root, gdir, exts, check_audio=check_audio, tracks=tracks, skipped=skipped, full_ids=full_ids)
     # "song.mp3" next to "song.wav": keep the extension in both ids so they stay unique
     counts = Counter(t.id for t in tracks)
     tracks = [t if counts[t.id] == 1 else replace(t, id=full) for t, full in zip(tracks, full_ids, strict=True)]
@@ -129,6 +103,43 @@ def load_folder(
             stacklevel=2,
         )
     return Dataset(name, root.resolve(), tracks, skipped=skipped, description=f"folder tree {root}")
+
+
+def _genre_dirs(root: Path, genres: list[str] | None) -> list[Path]:
+    """The genre folders of ``root`` (hidden and ``_`` folders excluded), only ``genres`` when given."""
+    genre_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if genres is not None:
+        have = {p.name for p in genre_dirs}
+        unknown = [g for g in genres if g not in have]
+        if unknown:
+            raise ParameterError(f"genres: {unknown} are not folders of {root} (found {sorted(have)})")
+        genre_dirs = [p for p in genre_dirs if p.name in set(genres)]
+    return genre_dirs
+
+
+def _scan_genre(root: Path, gdir: Path, exts: set[str], *, check_audio: bool, tracks: list[Track],
+                skipped: list[SkippedFile], full_ids: list[str]) -> None:
+    """Append the audio files under ``gdir`` to ``tracks`` (and ``full_ids``), the unreadable ones to ``skipped``."""
+    for f in sorted(gdir.rglob("*")):
+        rel = f.relative_to(root)  # where the file appears in the tree, whatever links lead to
+        if any(part.startswith(".") for part in rel.parts) or f.suffix.lower() not in exts:
+            continue
+        problem = _not_a_file(f)
+        if problem == "directory":
+            continue
+        if problem is not None:
+            skipped.append(SkippedFile(f, problem))
+            continue
+        duration = None
+        if check_audio:
+            try:
+                duration = probe_audio(f)
+            except Exception as exc:  # any decoder failure: report, skip, carry on
+                skipped.append(SkippedFile(f, _cause(exc)))
+                continue
+        tracks.append(Track(path=f.resolve(), genre=gdir.name, id=rel.with_suffix("").as_posix(),
+                            duration=duration))
+        full_ids.append(rel.as_posix())
 
 
 def _not_a_file(path: Path) -> str | None:
