@@ -82,6 +82,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrenet._validate import non_negative_int, positive_float, positive_int, sample_rate
 from genrenet.errors import AudioError, ParameterError
 
 __all__ = [
@@ -168,11 +169,7 @@ class AudioInfo:
 
 
 def _check_sr(sr, name: str = "sr") -> int | None:
-    if sr is None:
-        return None
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"{name} must be a positive integer number of Hz or None, got {sr!r}")
-    return int(sr)
+    return sample_rate(sr, name, optional=True)
 
 
 def _check_span(offset, duration) -> tuple[float, float | None]:
@@ -193,12 +190,7 @@ def _check_span(offset, duration) -> tuple[float, float | None]:
 
 
 def _check_max_duration(max_duration) -> float | None:
-    if max_duration is None:
-        return None
-    if isinstance(max_duration, bool) or not isinstance(max_duration, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(max_duration) or max_duration <= 0:
-        raise ParameterError(f"max_duration must be a positive number of seconds or None, got {max_duration!r}")
-    return float(max_duration)
+    return positive_float("max_duration", max_duration, unit="seconds", optional=True)
 
 
 def _extension(name: str | os.PathLike | None) -> str:
@@ -1114,11 +1106,7 @@ def select_windows(n_total: int, max_windows: int) -> np.ndarray:
     >>> select_windows(10, 4).tolist()
     [0, 3, 6, 9]
     """
-    if isinstance(n_total, bool) or not isinstance(n_total, (int, np.integer)) or n_total < 0:
-        raise ParameterError(f"n_total must be a non-negative integer, got {n_total!r}")
-    if isinstance(max_windows, bool) or not isinstance(max_windows, (int, np.integer)) or max_windows < 1:
-        raise ParameterError(f"max_windows must be a positive integer, got {max_windows!r}")
-    n_total, max_windows = int(n_total), int(max_windows)
+    n_total, max_windows = non_negative_int("n_total", n_total), positive_int("max_windows", max_windows)
     if n_total <= max_windows:
         return np.arange(n_total, dtype=np.int64)
     if max_windows == 1:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrenet._validate import int_at_least, positive_float
 from genrenet.errors import ParameterError
 from genrenet.evaluate import track_probabilities
 from genrenet.repro import DEFAULT_SEED
@@ -66,14 +67,8 @@ def build_baseline(
 
     if kind not in KINDS:
         raise ParameterError(f"kind must be one of {KINDS}, got {kind!r}")
-    try:
-        C = float(C)
-    except (TypeError, ValueError):
-        raise ParameterError(f"C must be a positive number, got {C!r}") from None
-    if not C > 0:
-        raise ParameterError(f"C must be a positive number, got {C!r}")
-    if isinstance(calibration_folds, bool) or not isinstance(calibration_folds, int) or calibration_folds < 2:
-        raise ParameterError(f"calibration_folds must be an integer >= 2, got {calibration_folds!r}")
+    C = positive_float("C", C)
+    calibration_folds = int_at_least("calibration_folds", calibration_folds, 2)
     if class_weight not in ("balanced", None):
         raise ParameterError(f"class_weight must be 'balanced' or None, got {class_weight!r}")
     if kind == "svm":

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import non_negative_int, positive_int
 from genrenet.errors import DataError, GenrenetError, ParameterError
 
 __all__ = [
@@ -395,11 +396,8 @@ def predict_collection(
     """
     from tqdm import tqdm
 
-    if isinstance(batch_tracks, bool) or not isinstance(batch_tracks, int) or batch_tracks < 1:
-        raise ParameterError(f"batch_tracks must be a positive integer, got {batch_tracks!r}")
-    jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
-        raise ParameterError(f"jobs must be a non-negative integer, got {jobs!r}")
+    positive_int("batch_tracks", batch_tracks)
+    jobs = non_negative_int("jobs", (os.cpu_count() or 1) if jobs is None else jobs)
     paths = collect_tracks(sources)
     workers = _Workers(jobs)
     try:

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrenet._validate import positive_int
 from genrenet.datasets.base import Dataset, Track
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_path, atomic_write_json, sha256_file
@@ -500,8 +501,7 @@ def featurize(
         raise ParameterError(f"dataset must be a genrenet Dataset, got {type(dataset).__name__}")
     if on_error not in ("skip", "raise"):
         raise ParameterError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
-    if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
-        raise ParameterError(f"n_jobs must be a positive integer or None, got {n_jobs!r}")
+    positive_int("n_jobs", n_jobs, optional=True)
     cache = FeatureCache(spec, cache_dir=cache_dir)
     spec = cache.spec
     if spec.kind == "embedding" and spec.pooling != "none":

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genrenet._validate import positive_int
 from genrenet.errors import GenrenetError, ParameterError
 
 __all__ = ["predictor_recipe", "classify_chunk", "predict_collection_dask"]
@@ -119,8 +120,7 @@ def predict_collection_dask(
 
     from genrenet import batch
 
-    if isinstance(batch_tracks, bool) or not isinstance(batch_tracks, int) or batch_tracks < 1:
-        raise ParameterError(f"batch_tracks must be a positive integer, got {batch_tracks!r}")
+    positive_int("batch_tracks", batch_tracks)
     paths = batch.collect_tracks(sources)
     predictor = batch._resolve(predictor)
     store = batch.ResultStore(output, batch.model_columns(predictor, models))

@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import sample_rate
 from genrenet.errors import ParameterError
 
 __all__ = [
@@ -831,8 +832,7 @@ def extract(spec: str | FeatureSpec | dict, y: np.ndarray, sr: int, *, indices=N
     y = np.asarray(y)
     if y.ndim != 1 or y.size == 0:
         raise ParameterError(f"y must be a non-empty mono 1-D signal, got shape {y.shape}")
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr must be a positive integer number of Hz, got {sr!r}")
+    sample_rate(sr)
     y = y.astype(np.float32, copy=False)
     if not np.isfinite(y).all():
         raise ParameterError("y contains NaN or infinite samples")

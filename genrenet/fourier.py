@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrenet._validate import positive_float, positive_int
 from genrenet.errors import ParameterError
 
 __all__ = ["MAX_DFT_SIZE", "dft_matrix", "dft", "idft", "dft_frequencies", "magnitude_spectrum"]
@@ -27,8 +28,7 @@ _BLOCK = 256  # rows of the DFT matrix built at once (bounds memory to ~64 MB at
 
 
 def _size(n, name: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"{name} must be a positive integer, got {n!r}")
+    positive_int(name, n)
     if n > MAX_DFT_SIZE:
         raise ParameterError(f"{name}={n} is larger than MAX_DFT_SIZE={MAX_DFT_SIZE}; the O(N^2) definition is "
                              "for teaching - use numpy.fft for long signals")
@@ -128,15 +128,9 @@ def dft_frequencies(n: int, sr: float) -> np.ndarray:
     >>> dft_frequencies(4, 8000).tolist()
     [0.0, 2000.0, -4000.0, -2000.0]
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"n must be a positive integer, got {n!r}")
-    try:
-        sr = float(sr)
-    except (TypeError, ValueError):
-        raise ParameterError(f"sr must be a positive number of Hz, got {sr!r}") from None
-    if not np.isfinite(sr) or sr <= 0:
-        raise ParameterError(f"sr must be a positive number of Hz, got {sr!r}")
-    k = np.arange(int(n))
+    n = positive_int("n", n)
+    sr = positive_float("sr", sr, unit="Hz")
+    k = np.arange(n)
     return np.where(k < (n + 1) // 2, k, k - n) * sr / n
 
 

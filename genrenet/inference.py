@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import positive_int
 from genrenet.errors import ModelError, ParameterError
 
 __all__ = ["DEFAULT_BATCH", "KerasRunner", "SklearnRunner", "make_runner", "bundle_runner", "as_probabilities"]
@@ -50,9 +51,7 @@ def as_probabilities(P: np.ndarray) -> np.ndarray:
 
 
 def _check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
-        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return positive_int("batch_size", batch_size)
 
 
 class KerasRunner:

@@ -28,11 +28,9 @@ def set_seed(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> int:
     tensorflow : bool, keyword-only
         Also seed TensorFlow/Keras and enable op determinism (imports TensorFlow).
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        from genrenet.errors import ParameterError
+    from genrenet._validate import non_negative_int
 
-        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = non_negative_int("seed", seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed % (2**32))

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import choice, int_at_least, integer, non_negative_int
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_path, atomic_write_json
 from genrenet.repro import DEFAULT_SEED
@@ -91,8 +92,7 @@ def genre_subsets(genres: Sequence[str], k: int) -> list[tuple[str, ...]]:
     names = sorted(str(g) for g in genres)
     if len(set(names)) != len(names):
         raise ParameterError(f"genres must be distinct, got {list(genres)}")
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
-        raise ParameterError(f"k must be an integer >= 2 (a classifier needs two genres), got {k!r}")
+    integer("k", k, low=2, what="an integer >= 2 (a classifier needs two genres)")
     if k > len(names):
         raise ParameterError(f"k={k} is larger than the number of genres ({len(names)}: {', '.join(names)})")
     return list(itertools.combinations(names, int(k)))
@@ -423,18 +423,13 @@ def run_selection(
 
 
 def _check_options(*, metric: str, level: str, model: str, folds, max_subsets) -> None:
-    if metric not in _METRICS:
-        raise ParameterError(f"metric must be one of {_METRICS}, got {metric!r}")
-    if level not in _LEVELS:
-        raise ParameterError(f"level must be one of {_LEVELS}, got {level!r}")
     from genrenet.baseline import KINDS
 
-    if model not in KINDS:
-        raise ParameterError(f"model must be one of {KINDS}, got {model!r}")
-    if not isinstance(folds, int | np.integer) or isinstance(folds, bool) or folds < 2:
-        raise ParameterError(f"folds must be an integer >= 2, got {folds!r}")
-    if max_subsets is not None and (not isinstance(max_subsets, int | np.integer) or max_subsets < 0):
-        raise ParameterError(f"max_subsets must be a non-negative integer or None, got {max_subsets!r}")
+    choice("metric", metric, METRICS)
+    choice("level", level, LEVELS)
+    choice("model", model, KINDS)
+    int_at_least("folds", folds, 2)
+    non_negative_int("max_subsets", max_subsets, optional=True)
 
 
 def _selection_config(fs, *, k, folds, by, model, metric, level, seed) -> dict:

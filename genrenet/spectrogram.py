@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from genrenet._validate import positive_float, positive_int
 from genrenet.errors import ParameterError
 
 __all__ = [
@@ -79,9 +80,7 @@ def check_cmap(cmap) -> str:
 
 
 def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return positive_int(name, value)
 
 
 def _signal(y, name: str = "y") -> np.ndarray:
@@ -240,9 +239,8 @@ def power_spectrogram(y, *, n_fft: int = 2048, hop_length: int = 512, window: st
     """
     n_fft = _pos_int(n_fft, "n_fft")
     hop_length = _pos_int(hop_length, "hop_length")
-    if not np.isfinite(power) or power <= 0:
-        raise ParameterError(f"power must be a positive number, got {power!r}")
-    frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), float(power))
+    power = positive_float("power", power)
+    frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), power)
     return np.ascontiguousarray(np.swapaxes(frames, -1, -2), dtype=np.float32)
 
 
@@ -542,9 +540,8 @@ def melspectrogram(y=None, sr: int = 22050, *, S=None, n_fft: int = 2048, hop_le
     if S is None:
         if y is None:
             raise ParameterError("give either the signal y or the spectrogram S")
-        if not np.isfinite(power) or power <= 0:
-            raise ParameterError(f"power must be a positive number, got {power!r}")
-        frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), float(power))
+        power = positive_float("power", power)
+        frames = _power_frames(_signal(y), n_fft, hop_length, window, bool(center), power)
     else:
         S = np.asarray(S, dtype=np.float32)
         if S.ndim < 2 or S.shape[-2] != 1 + n_fft // 2:
@@ -624,8 +621,7 @@ def power_to_db(S, *, ref: float | Callable = 1.0, amin: float = 1e-10, top_db: 
     >>> np.round(power_to_db(np.array([1.0, 0.1, 0.01, 0.0])), 3).tolist()  # at most 80 dB below the loudest
     [0.0, -10.0, -20.0, -80.0]
     """
-    if not np.isfinite(amin) or amin <= 0:
-        raise ParameterError(f"amin must be a positive number, got {amin!r}")
+    positive_float("amin", amin)
     if top_db is not None and (not np.isfinite(top_db) or top_db < 0):
         raise ParameterError(f"top_db must be a non-negative number or None, got {top_db!r}")
     S = np.asarray(S, dtype=np.float32)
@@ -856,8 +852,7 @@ def spectrogram_image(y, sr: int = 22050, *, size: int = 200, cmap: str = "RdBu"
     size = _pos_int(size, "size")
     if scale not in ("mel", "linear"):
         raise ParameterError(f"scale must be 'mel' or 'linear', got {scale!r}")
-    if not np.isfinite(top_db) or top_db <= 0:
-        raise ParameterError(f"top_db must be a positive number, got {top_db!r}")
+    positive_float("top_db", top_db)
     lut = colormap_lut(cmap)
     sr = _pos_int(sr, "sr")
     if scale == "mel":

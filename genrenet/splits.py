@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrenet._validate import int_at_least
 from genrenet.datasets.base import Dataset
 from genrenet.errors import DataError, ParameterError
 from genrenet.repro import DEFAULT_SEED
@@ -313,8 +314,7 @@ def grouped_kfold(
     _check_dataset(dataset)
     if by not in GROUPINGS:
         raise ParameterError(f"by must be 'track', 'artist' or 'block', got {by!r}")
-    if not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise ParameterError(f"n_splits must be an integer >= 2, got {n_splits!r}")
+    int_at_least("n_splits", n_splits, 2)
     val_size = _check_fraction("val_size", val_size)
     genres = _by_genre(dataset)
     smallest = min(len(v) for v in genres.values())

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from genrenet._validate import non_negative_float, positive_float, positive_int, sample_rate
 from genrenet.errors import ParameterError
 
 __all__ = [
@@ -64,35 +65,19 @@ _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _pos(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ParameterError(f"{name} must be a positive number, got {value!r}")
-    return v
+    return positive_float(name, value)
 
 
 def _nonneg(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{name} must be a number >= 0, got {value!r}") from None
-    if not np.isfinite(v) or v < 0:
-        raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
-    return v
+    return non_negative_float(name, value)
 
 
 def _sr(sr) -> int:
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr must be a positive integer number of Hz, got {sr!r}")
-    return int(sr)
+    return sample_rate(sr)
 
 
 def _terms(n_terms) -> int:
-    if isinstance(n_terms, bool) or not isinstance(n_terms, (int, np.integer)) or n_terms < 1:
-        raise ParameterError(f"n_terms must be a positive integer, got {n_terms!r}")
-    return int(n_terms)
+    return positive_int("n_terms", n_terms)
 
 
 def _rng(seed) -> np.random.Generator:
@@ -733,10 +718,8 @@ def drum_pattern(pattern: Mapping[str, str], *, bpm: float, sr: int = 22050, bar
     """
     sr = _sr(sr)
     bpm = _pos(bpm, "bpm")
-    if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 1:
-        raise ParameterError(f"bars must be a positive integer, got {bars!r}")
-    if isinstance(beats_per_bar, bool) or not isinstance(beats_per_bar, (int, np.integer)) or beats_per_bar < 1:
-        raise ParameterError(f"beats_per_bar must be a positive integer, got {beats_per_bar!r}")
+    positive_int("bars", bars)
+    positive_int("beats_per_bar", beats_per_bar)
     swing = _nonneg(swing, "swing")
     if swing >= 0.5:
         raise ParameterError(f"swing must lie in [0, 0.5), got {swing!r}")

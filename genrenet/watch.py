@@ -54,6 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from genrenet._validate import positive_int
 from genrenet.datasets.base import MANIFEST_NAME
 from genrenet.errors import GenrenetError, ParameterError
 
@@ -347,8 +348,7 @@ class Watcher:
                  log: Callable[[str], None] | None = None):
         if not subscriptions:
             raise ParameterError("watch needs at least one subscription")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ParameterError(f"max_attempts must be a positive integer, got {max_attempts!r}")
+        positive_int("max_attempts", max_attempts)
         for name, value in (("settle", settle), ("retry_base", retry_base), ("retry_max", retry_max),
                             ("timeout", timeout)):
             if not isinstance(value, (int, float)) or value < 0:

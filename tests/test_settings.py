@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "genrenet"
 
 #: Modules whose seed defaults are not the experiment seed: the signal layer's noise
-#: generators default to seed 0 and depend on nothing but genrenet.errors.
+#: generators default to seed 0 and stay independent of the experiment layer.
 _OWN_SEEDS = {"genrenet/synth.py"}
 
 _TF_KEYS = {"TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND"}

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from genrenet import synth
+from genrenet._validate import non_negative_int, positive_int, sample_rate
 from genrenet.errors import DataError, ParameterError
 from genrenet.repro import DEFAULT_SEED
 
@@ -460,8 +461,7 @@ def render_clip(genre: str, index: int, *, seed: int = DEFAULT_SEED, duration: f
     """
     if genre not in _PARTS:
         raise ParameterError(f"genre must be one of {DEMO_GENRES}, got {genre!r}")
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-        raise ParameterError(f"index must be a non-negative integer, got {index!r}")
+    non_negative_int("index", index)
     seed = _check_seed(seed)
     duration, sr = _check_size(duration, sr)
     rng = np.random.default_rng(np.random.SeedSequence([seed, DEMO_GENRES.index(genre), int(index)]))
@@ -490,14 +490,11 @@ def render_clip(genre: str, index: int, *, seed: int = DEFAULT_SEED, duration: f
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return non_negative_int("seed", seed)
 
 
 def _check_size(duration, sr) -> tuple[float, int]:
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 8000 <= sr <= 192000:
-        raise ParameterError(f"sr must be an integer number of Hz in [8000, 192000], got {sr!r}")
+    sr = sample_rate(sr, low=8000, high=192000)
     try:
         duration = float(duration)
     except (TypeError, ValueError):
@@ -570,8 +567,7 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     from genrenet.io import atomic_write_json, atomic_write_text
     from genrenet.paths import demo_dir
 
-    if isinstance(n_per_genre, bool) or not isinstance(n_per_genre, (int, np.integer)) or n_per_genre < 1:
-        raise ParameterError(f"n_per_genre must be a positive integer, got {n_per_genre!r}")
+    positive_int("n_per_genre", n_per_genre)
     seed = _check_seed(seed)
     duration, sr = _check_size(duration, sr)
     root = Path(root) if root is not None else demo_dir()

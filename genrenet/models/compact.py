@@ -32,6 +32,7 @@ Used in the book chapter ``book/dev_models.md`` and the notebooks
 from __future__ import annotations
 
 from genrenet._tf import keras, tf
+from genrenet._validate import non_negative_int
 from genrenet.errors import ParameterError
 from genrenet.models.thesis import _check_float, _check_int, check_input, make_optimizer
 
@@ -207,8 +208,7 @@ def _check_options(input_shape, n_classes, *, width, depth, dropout, spec_augmen
     if not isinstance(spec_augment, bool):
         raise ParameterError(f"spec_augment must be True or False, got {spec_augment!r}")
     for name, value in (("freq_masks", freq_masks), ("time_masks", time_masks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ParameterError(f"{name} must be a non-negative integer, got {value!r}")
+        non_negative_int(name, value)
     return shape, n, depth, stem_stride, width, dropout, weight_decay
 
 

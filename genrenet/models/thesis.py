@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from genrenet._tf import keras
+from genrenet._validate import positive_int
 from genrenet.errors import ParameterError
 
 __all__ = [
@@ -85,12 +86,7 @@ def _check_float(name: str, value, *, low: float, high: float | None = None, low
 
 
 def _check_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    v = int(value)
-    if v < 1:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return v
+    return positive_int(name, value)
 
 
 def _check_filters(name: str, value, n: int) -> tuple[int, ...]:

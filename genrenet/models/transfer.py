@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrenet._validate import int_at_least, positive_int
 from genrenet.errors import ParameterError
 from genrenet.repro import DEFAULT_SEED
 
@@ -135,10 +136,8 @@ def build_embedding_head(input_shape, n_classes: int, *, hidden: int = 256, drop
     shape = tuple(int(d) for d in input_shape)
     if len(shape) != 1 or shape[0] < 1:
         raise ParameterError(f"input_shape must be (dim,) for an embedding head, got {input_shape!r}")
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ParameterError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if isinstance(hidden, bool) or not isinstance(hidden, (int, np.integer)) or hidden < 1:
-        raise ParameterError(f"hidden must be a positive integer, got {hidden!r}")
+    int_at_least("n_classes", n_classes, 2)
+    positive_int("hidden", hidden)
     if not 0.0 <= float(dropout) < 1.0:
         raise ParameterError(f"dropout must lie in [0, 1), got {dropout!r}")
     if not float(learning_rate) > 0 or not float(l2) >= 0:

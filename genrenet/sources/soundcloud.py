@@ -57,6 +57,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from genrenet._validate import positive_int
 from genrenet.datasets.base import MANIFEST_NAME
 from genrenet.errors import DataError, GenrenetError, ParameterError
 from genrenet.genres import GROUPS, normalize, unify
@@ -841,8 +842,7 @@ def collect(
     from tqdm import tqdm
 
     wanted = _wanted_groups(genres)
-    if not isinstance(per_genre, int) or per_genre < 1:
-        raise ParameterError(f"per_genre must be a positive integer, got {per_genre!r}")
+    positive_int("per_genre", per_genre)
     client = client or SoundCloudClient()
     to = Path(to).expanduser()
     to.mkdir(parents=True, exist_ok=True)

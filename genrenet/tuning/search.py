@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import int_at_least, non_negative_int, positive_int
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_write_json, atomic_write_text
 from genrenet.repro import DEFAULT_SEED
@@ -276,12 +277,6 @@ def _prepare(data, *, split, validation_data, groups, val_fraction: float, seed:
 # --------------------------------------------------------------------------- options and the project
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _settings(model_name: str, tuner: str, space: Mapping[str, Any] | None, *, max_trials, epochs, batch_size,
               executions_per_trial, hyperband_factor, seed, workers, timeout, lease) -> dict:
     """Check the options of :func:`run_search` and return the settings that make a search what it is
@@ -290,11 +285,10 @@ def _settings(model_name: str, tuner: str, space: Mapping[str, Any] | None, *, m
         raise ParameterError(f"tuner must be one of {list(TUNERS)}, got {tuner!r}")
     for name, value in (("max_trials", max_trials), ("epochs", epochs), ("batch_size", batch_size),
                         ("executions_per_trial", executions_per_trial), ("workers", workers)):
-        _positive_int(name, value)
-    if tuner == "hyperband" and (not isinstance(hyperband_factor, int) or hyperband_factor < 2):
-        raise ParameterError(f"hyperband_factor must be an integer >= 2, got {hyperband_factor!r}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
+        positive_int(name, value)
+    if tuner == "hyperband":
+        int_at_least("hyperband_factor", hyperband_factor, 2)
+    non_negative_int("seed", seed)
     if timeout <= 0:
         raise ParameterError(f"timeout must be positive seconds, got {timeout!r}")
     if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not 0 < lease < float("inf"):

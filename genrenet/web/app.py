@@ -74,6 +74,7 @@ from typing import Any
 from flask import Flask, Request, jsonify, render_template, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
+from genrenet._validate import positive_float
 from genrenet.errors import AudioError, GenrenetError, ParameterError
 
 __all__ = ["create_app", "dev_request_handler", "PRODUCTION_COMMAND", "DEFAULT_MAX_UPLOAD_MB",
@@ -359,8 +360,7 @@ def _settings(predictor, *, models_dir, max_upload_mb, max_duration, docs_url, b
     from genrenet.predict import DEFAULT_MAX_DURATION, Predictor
 
     upload_mb = _env_float("GENRENET_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB) if max_upload_mb is None else max_upload_mb
-    if isinstance(upload_mb, bool) or not isinstance(upload_mb, int | float) or not upload_mb > 0:
-        raise ParameterError(f"max_upload_mb must be a positive number, got {max_upload_mb!r}")
+    positive_float("max_upload_mb", upload_mb)
     concurrent = int(_env_float("GENRENET_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT))
     if concurrent < 1:
         raise ParameterError(f"environment variable GENRENET_MAX_CONCURRENT must be at least 1, got {concurrent}")
