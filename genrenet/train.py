@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._validate import positive_int
 from genrenet.errors import DataError, GenrenetError, ModelError, ParameterError
 from genrenet.inputs import SPLITS, resolve_dataset, resolve_split
 from genrenet.repro import DEFAULT_SEED
@@ -313,11 +314,9 @@ def _check_options(model_name: str, *, epochs, batch_size, patience, out_dir) ->
 
     if model_name not in model_names():
         raise ParameterError(f"model must be one of {model_names()}, got {model_name!r}")
-    for pname, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ParameterError(f"{pname} must be a positive integer, got {value!r}")
-    if patience is not None and (not isinstance(patience, int | np.integer) or patience < 1):
-        raise ParameterError(f"patience must be a positive integer or None, got {patience!r}")
+    positive_int("epochs", epochs)
+    positive_int("batch_size", batch_size)
+    positive_int("patience", patience, optional=True)
     if out_dir is None:
         raise ParameterError("out_dir is required: the directory the run (bundle) is written to")
 
