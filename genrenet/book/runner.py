@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from genrenet import __version__
+from genrenet._tf import ENVIRONMENT
 from genrenet.errors import DataError, GenrenetError, ParameterError
 from genrenet.io import atomic_write_json, atomic_write_text
 
@@ -80,8 +81,9 @@ CONFIG_NAME = "experiments.yml"
 STAMP_KEY = "genrenet"
 #: Stamp format; bump when the meaning of the stamp changes.
 STAMP_VERSION = 2
-#: Environment every notebook kernel starts with (no TensorFlow log noise on the pages).
-KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
+#: Environment every notebook kernel starts with: TensorFlow's (:data:`genrenet._tf.ENVIRONMENT`,
+#: no log noise on the pages), set explicitly whatever the runner's own environment holds.
+KERNEL_ENV = dict(ENVIRONMENT)
 
 _RUN_KEYS = {"id", "notebook", "parameters", "depends_on", "title"}
 _PROFILE_KEYS = {"description", "parameters", "runs", "requires_data_dir"}
