@@ -991,15 +991,8 @@ def window_starts(n: int, sr: int, *, window: float = 3.0, hop: float = 1.5, min
 
 
 def _window_sizes(sr: int, window, hop) -> tuple[int, int]:
-    try:
-        window = float(window)
-        hop = float(hop)
-    except (TypeError, ValueError):
-        raise ParameterError(f"window and hop must be numbers of seconds, got {window!r}, {hop!r}") from None
-    if not np.isfinite(window) or window <= 0:
-        raise ParameterError(f"window must be a positive number of seconds, got {window!r}")
-    if not np.isfinite(hop) or hop <= 0:
-        raise ParameterError(f"hop must be a positive number of seconds, got {hop!r}")
+    window = positive_float("window", window, unit="seconds")
+    hop = positive_float("hop", hop, unit="seconds")
     length = int(round(window * sr))
     step = int(round(hop * sr))
     if length < 1 or step < 1:

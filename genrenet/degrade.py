@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrenet._validate import number
 from genrenet.errors import AudioError, GenrenetError, ParameterError
 
 __all__ = [
@@ -255,8 +256,7 @@ def gain(y: np.ndarray, *, db: float = -20.0) -> np.ndarray:
     -------
     ndarray of float32
     """
-    if isinstance(db, bool) or not isinstance(db, (int, float, np.integer, np.floating)) or not math.isfinite(db):
-        raise ParameterError(f"db must be a finite number of decibels, got {db!r}")
+    number("db", db, what="a finite number of decibels")
     return (np.asarray(y, dtype=np.float32) * np.float32(10.0 ** (float(db) / 20.0))).astype(np.float32)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from genrenet._validate import non_negative_float, positive_float, positive_int, sample_rate
+from genrenet._validate import int_at_least, non_negative_float, positive_float, positive_int, sample_rate
 from genrenet.errors import ParameterError
 
 __all__ = [
@@ -296,8 +296,7 @@ def single_cycle(kind: str = "sawtooth", *, size: int = 2048, n_terms: int = 32)
     >>> table.shape, float(np.abs(table).max())
     ((1024,), 1.0)
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 4:
-        raise ParameterError(f"size must be an integer >= 4, got {size!r}")
+    size = int_at_least("size", size, 4)
     x = 2 * np.pi * np.arange(size) / size
     if kind == "sine":
         table = np.sin(x)
