@@ -152,27 +152,16 @@ def _string_constants(tree, values) -> list[ast.Constant]:
     return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in values]
 
 
-def _env_copies(tree) -> list[int]:
-    """Lines naming a TensorFlow environment variable outside a dict literal equal to ``_tf.ENVIRONMENT``."""
-    from genrenet._tf import ENVIRONMENT
-
-    tolerated = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) for k in node.keys):
-            try:
-                literal = ast.literal_eval(node)
-            except ValueError:
-                continue
-            if literal == dict(ENVIRONMENT):
-                tolerated |= {id(k) for k in node.keys}
-    return [n.lineno for n in _string_constants(tree, _TF_KEYS) if id(n) not in tolerated]
-
-
 def test_tensorflow_environment_is_set_only_in_tf_module():
-    # A dict literal equal to genrenet._tf.ENVIRONMENT is tolerated (book.py's kernel
-    # environment, until the book runner imports ENVIRONMENT); anything else is a copy.
-    found = {rel: lines for rel, tree in _modules() if rel != "genrenet/_tf.py" and (lines := _env_copies(tree))}
-    assert not found, f"TensorFlow's environment set outside genrenet/_tf.py: {found}"
+    found = {rel: [n.lineno for n in nodes] for rel, tree in _modules()
+             if rel != "genrenet/_tf.py" and (nodes := _string_constants(tree, _TF_KEYS))}
+    assert not found, f"TensorFlow's environment named outside genrenet/_tf.py (use _tf.ENVIRONMENT): {found}"
+
+
+def test_notebooks_leave_tensorflow_environment_to_tf_module():
+    found = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+             if any(key in p.read_text(encoding="utf-8") for key in _TF_KEYS)]
+    assert not found, f"notebooks setting TensorFlow's environment (call genrenet.notebook.quiet()): {found}"
 
 
 def test_tf_module_sets_the_environment_without_importing_tensorflow():
