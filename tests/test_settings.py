@@ -182,3 +182,26 @@ def test_manifest_name_is_defined_once():
     found = {rel: [n.lineno for n in nodes] for rel, tree in _modules()
              if rel != "genrenet/datasets/base.py" and (nodes := _string_constants(tree, {MANIFEST_NAME}))}
     assert not found, f"{MANIFEST_NAME!r} typed outside genrenet/datasets/base.py: {found}"
+
+
+def test_tune_kfold_is_the_first_grouped_fold_as_block_was(monkeypatch):
+    import genrenet.cache
+    import genrenet.inputs
+    from genrenet.cli import build_parser
+    from genrenet.commands.tune import _featureset
+    from genrenet.datasets.base import Dataset, Track
+    from genrenet.splits import grouped_kfold
+
+    tracks = [Track(path=Path(f"/nonexistent/{g}.{k:05d}.wav"), genre=g, id=f"{g}.{k:05d}")
+              for g in ("a", "b") for k in range(10)]
+    ds = Dataset("toy", None, tracks)
+    monkeypatch.setattr(genrenet.inputs, "resolve_inputs",
+                        lambda *a, **k: genrenet.inputs.Inputs(dataset=ds, split=None, feature="spec"))
+    monkeypatch.setattr(genrenet.cache, "featurize", lambda dataset, spec, **k: ("features", dataset.name))
+    with pytest.warns(FutureWarning):
+        old = build_parser().parse_args(["tune", "--model", "cnn", "--split", "block", "--out", "x"])
+    new = build_parser().parse_args(["tune", "--model", "cnn", "--split", "kfold", "--folds", "4", "--by", "track",
+                                     "--out", "x"])
+    fs, split = _featureset(old)
+    assert fs == ("features", "toy") and split == grouped_kfold(ds, by="block")[0]
+    assert _featureset(new)[1] == grouped_kfold(ds, n_splits=4, by="track")[0]

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from genrenet._validate import int_at_least, non_negative_int, positive_int
+from genrenet._validate import int_at_least, non_negative_int, positive_float, positive_int
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_write_json, atomic_write_text
 from genrenet.repro import DEFAULT_SEED
@@ -289,10 +289,9 @@ def _settings(model_name: str, tuner: str, space: Mapping[str, Any] | None, *, m
     if tuner == "hyperband":
         int_at_least("hyperband_factor", hyperband_factor, 2)
     non_negative_int("seed", seed)
-    if timeout <= 0:
+    if timeout <= 0:  # infinite is allowed: wait for ever
         raise ParameterError(f"timeout must be positive seconds, got {timeout!r}")
-    if not isinstance(lease, (int, float)) or isinstance(lease, bool) or not 0 < lease < float("inf"):
-        raise ParameterError(f"lease must be positive seconds, got {lease!r}")
+    positive_float("lease", lease, unit="seconds")
     return {
         "model": model_name,
         "tuner": tuner,
