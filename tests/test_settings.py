@@ -205,3 +205,26 @@ def test_tune_kfold_is_the_first_grouped_fold_as_block_was(monkeypatch):
     fs, split = _featureset(old)
     assert fs == ("features", "toy") and split == grouped_kfold(ds, by="block")[0]
     assert _featureset(new)[1] == grouped_kfold(ds, n_splits=4, by="track")[0]
+
+
+def test_notebook_and_experiment_seeds_are_the_default_seed():
+    """Papermill parameters and experiments.yml must hold literals: they are checked against DEFAULT_SEED."""
+    import json
+    import re
+
+    import yaml
+
+    from genrenet.repro import DEFAULT_SEED
+
+    config = yaml.safe_load((ROOT / "experiments.yml").read_text(encoding="utf-8"))
+    assert config["defaults"]["seed"] == DEFAULT_SEED
+    seeds = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                m = re.search(r"^seed\s*(?::\s*int\s*)?=\s*(\d+)", "".join(cell["source"]), re.M)
+                if m:
+                    seeds[path.name] = int(m.group(1))
+    assert seeds, "no notebook declares a seed parameter"
+    assert set(seeds.values()) == {DEFAULT_SEED}, seeds
