@@ -150,6 +150,6 @@ def score_tracks(model, X, y, track_of_window) -> float:
     """Track-level accuracy of a fitted model (windows labelled ``y``)."""
     X, y = _check_xy(X, y)
     tracks, probs = predict_tracks(model, X, track_of_window)
-    tow = np.asarray(track_of_window)
-    truth = np.array([y[np.flatnonzero(tow == t)[0]] for t in tracks])
+    track_of_window = np.asarray(track_of_window)
+    truth = np.array([y[np.flatnonzero(track_of_window == t)[0]] for t in tracks])
     return float(np.mean(probs.argmax(axis=1) == truth))

@@ -419,7 +419,7 @@ class FeatureSet:
         total = int(sum(counts))
         X = np.empty((total, *self.shape), dtype=np.dtype(self.spec.dtype))
         y = np.empty(total, dtype=np.int64)
-        tow = np.empty(total, dtype=np.int64)
+        track_of_window = np.empty(total, dtype=np.int64)
         at = 0
         for i, n in zip(sel, counts, strict=True):
             arr = self._open(i, mmap=mmap)
@@ -430,9 +430,9 @@ class FeatureSet:
                 raise DataError(f"feature cache file {self.files[self._pos[i]]} holds NaN or inf (it changed after "
                                 "featurize checked it); run again to compute it afresh")
             y[at:at + n] = self._labels[i]
-            tow[at:at + n] = i
+            track_of_window[at:at + n] = i
             at += n
-        return X, y, tow
+        return X, y, track_of_window
 
     def iter_tracks(self, track_indices: Sequence[int] | None = None, *, mmap: bool = True) -> Iterator[tuple]:
         """Yield ``(index, features, label)`` per track without loading everything.

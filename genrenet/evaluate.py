@@ -59,12 +59,13 @@ def track_probabilities(probs, track_of_window) -> tuple[np.ndarray, np.ndarray]
         Mean probability of each track's windows.
     """
     probs = np.asarray(probs, dtype=np.float64)
-    tow = np.asarray(track_of_window)
-    if probs.ndim != 2 or tow.ndim != 1 or len(tow) != len(probs):
+    track_of_window = np.asarray(track_of_window)
+    if probs.ndim != 2 or track_of_window.ndim != 1 or len(track_of_window) != len(probs):
         raise ParameterError(
-            f"probs must be (n_windows, n_classes) and track_of_window (n_windows,), got {probs.shape} and {tow.shape}"
+            "probs must be (n_windows, n_classes) and track_of_window (n_windows,), "
+            f"got {probs.shape} and {track_of_window.shape}"
         )
-    tracks, inverse = np.unique(tow, return_inverse=True)
+    tracks, inverse = np.unique(track_of_window, return_inverse=True)
     sums = np.zeros((len(tracks), probs.shape[1]))
     np.add.at(sums, inverse, probs)
     counts = np.bincount(inverse, minlength=len(tracks))[:, None]
@@ -160,17 +161,17 @@ def evaluate_predictions(probs, y, track_of_window, genres: Sequence[str]) -> Me
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
-    tow = np.asarray(track_of_window)
+    track_of_window = np.asarray(track_of_window)
     if len(y) != len(probs):
         raise ParameterError(f"y has {len(y)} labels for {len(probs)} windows")
     if probs.shape[1] != len(genres):
         raise ParameterError(f"probs has {probs.shape[1]} columns for {len(genres)} genres")
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None))))
     window = dataclasses.replace(classification_metrics(y, probs.argmax(axis=1), genres), loss=loss)
-    tracks, tprobs = track_probabilities(probs, tow)
-    first = {t: i for i, t in reversed(list(enumerate(tow)))}
+    tracks, tprobs = track_probabilities(probs, track_of_window)
+    first = {t: i for i, t in reversed(list(enumerate(track_of_window)))}
     ty = y[[first[t] for t in tracks]]
-    if any(len(set(y[tow == t])) != 1 for t in tracks[:50]):
+    if any(len(set(y[track_of_window == t])) != 1 for t in tracks[:50]):
         raise DataError("windows of one track carry different labels")
     return Metrics(window=window, track=classification_metrics(ty, tprobs.argmax(axis=1), genres))
 
@@ -222,17 +223,17 @@ def evaluate_bundle(
     genres = bundle.genres
     sub, skipped = _known_tracks(dataset, genres, split, part)
     fs = featurize(sub, bundle.meta.feature, cache_dir=cache_dir, progress=progress)
-    X, _, tow = fs.load()
+    X, _, track_of_window = fs.load()
     if len(X) == 0:
         raise DataError(f"no features could be computed for data set {dataset.name!r}")
     index = {g: i for i, g in enumerate(genres)}
-    y = np.array([index[sub[int(t)].genre] for t in tow], dtype=np.int64)
+    y = np.array([index[sub[int(t)].genre] for t in track_of_window], dtype=np.int64)
     probs = bundle_runner(bundle, batch_size=batch_size)(X)
     return Evaluation(
-        metrics=evaluate_predictions(probs, y, tow, genres), model=bundle.meta.model, name=bundle.name,
-        bundle=str(Path(bundle_path)), dataset=dataset.name, genres=tuple(genres), n_tracks=len(fs.tracks),
-        n_windows=int(len(X)), skipped_genres=skipped, errors=tuple((str(i), str(c)) for i, c in fs.errors),
-        feature=bundle.meta.feature,
+        metrics=evaluate_predictions(probs, y, track_of_window, genres), model=bundle.meta.model,
+        name=bundle.name, bundle=str(Path(bundle_path)), dataset=dataset.name, genres=tuple(genres),
+        n_tracks=len(fs.tracks), n_windows=int(len(X)), skipped_genres=skipped,
+        errors=tuple((str(i), str(c)) for i, c in fs.errors), feature=bundle.meta.feature,
     )
 
 

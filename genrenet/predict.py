@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._compat import renamed_attributes
 from genrenet.audio import TrackTooLongError
 from genrenet.bundle import find_bundles
 from genrenet.errors import AudioError, ModelError, ParameterError
@@ -41,7 +42,7 @@ __all__ = [
     "DEFAULT_MAX_WINDOWS",
     "RESERVED_KEYS",
     "TrackTooLongError",
-    "ModelInfo",
+    "LoadedModelInfo",
     "ModelResult",
     "PredictionResult",
     "Predictor",
@@ -81,8 +82,11 @@ def shipped_bundle_paths() -> list[Path]:
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class LoadedModelInfo:
     """Description of one loaded model (what ``GET /api/models`` lists).
+
+    Formerly ``ModelInfo``; that name still imports, with a :class:`FutureWarning`
+    (:class:`genrenet.models.ArchitectureInfo` is the registry entry of an architecture).
 
     Attributes
     ----------
@@ -122,7 +126,7 @@ class ModelInfo:
     synthetic: bool = False
 
     @classmethod
-    def from_meta(cls, meta, path: Path, *, name: str, kind: str, default: bool) -> ModelInfo:
+    def from_meta(cls, meta, path: Path, *, name: str, kind: str, default: bool) -> LoadedModelInfo:
         """The description of a bundle from its :class:`genrenet.results.BundleMeta`."""
         return cls(
             name=name, path=path, model=meta.model, kind=kind, genres=tuple(meta.genres),
@@ -300,7 +304,7 @@ class TrackFeatures:
 class _Loaded:
     """A bundle ready to answer: its description, features and runner (:mod:`genrenet.inference`)."""
 
-    info: ModelInfo
+    info: LoadedModelInfo
     spec: Any  # genrenet.features.FeatureSpec
     runner: Any
     key: str = ""  # spec.key(): models with equal keys share one feature computation
@@ -401,7 +405,7 @@ class Predictor:
         bundle = load_bundle(path)
         runner = bundle_runner(bundle, batch_size=_PRED_BATCH)
         name = _unique_name(bundle.meta.name or path.name, path, taken)
-        info = ModelInfo.from_meta(bundle.meta, path, name=name, kind=bundle.framework, default=is_default)
+        info = LoadedModelInfo.from_meta(bundle.meta, path, name=name, kind=bundle.framework, default=is_default)
         return _Loaded(info=info, spec=bundle.meta.feature, runner=runner, key=bundle.meta.feature.key())
 
     def _warmup(self) -> None:
@@ -414,7 +418,7 @@ class Predictor:
     # -- introspection
 
     @property
-    def models(self) -> list[ModelInfo]:
+    def models(self) -> list[LoadedModelInfo]:
         """The loaded models, the default one first."""
         return [m.info for m in self._models]
 
@@ -698,3 +702,6 @@ def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:
     from genrenet import audio
 
     return audio.resample(y, sr, target)
+
+
+__getattr__ = renamed_attributes(__name__, globals(), {"ModelInfo": "LoadedModelInfo"})

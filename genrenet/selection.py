@@ -234,8 +234,8 @@ def _score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[floa
     return acc, float(np.mean(recalls))
 
 
-def _evaluate_subset(X, y, tow, label_ids: Sequence[int], folds: list[tuple[np.ndarray, np.ndarray]],
-                     *, level: str, model: str, seed: int) -> dict:
+def _evaluate_subset(X, y, track_of_window, label_ids: Sequence[int],
+                     folds: list[tuple[np.ndarray, np.ndarray]], *, level: str, model: str, seed: int) -> dict:
     """Cross-validated predictions of one subset, pooled over folds (every track tested once)."""
     from genrenet.baseline import fit_baseline
     from genrenet.evaluate import track_probabilities
@@ -246,8 +246,8 @@ def _evaluate_subset(X, y, tow, label_ids: Sequence[int], folds: list[tuple[np.n
     truths, preds = [], []
     n_test_windows = 0
     for train_tracks, test_tracks in folds:
-        tr = in_subset & np.isin(tow, train_tracks)
-        te = in_subset & np.isin(tow, test_tracks)
+        tr = in_subset & np.isin(track_of_window, train_tracks)
+        te = in_subset & np.isin(track_of_window, test_tracks)
         if not te.any():
             continue
         ytr = remap[y[tr]]
@@ -262,8 +262,8 @@ def _evaluate_subset(X, y, tow, label_ids: Sequence[int], folds: list[tuple[np.n
             truths.append(yte)
             preds.append(clf.predict(X[te]))
         else:
-            tracks, probs = track_probabilities(clf.predict_proba(X[te]), tow[te])
-            first = {int(t): yte[np.flatnonzero(tow[te] == t)[0]] for t in tracks}
+            tracks, probs = track_probabilities(clf.predict_proba(X[te]), track_of_window[te])
+            first = {int(t): yte[np.flatnonzero(track_of_window[te] == t)[0]] for t in tracks}
             truths.append(np.array([first[int(t)] for t in tracks]))
             preds.append(probs.argmax(axis=1))
     if not truths:
@@ -479,13 +479,13 @@ def _save(path: Path, config: dict, results: dict) -> None:
 
 def _score_subsets(fs, todo, fold_tracks, config: dict, results: dict, path: Path, *, bar) -> int:
     """Score each subset of ``todo``, saving ``results`` after every one (resumable); returns how many."""
-    X, y, tow = fs.load()
+    X, y, track_of_window = fs.load()
     X = np.asarray(X, dtype=np.float64)
     index = {g: i for i, g in enumerate(fs.genres)}
     tracks_per_genre = {g: int(np.sum(fs.labels == i)) for g, i in index.items()}
     model = config["model"].removeprefix("baseline-")
     for subset in todo:
-        scores = _evaluate_subset(X, y, tow, [index[g] for g in subset], fold_tracks,
+        scores = _evaluate_subset(X, y, track_of_window, [index[g] for g in subset], fold_tracks,
                                   level=config["level"], model=model, seed=config["seed"])
         results[_key(subset)] = {
             "genres": list(subset),

@@ -571,15 +571,16 @@ def _test(fit: _Fit, fs, split, out_dir: Path) -> tuple[Metrics | None, tuple[st
 
     if not split.scored:
         return None, None
-    X, y, tow = fs.load(list(split.scored))
+    X, y, track_of_window = fs.load(list(split.scored))
     runner = make_runner(fit.model, framework=fit.framework, spec=fs.spec, genres=fs.genres, where=out_dir)
     probs = runner(X)
     if not np.isfinite(probs).all():
         raise ModelError(f"the model trained for {out_dir} predicts NaN or inf on the test windows; "
                          "nothing was written")
-    metrics = evaluate_predictions(probs, y, tow, fs.genres)
-    parts = _part_scores(split, probs, y, tow, fs.genres)
-    return dataclasses.replace(metrics, parts=parts), tuple(fs.dataset[int(t)].id for t in np.unique(tow))
+    metrics = evaluate_predictions(probs, y, track_of_window, fs.genres)
+    parts = _part_scores(split, probs, y, track_of_window, fs.genres)
+    tested = tuple(fs.dataset[int(t)].id for t in np.unique(track_of_window))
+    return dataclasses.replace(metrics, parts=parts), tested
 
 
 def _part_scores(split, probs, y, track_of_window, genres) -> dict[str, PartScores]:
@@ -591,8 +592,8 @@ def _part_scores(split, probs, y, track_of_window, genres) -> dict[str, PartScor
         mask = np.isin(track_of_window, getattr(split, part))
         if mask.any():
             m = evaluate_predictions(probs[mask], y[mask], track_of_window[mask], genres)
-            out[part] = PartScores(tracks=int(len(np.unique(track_of_window[mask]))), track_accuracy=m.track.accuracy,
-                                   window_accuracy=m.window.accuracy, track_macro_f1=m.track.macro_f1)
+            out[part] = PartScores(tracks=int(len(np.unique(track_of_window[mask]))),
+                                   track_accuracy=m.track.accuracy, window_accuracy=m.window.accuracy, track_macro_f1=m.track.macro_f1)
     return out
 
 

@@ -31,10 +31,11 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrenet._compat import renamed_attributes
 from genrenet.errors import ModelError, ParameterError
 
 __all__ = [
-    "ModelInfo",
+    "ArchitectureInfo",
     "MODELS",
     "SKLEARN_MODELS",
     "BASELINE",
@@ -56,8 +57,11 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ArchitectureInfo:
     """Registry entry of a model: where its builder lives and what it expects.
+
+    Formerly ``ModelInfo``; that name still imports, with a :class:`FutureWarning`
+    (:class:`genrenet.predict.LoadedModelInfo` describes a loaded bundle instead).
 
     ``framework`` is ``"keras"`` (``builder(input_shape, n_classes, **kw)`` returns a
     compiled model) or ``"sklearn"`` (``builder(X, y, n_classes=..., **kw)`` returns a
@@ -80,17 +84,17 @@ class ModelInfo:
         return self.function()(input_shape, n_classes, **kwargs)
 
 
-MODELS: dict[str, ModelInfo] = {
-    "feed_forward": ModelInfo(
+MODELS: dict[str, ArchitectureInfo] = {
+    "feed_forward": ArchitectureInfo(
         "feed_forward", "Feed-forward (thesis)", "genrenet.models.thesis", "build_feed_forward", "thesis_image"
     ),
-    "lenet": ModelInfo("lenet", "LeNet (thesis)", "genrenet.models.thesis", "build_lenet", "thesis_image"),
-    "cnn": ModelInfo("cnn", "CNN Model", "genrenet.models.thesis", "build_cnn", "thesis_image"),
-    "lstm": ModelInfo("lstm", "LSTM (thesis)", "genrenet.models.thesis", "build_lstm", "thesis_image"),
-    "compact_cnn": ModelInfo(
+    "lenet": ArchitectureInfo("lenet", "LeNet (thesis)", "genrenet.models.thesis", "build_lenet", "thesis_image"),
+    "cnn": ArchitectureInfo("cnn", "CNN Model", "genrenet.models.thesis", "build_cnn", "thesis_image"),
+    "lstm": ArchitectureInfo("lstm", "LSTM (thesis)", "genrenet.models.thesis", "build_lstm", "thesis_image"),
+    "compact_cnn": ArchitectureInfo(
         "compact_cnn", "Compact CNN", "genrenet.models.compact", "build_compact_cnn", "logmel"
     ),
-    "transfer_mlp": ModelInfo(
+    "transfer_mlp": ArchitectureInfo(
         "transfer_mlp", "Transfer: musicnn + dense head", "genrenet.models.transfer", "build_embedding_head",
         "musicnn",
     ),
@@ -100,10 +104,10 @@ MODELS: dict[str, ModelInfo] = {
 BASELINE = "baseline"
 
 #: The scikit-learn models, fitted by ``fit_*(X, y, n_classes=..., **options)``.
-SKLEARN_MODELS: dict[str, ModelInfo] = {
-    BASELINE: ModelInfo(BASELINE, "MFCC-statistics SVM (baseline)", "genrenet.baseline", "fit_baseline",
+SKLEARN_MODELS: dict[str, ArchitectureInfo] = {
+    BASELINE: ArchitectureInfo(BASELINE, "MFCC-statistics SVM (baseline)", "genrenet.baseline", "fit_baseline",
                         "mfcc_stats", "sklearn"),
-    "transfer_linear": ModelInfo(
+    "transfer_linear": ArchitectureInfo(
         "transfer_linear", "Transfer: musicnn + logistic regression", "genrenet.models.transfer",
         "fit_linear_head", "musicnn_track", "sklearn",
     ),
@@ -117,7 +121,7 @@ def model_names() -> list[str]:
     return [*MODELS, *SKLEARN_MODELS]
 
 
-def _info(name: str) -> ModelInfo:
+def _info(name: str) -> ArchitectureInfo:
     info = MODELS.get(name) or SKLEARN_MODELS.get(name)
     if info is None:
         raise ParameterError(f"model must be one of {model_names()}, got {name!r}")
@@ -196,9 +200,12 @@ def shipped_model_paths() -> list[Path]:
     return [default, *others]
 
 
+_renamed = renamed_attributes(__name__, globals(), {"ModelInfo": "ArchitectureInfo"})
+
+
 def __getattr__(attr: str):
     # build_feed_forward & co. are imported lazily so `import genrenet.models` stays fast.
     if attr in _BUILDERS:
         info = _BUILDERS[attr]
         return getattr(importlib.import_module(info.module), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+    return _renamed(attr)  # the deprecated ModelInfo, or AttributeError

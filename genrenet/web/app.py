@@ -25,7 +25,7 @@ Routes
     with numbers sent as JSON numbers; ``genre``, ``windows``, ``dataset`` (what the model was
     trained on), ``synthetic`` (trained on the synthetic demo corpus) and ``track`` are additions.
 ``GET /api/models``
-    ``{"models": [ModelInfo.to_dict(), ...], "default": name, "limits": {...}, "success": true}``.
+    ``{"models": [LoadedModelInfo.to_dict(), ...], "default": name, "limits": {...}, "success": true}``.
 ``GET /healthz``
     ``{"status": "ok", "models": n, "success": true}``.
 ``GET /docs/<path>``
