@@ -51,7 +51,7 @@ import numpy as np
 
 from genrenet._validate import positive_int
 from genrenet.datasets.base import Dataset, Track
-from genrenet.errors import DataError, ParameterError
+from genrenet.errors import AudioError, DataError, ParameterError
 from genrenet.io import atomic_path, atomic_write_json, sha256_file
 
 __all__ = ["FeatureCache", "FeatureSet", "featurize", "check_features", "ERROR_TTL"]
@@ -291,7 +291,7 @@ def _compute(spec_dict: dict, path: str, out: str) -> tuple[int | None, str | No
     except (OSError, MemoryError) as exc:  # not the audio's fault: report now, try again next run
         return None, f"{type(exc).__name__}: {exc}", False
     except Exception as exc:  # report any decoder/feature failure for this file, keep going
-        cause = getattr(exc, "cause", None) or f"{type(exc).__name__}: {exc}"
+        cause = (exc.cause if isinstance(exc, AudioError) else None) or f"{type(exc).__name__}: {exc}"
         return None, str(cause), True
     feats = np.asarray(feats)
     problem = check_features(feats, spec)

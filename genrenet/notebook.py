@@ -207,20 +207,16 @@ def check_dataset(dataset: Any, data_dir: Any, *, genres: Any = None, min_genres
 
 
 def skipped_note(ds) -> str:
-    """Markdown naming the files the loader skipped (unreadable audio), or ``""`` when none."""
-    skipped = list(getattr(ds, "skipped", []) or [])
-    if not skipped:
+    """Markdown naming the files the loader skipped (``ds.skipped``: unreadable audio), or ``""`` when none."""
+    if not ds.skipped:
         return ""
-    root = Path(getattr(ds, "root", "") or "")
     items = []
-    for s in skipped:
-        path = Path(getattr(s, "path", s))
-        try:
-            path = path.relative_to(root)
-        except ValueError:
-            pass
-        items.append(f"`{path}`: {getattr(s, 'cause', 'unreadable')}")
-    return (f"**{len(skipped)} file(s) skipped** (they could not be read; every other file is used): "
+    for s in ds.skipped:
+        path = s.path
+        if ds.root is not None and path.is_relative_to(ds.root):
+            path = path.relative_to(ds.root)
+        items.append(f"`{path}`: {s.cause}")
+    return (f"**{len(ds.skipped)} file(s) skipped** (they could not be read; every other file is used): "
             + "; ".join(items) + ".")
 
 

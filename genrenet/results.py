@@ -107,12 +107,14 @@ class _Record:
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dictionary genrenet writes (inverse of :meth:`from_dict`)."""
         out: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "extra" or (value is None and f.name in self._omit_none) or f.metadata.get("runtime"):
-                continue
-            out[f.name] = _jsonable(value)
-        out.update(getattr(self, "extra", {}))
+            if f.name == "extra":
+                extra = value
+            elif not ((value is None and f.name in self._omit_none) or f.metadata.get("runtime")):
+                out[f.name] = _jsonable(value)
+        out.update(extra)
         return out
 
     @classmethod

@@ -328,7 +328,7 @@ def test_save_and_show_writes_the_png_closes_the_figure_and_shows_the_file(tmp_p
 def test_show_dataset_marks_synthetic_data_and_skipped_files(tmp_path, monkeypatch):
     import IPython.display
 
-    from genrenet.datasets import SYNTHETIC_LABEL, synthetic_notice
+    from genrenet.datasets import SYNTHETIC_LABEL, SkippedFile, synthetic_notice
     from genrenet.notebook import show_dataset
 
     shown = []
@@ -341,7 +341,7 @@ def test_show_dataset_marks_synthetic_data_and_skipped_files(tmp_path, monkeypat
 
     assert show_dataset(Fake(True, [])) == f"demo ({SYNTHETIC_LABEL})" and shown == [f"**{synthetic_notice()}**"]
     shown.clear()
-    assert show_dataset(Fake(True, [tmp_path / "a.wav"]), synthetic_note="fake data") == f"demo ({SYNTHETIC_LABEL})"
+    assert show_dataset(Fake(True, [SkippedFile(tmp_path / "a.wav", "unreadable")]), synthetic_note="fake data") == f"demo ({SYNTHETIC_LABEL})"
     assert shown[0] == "fake data" and "1 file(s) skipped" in shown[1] and "a.wav" in shown[1]
     shown.clear()
     assert show_dataset(Fake(False, [])) == "demo" and shown == []

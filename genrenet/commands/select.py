@@ -7,7 +7,6 @@ notebook ``notebooks/genre_selection.ipynb`` through :mod:`genrenet.selection`.
 from __future__ import annotations
 
 import argparse
-import json
 
 from genrenet.repro import DEFAULT_SEED
 
@@ -79,6 +78,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"thesis pick {'+'.join(summary['thesis_pick'])}: score {summary['thesis_pick_score']:.3f}, "
               f"{summary['thesis_pick_rank_text']}")
     print(f"saved {out / 'selection.json'}, {out / 'counts.json'}, {out / 'selection.png'}")
-    if getattr(args, "json", False):
-        print(json.dumps(summary))
     return 0

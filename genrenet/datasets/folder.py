@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from genrenet.datasets.base import Dataset, SkippedFile, Track, audio_extensions
-from genrenet.errors import DataError, ParameterError
+from genrenet.errors import AudioError, DataError, ParameterError
 
 __all__ = ["load_folder", "probe_audio"]
 
@@ -164,5 +164,5 @@ def _not_a_file(path: Path) -> str | None:
 
 
 def _cause(exc: Exception) -> str:
-    cause = getattr(exc, "cause", None)
+    cause = exc.cause if isinstance(exc, AudioError) else None
     return str(cause) if cause else f"{type(exc).__name__}: {exc}"

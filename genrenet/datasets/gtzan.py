@@ -29,7 +29,7 @@ from pathlib import Path
 
 from genrenet.datasets.base import Dataset, SkippedFile, Track
 from genrenet.datasets.folder import probe_audio
-from genrenet.errors import DataError, ParameterError
+from genrenet.errors import AudioError, DataError, ParameterError
 
 __all__ = ["GTZAN_GENRES", "GTZAN_FILE", "load_gtzan", "find_gtzan_root", "clip_number", "is_clip_file"]
 
@@ -218,7 +218,7 @@ def load_gtzan(
             try:
                 duration = probe_audio(f)
             except Exception as exc:
-                skipped.append(SkippedFile(f, str(getattr(exc, "cause", exc))))
+                skipped.append(SkippedFile(f, exc.cause if isinstance(exc, AudioError) else str(exc)))
                 continue
         tracks.append(Track(path=f.resolve(), genre=tid.split(".")[0], id=tid, duration=duration, sha256=sha))
     for tid, row in meta.items():

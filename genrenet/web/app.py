@@ -134,9 +134,10 @@ _BODY_ERRORS = _body_errors()
 
 
 class _BodyError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, *, consumed: int = 0):
         super().__init__(message)
         self.status = status
+        self.consumed = consumed  # bytes of the body already read (a 413 drains the rest)
 
 
 #: An oversized body up to this size is read and discarded before the 413 is sent, so that a
@@ -198,7 +199,7 @@ class _BufferedBody:
             body = self._read(stream, length)
         except _BodyError as exc:
             if exc.status == 413:
-                rest = None if length is None else length - getattr(exc, "consumed", 0)
+                rest = None if length is None else length - exc.consumed
                 return _json_reply(start_response, 413, str(exc), close=not _drain(stream, rest))
             return _json_reply(start_response, exc.status, str(exc))
         environ["wsgi.input"] = io.BytesIO(body)
@@ -222,9 +223,7 @@ class _BufferedBody:
             parts.append(piece)
             got += len(piece)
         if got > self.max_bytes:
-            error = _BodyError(413, self.too_large)
-            error.consumed = got
-            raise error
+            raise _BodyError(413, self.too_large, consumed=got)
         if length is not None and got < length:
             raise _BodyError(400, f"incomplete request body: {got} of the {length} bytes announced arrived")
         return b"".join(parts)
