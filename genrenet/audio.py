@@ -16,8 +16,7 @@ Resampling
     When the file's rate differs from ``sr``, the signal is resampled with the SoX
     resampler (``soxr``, quality ``"HQ"``, streamed; bit-identical to one-shot
     ``soxr.resample``), which is what ``librosa.load`` uses by default, so our signals
-    match librosa's. ``soxr`` ships with librosa; if it is missing we fall back to
-    ``scipy.signal.resample_poly`` (Kaiser window, beta 5).
+    match librosa's. ``soxr`` is a direct dependency of genrenet.
 Limits, checked on the header before anything is decoded
     The native sample rate must lie in [:data:`MIN_SAMPLE_RATE`, :data:`MAX_SAMPLE_RATE`]
     Hz and the file may have at most :data:`MAX_CHANNELS` channels. With
@@ -343,7 +342,6 @@ class _Collector:
 
     def __init__(self, where, native: int, channels: int, *, sr: int | None, mono: bool, limit: int | None):
         self.where = where
-        self.native = native
         self.rate = native if sr is None else sr
         self.mono = mono
         self.limit = limit
@@ -351,15 +349,11 @@ class _Collector:
         self.peak = 0.0
         self.parts: list[np.ndarray] = []
         self.stream = None
-        self.whole = False  # resample everything at the end (no soxr)
         if self.rate != native:
-            try:
-                import soxr
-            except ImportError:  # pragma: no cover - soxr ships with librosa
-                self.whole = True
-            else:
-                self.stream = soxr.ResampleStream(native, self.rate, 1 if mono else channels, dtype="float32",
-                                                  quality="HQ")
+            import soxr
+
+            self.stream = soxr.ResampleStream(native, self.rate, 1 if mono else channels, dtype="float32",
+                                              quality="HQ")
 
     @property
     def full(self) -> bool:
@@ -392,8 +386,6 @@ class _Collector:
         self.parts = []
         if not self.mono:
             y = np.ascontiguousarray(y.T)
-        if self.whole:  # pragma: no cover - soxr ships with librosa
-            y = resample(y, self.native, self.rate)
         if self.peak > MAX_PEAK:
             y *= np.float32(1.0 / self.peak)
         if not np.isfinite(y).all():
@@ -566,7 +558,7 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     -------
     ndarray
         float32 signal of length ``ceil(n * target_sr / orig_sr)``; ``y`` itself when the
-        rates are equal. Uses soxr ``"HQ"`` (as librosa does), else scipy's polyphase filter.
+        rates are equal. Uses soxr ``"HQ"`` (as librosa does).
 
     Examples
     --------
@@ -582,17 +574,8 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if orig_sr == target_sr:
         return y
-    try:
-        import soxr
-    except ImportError:  # pragma: no cover - soxr ships with librosa
-        from math import gcd
+    import soxr
 
-        from scipy.signal import resample_poly
-
-        g = gcd(orig_sr, target_sr)
-        out = resample_poly(y, target_sr // g, orig_sr // g, axis=-1)
-        n_out = int(np.ceil(y.shape[-1] * target_sr / orig_sr))
-        return np.ascontiguousarray(out[..., :n_out], dtype=np.float32)
     if y.ndim == 1:
         return soxr.resample(y, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
     # soxr wants (frames, channels)

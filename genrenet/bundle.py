@@ -88,7 +88,7 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for pkg in ("genrenet", "tensorflow-cpu", "keras", "numpy", "librosa", "scikit-learn"):
+    for pkg in ("genrenet", "tensorflow-cpu", "keras", "numpy", "soxr", "scikit-learn"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -41,6 +41,23 @@ def test_every_dependency_is_pinned_exactly(pyproject):
     assert len(names) == len(set(names)), "a dependency is listed twice"
 
 
+def test_librosa_is_a_test_reference_only(pyproject):
+    """librosa is in the test extra, never a runtime dependency nor imported by genrenet; soxr is declared."""
+    import ast
+
+    runtime = {_name(d) for d in pyproject["project"]["dependencies"]}
+    assert "librosa" not in runtime and "soxr" in runtime
+    assert "librosa" in {_name(d) for d in pyproject["project"]["optional-dependencies"]["test"]}
+    importers = []
+    for path in sorted((ROOT / "genrenet").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] == "librosa" for n in names):
+                importers.append(str(path.relative_to(ROOT)))
+    assert not importers, f"genrenet modules import librosa (a test-only dependency): {importers}"
+
+
 def test_binder_environment_installs_exactly_the_pinned_set(pyproject, env_pip):
     deps = {d.replace(" ", "") for d in pyproject["project"]["dependencies"]}
     env = {d.replace(" ", "") for d in env_pip}
