@@ -34,7 +34,7 @@ def main() -> None:
         per_style[genre] = (time.perf_counter() - start) / 3
     with tempfile.TemporaryDirectory() as tmp:
         wall, cpu = time.perf_counter(), time.process_time()
-        demo.generate_demo(Path(tmp) / "demo", n_per_genre=args.per_genre, progress=False)
+        demo.generate_demo(Path(tmp) / "demo", per_genre=args.per_genre, progress=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     n = args.per_genre * len(demo.DEMO_GENRES)
     print(f"demo corpus: {n} clips of 10 s in {wall:.1f} s wall, {cpu:.1f} s CPU ({wall / n * 1000:.0f} ms per clip)")

@@ -163,7 +163,7 @@ def _data(arg: Path | None) -> tuple[Path, str]:
         return DEFAULT_DATA, "gtzan-mini (real GTZAN subset, 22050 Hz WAV)"
     from genrenet.datasets.demo import generate_demo
 
-    data = generate_demo(Path(tempfile.mkdtemp(prefix="bench-demo-")), n_per_genre=12, progress=False)
+    data = generate_demo(Path(tempfile.mkdtemp(prefix="bench-demo-")), per_genre=12, progress=False)
     return data, "synthetic demo corpus (72 x 10 s)"
 
 

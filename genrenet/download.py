@@ -22,6 +22,7 @@ import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from genrenet._compat import renamed_kwargs
 from genrenet.errors import ChecksumError, DataError, ParameterError
 from genrenet.io import atomic_write_text, sha256_file
 
@@ -221,15 +222,18 @@ def _safe_members(tar: tarfile.TarFile, archive: Path):
         yield m
 
 
-def safe_extract(archive: str | Path, dest: str | Path) -> Path:
-    """Extract a (compressed) tar archive into ``dest`` without path traversal.
+@renamed_kwargs(dest="out_dir")
+def safe_extract(archive: str | Path, out_dir: str | Path) -> Path:
+    """Extract a (compressed) tar archive into ``out_dir`` without path traversal.
+
+    (``out_dir`` was formerly ``dest=``, still accepted with a :class:`FutureWarning`.)
 
     Every member is checked first; absolute paths, ``..``, symbolic/hard links
     and special files make the whole extraction fail with DataError before any
     file is written. Extraction goes to a temporary sibling directory that is
     moved into place at the end, so an interrupted run leaves no partial tree.
     """
-    archive, dest = Path(archive), Path(dest)
+    archive, dest = Path(archive), Path(out_dir)
     if not archive.is_file():
         raise DataError(f"archive {archive} does not exist")
     try:
@@ -263,8 +267,9 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     return dest
 
 
+@renamed_kwargs(to="out_dir")
 def download_gtzan(
-    to: str | Path,
+    out_dir: str | Path,
     *,
     url: str | None = None,
     sha256: str | None = GTZAN_SHA256,
@@ -272,12 +277,13 @@ def download_gtzan(
     keep_archive: bool = True,
     session=None,
 ) -> Path:
-    """Download GTZAN's ``genres.tar.gz`` into ``to`` and extract it there.
+    """Download GTZAN's ``genres.tar.gz`` into ``out_dir`` and extract it there.
 
     Parameters
     ----------
-    to : str or Path
-        Target directory; the clips end up in ``<to>/genres/<genre>/``.
+    out_dir : str or Path
+        Target directory; the clips end up in ``<out_dir>/genres/<genre>/``. (Formerly
+        ``to=``, still accepted with a :class:`FutureWarning`.)
     url : str, keyword-only, optional
         Mirror URL (default :func:`gtzan_url`).
     sha256 : str, keyword-only, optional
@@ -291,9 +297,9 @@ def download_gtzan(
     Returns
     -------
     Path
-        ``to``, ready for ``load_dataset("gtzan", to)``.
+        ``out_dir``, ready for ``load_dataset("gtzan", out_dir)``.
     """
-    to = Path(to).expanduser()
+    to = Path(out_dir).expanduser()
     url = url or gtzan_url()
     sha256 = _check_sha(sha256)
     marker = to / ".genrenet-extracted"

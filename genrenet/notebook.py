@@ -254,7 +254,7 @@ def _check_folds(ds, folds: int, seed: int) -> None:
     if folds > most:
         raise ParameterError(f"folds={folds}: no genre of data set {ds.name!r} has that many tracks "
                              f"(the largest has {most})")
-    grouped_kfold(ds, n_splits=folds, by="block", seed=seed)
+    grouped_kfold(ds, folds=folds, by="block", seed=seed)
 
 
 def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed, folds, batch_size,

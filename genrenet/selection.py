@@ -396,7 +396,7 @@ def run_selection(
     genres = list(fs.genres)
     subsets = genre_subsets(genres, k)  # raises when there are fewer than k genres
     # One set of grouped folds for the whole data set: every subset sees the same partition.
-    splits = grouped_kfold(fs.dataset, n_splits=int(folds), by=by, seed=int(seed))
+    splits = grouped_kfold(fs.dataset, folds=int(folds), by=by, seed=int(seed))
     fold_tracks = [
         (np.asarray(sorted(set(s.train) | set(s.val)), dtype=np.int64), np.asarray(s.test, dtype=np.int64))
         for s in splits

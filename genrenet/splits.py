@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrenet._compat import renamed_kwargs
 from genrenet._validate import int_at_least
 from genrenet.datasets.base import Dataset
 from genrenet.errors import DataError, ParameterError
@@ -279,10 +280,11 @@ def _id_number(track_id: str) -> tuple[int, str]:
     return (int(digits) if digits else -1, track_id)
 
 
+@renamed_kwargs(n_splits="folds")
 def grouped_kfold(
     dataset: Dataset,
     *,
-    n_splits: int = 5,
+    folds: int = 5,
     by: str = "track",
     seed: int = DEFAULT_SEED,
     val_size: float = 0.1,
@@ -292,13 +294,14 @@ def grouped_kfold(
     Parameters
     ----------
     dataset : Dataset
-    n_splits : int, keyword-only
-        Number of folds (>= 2).
+    folds : int, keyword-only
+        Number of folds (>= 2). (Formerly ``n_splits=``, still accepted with a
+        :class:`FutureWarning`.)
     by : {"track", "artist", "block"}, keyword-only
         ``"track"``: each track is a group (its segments stay together);
         ``"artist"``: tracks of one artist (``Track.group`` or ``Track.artist``) stay together;
         ``"block"``: per genre, tracks sorted by their id number are cut into
-        ``n_splits`` contiguous blocks and fold *k* tests on block *k* of every genre
+        ``folds`` contiguous blocks and fold *k* tests on block *k* of every genre
         (consecutive GTZAN ids often share an artist, so this limits artist leakage).
     seed : int, keyword-only
         Shuffle seed for ``"track"`` and ``"artist"`` (``"block"`` folds are deterministic).
@@ -314,12 +317,12 @@ def grouped_kfold(
     _check_dataset(dataset)
     if by not in GROUPINGS:
         raise ParameterError(f"by must be 'track', 'artist' or 'block', got {by!r}")
-    int_at_least("n_splits", n_splits, 2)
+    n_splits = int_at_least("folds", folds, 2)
     val_size = _check_fraction("val_size", val_size)
     genres = _by_genre(dataset)
     smallest = min(len(v) for v in genres.values())
     if by in ("track", "block") and n_splits > max(len(v) for v in genres.values()):
-        raise ParameterError(f"n_splits={n_splits} exceeds the number of tracks in every genre")
+        raise ParameterError(f"folds={n_splits} exceeds the number of tracks in every genre")
     if by == "block":
         folds_test, folds_val = _block_folds(dataset, genres, n_splits, val_size)
     else:
@@ -329,7 +332,7 @@ def grouped_kfold(
 
         warnings.warn(
             f"some genre has only {smallest} tracks for {n_splits} folds: some test folds lack it",
-            stacklevel=2,
+            stacklevel=3,  # the caller of grouped_kfold (renamed_kwargs adds a frame)
         )
     return _fold_splits(dataset, folds_test, folds_val, by=by, seed=seed, val_size=val_size)
 
@@ -458,22 +461,24 @@ def _lists_from_dir(lists_dir: Path, *, verify: bool) -> dict[str, list[str]]:
     return out
 
 
+@renamed_kwargs(dest="out_dir")
 def fetch_fault_filtered_lists(
-    dest: str | Path | None = None, *, base_url: str | None = None, progress: bool = False
+    out_dir: str | Path | None = None, *, base_url: str | None = None, progress: bool = False
 ) -> Path:
     """Download the three fault-filtered lists (sha256-checked) and return their directory.
 
     Parameters
     ----------
-    dest : str or Path, optional
-        Target directory (default ``<downloads>/gtzan-splits``).
+    out_dir : str or Path, optional
+        Target directory (default ``<downloads>/gtzan-splits``). (Formerly ``dest=``, still
+        accepted with a :class:`FutureWarning`.)
     base_url : str, keyword-only, optional
         URL prefix of the files (default ``$GENRENET_SPLITS_URL`` or :data:`DEFAULT_SPLITS_URL`).
     """
     from genrenet.download import download
     from genrenet.paths import downloads_dir
 
-    dest = Path(dest) if dest is not None else downloads_dir() / "gtzan-splits"
+    dest = Path(out_dir) if out_dir is not None else downloads_dir() / "gtzan-splits"
     base = base_url or os.environ.get("GENRENET_SPLITS_URL") or DEFAULT_SPLITS_URL
     if not base.endswith("/"):
         base += "/"

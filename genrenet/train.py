@@ -728,7 +728,7 @@ def cross_validate(
         raise ParameterError("out_dir is required: the directory the folds are written to")
     out_dir = Path(out_dir)
     ds = resolve_dataset(dataset, data_dir=data_dir, genres=genres, min_genres=2)
-    splits = grouped_kfold(ds, n_splits=folds, by=by, seed=seed, val_size=val_size)
+    splits = grouped_kfold(ds, folds=folds, by=by, seed=seed, val_size=val_size)
     results = tuple(
         train(model_name, ds, split=split, seed=seed, out_dir=out_dir / f"fold{k}", save_model=save_models,
               progress=progress, **train_kwargs)

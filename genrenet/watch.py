@@ -480,8 +480,8 @@ class Watcher:
                     counts[r["genre"]] = counts.get(r["genre"], 0) + 1
             have = max(counts.values(), default=0)
         try:
-            soundcloud.collect(self.sc_genres, per_genre=have + self.sc_per_poll, to=self.folder, q=self.query or None,
-                               progress=False)
+            soundcloud.collect(self.sc_genres, per_genre=have + self.sc_per_poll, out_dir=self.folder,
+                               q=self.query or None, progress=False)
         except GenrenetError as exc:  # the API is down or refuses: try again next time
             self.log(f"watch: SoundCloud collection failed ({exc}); next try in {self.sc_interval:g} s")
 

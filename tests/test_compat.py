@@ -70,3 +70,44 @@ def test_the_two_model_descriptions_have_distinct_names():
     from genrenet.predict import LoadedModelInfo
 
     assert ArchitectureInfo is not LoadedModelInfo
+
+
+def _renamed_public_functions():
+    import genrenet.datasets as datasets
+    import genrenet.sources.soundcloud as collector
+    import genrenet.tuning.search as search
+    from genrenet import download, splits
+    from genrenet.datasets import demo, folder, gtzan, soundcloud
+
+    modules = [datasets, demo, folder, gtzan, soundcloud, splits, download, collector, search]
+    return [getattr(m, name) for m in modules for name in m.__all__
+            if hasattr(getattr(m, name, None), "__renamed_kwargs__")]
+
+
+def test_every_renamed_keyword_names_a_parameter():
+    import inspect
+
+    funcs = _renamed_public_functions()
+    assert len(funcs) >= 12
+    for func in funcs:
+        params = inspect.signature(func).parameters
+        for old, new in func.__renamed_kwargs__.items():
+            assert new in params and old not in params, (func.__qualname__, old, new)
+
+
+def test_old_data_keywords_still_work(tmp_path):
+    from genrenet.datasets import demo, load_dataset
+    from genrenet.splits import grouped_kfold
+
+    with pytest.warns(FutureWarning) as caught:
+        root = demo.generate_demo(root=tmp_path / "demo", n_per_genre=2, duration=0.5, progress=False)
+    assert sorted(str(w.message).split(" is ")[0] for w in caught) == \
+        ["generate_demo(n_per_genre=...)", "generate_demo(root=...)"]
+    assert root == tmp_path / "demo" and len(demo.demo_files(root, per_genre=2)) == 2 * len(demo.DEMO_GENRES)
+    with pytest.warns(FutureWarning, match=r"load_dataset\(root=\.\.\.\)"):
+        old = load_dataset("folder", root=root)
+    new = load_dataset("folder", data_dir=root)
+    assert [t.id for t in old.tracks] == [t.id for t in new.tracks]
+    with pytest.warns(FutureWarning, match="use folds="):
+        old_folds = grouped_kfold(new, n_splits=2, by="block")
+    assert [f.test for f in old_folds] == [f.test for f in grouped_kfold(new, folds=2, by="block")]

@@ -159,7 +159,7 @@ def test_folder_skips_corrupt_and_non_audio(tmp_path):
     assert ds.skipped[0].cause
     with pytest.raises(DataError, match="no readable audio"):
         load_dataset("folder", tmp_path / "music" / "rock" / "live")
-    with pytest.raises(ParameterError, match="root"):
+    with pytest.raises(ParameterError, match="data_dir"):
         load_dataset("folder")
 
 
@@ -269,7 +269,7 @@ def test_one_label_marks_synthetic_data_everywhere(tmp_path, scratch_registry):
 
 def test_demo_dataset_is_synthetic(tmp_path):
     pytest.importorskip("genrenet.datasets.demo")
-    ds = load_dataset("demo", tmp_path / "demo", n_per_genre=2, duration=3.0)
+    ds = load_dataset("demo", tmp_path / "demo", per_genre=2, duration=3.0)
     assert ds.synthetic and "SYNTHETIC" in ds.describe()
     assert len(ds) == 2 * len(ds.genres)
     assert all("." in t.id and "/" not in t.id for t in ds)
@@ -278,7 +278,7 @@ def test_demo_dataset_is_synthetic(tmp_path):
     # without a root it is generated under genrenet's home, in a folder of its own for these options
     from genrenet.paths import demo_dir
 
-    small = load_dataset("demo", n_per_genre=1, duration=2.0)
+    small = load_dataset("demo", per_genre=1, duration=2.0)
     assert small.root.parent == demo_dir().parent.resolve() and small.root != demo_dir().resolve()
     assert len(small) == len(small.genres) and small.synthetic
 

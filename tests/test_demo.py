@@ -25,37 +25,37 @@ def test_render_clip_is_deterministic_and_varied():
 
 
 def test_generate_layout_readme_and_byte_identity(tmp_path):
-    root = demo.generate_demo(tmp_path / "a", n_per_genre=2, duration=1.0, seed=5, progress=False)
-    files = demo.demo_files(root, n_per_genre=2)
+    root = demo.generate_demo(tmp_path / "a", per_genre=2, duration=1.0, seed=5, progress=False)
+    files = demo.demo_files(root, per_genre=2)
     assert len(files) == 2 * len(demo.DEMO_GENRES) and all(p.is_file() for p in files)
     assert files[0].relative_to(root).as_posix() == "ambient/ambient.00000.wav"
     meta = sf.info(str(files[0]))
     assert (meta.samplerate, meta.channels, meta.frames, meta.subtype) == (22050, 1, 22050, "PCM_16")
     readme = (root / "README.txt").read_text()
     assert "SYNTHETIC" in readme and "seed 5" in readme
-    other = demo.generate_demo(tmp_path / "b", n_per_genre=2, duration=1.0, seed=5, progress=False)
+    other = demo.generate_demo(tmp_path / "b", per_genre=2, duration=1.0, seed=5, progress=False)
     for p in files:
         assert sha256_file(p) == sha256_file(other / p.relative_to(root))
 
 
 def test_resume_skips_finished_files(tmp_path, monkeypatch):
-    root = demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+    root = demo.generate_demo(tmp_path, per_genre=1, duration=1.0, progress=False)
     victim = root / "rock" / "rock.00000.wav"
     digest = sha256_file(victim)
     victim.unlink()
     calls = []
     real = demo.render_clip
     monkeypatch.setattr(demo, "render_clip", lambda g, i, **kw: calls.append((g, i)) or real(g, i, **kw))
-    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+    demo.generate_demo(tmp_path, per_genre=1, duration=1.0, progress=False)
     assert calls == [("rock", 0)] and sha256_file(victim) == digest
     calls.clear()
-    demo.generate_demo(tmp_path, n_per_genre=2, duration=1.0, progress=False)  # grows: only new clips
+    demo.generate_demo(tmp_path, per_genre=2, duration=1.0, progress=False)  # grows: only new clips
     assert sorted(calls) == sorted((g, 1) for g in demo.DEMO_GENRES)
     calls.clear()
-    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)  # smaller request: extras kept
+    demo.generate_demo(tmp_path, per_genre=1, duration=1.0, progress=False)  # smaller request: extras kept
     assert calls == [] and (root / "rock" / "rock.00001.wav").exists()
     assert '"n_per_genre": 2' in (root / ".demo.json").read_text()
-    demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, seed=7, progress=False)  # new seed: all rewritten
+    demo.generate_demo(tmp_path, per_genre=1, duration=1.0, seed=7, progress=False)  # new seed: all rewritten
     assert len(calls) == len(demo.DEMO_GENRES) and sha256_file(victim) != digest
 
 
@@ -63,10 +63,10 @@ def test_refuses_foreign_directory_and_bad_parameters(tmp_path):
     (tmp_path / "rock").mkdir()
     (tmp_path / "rock" / "rock.00000.wav").write_bytes(b"my own recording")
     with pytest.raises(DataError, match="not a genrenet demo corpus"):
-        demo.generate_demo(tmp_path, n_per_genre=1, duration=1.0, progress=False)
+        demo.generate_demo(tmp_path, per_genre=1, duration=1.0, progress=False)
     assert (tmp_path / "rock" / "rock.00000.wav").read_bytes() == b"my own recording"
-    with pytest.raises(ParameterError, match="n_per_genre"):
-        demo.generate_demo(tmp_path / "x", n_per_genre=0)
+    with pytest.raises(ParameterError, match="per_genre"):
+        demo.generate_demo(tmp_path / "x", per_genre=0)
     with pytest.raises(ParameterError, match="seed"):
         demo.generate_demo(tmp_path / "x", seed=-3)
 
@@ -74,7 +74,7 @@ def test_refuses_foreign_directory_and_bad_parameters(tmp_path):
 def test_default_root_and_cli(tmp_path, capsys):
     from genrenet.paths import demo_dir
 
-    root = demo.generate_demo(n_per_genre=1, duration=0.5, progress=False)
+    root = demo.generate_demo(per_genre=1, duration=0.5, progress=False)
     assert root == demo_dir() and (root / "README.txt").exists()
     assert main(["demo", "--to", str(tmp_path / "cli"), "--per-genre", "1", "--duration", "0.5",
                  "--seed", "3", "--no-progress"]) == 0
@@ -129,7 +129,7 @@ def test_recipes_share_instruments_tempi_and_drums():
 def test_an_old_corpus_is_regenerated_when_the_demo_version_changes(tmp_path, monkeypatch):
     from genrenet.datasets import load_dataset
 
-    root = demo.generate_demo(tmp_path, n_per_genre=1, duration=0.5, progress=False)
+    root = demo.generate_demo(tmp_path, per_genre=1, duration=0.5, progress=False)
     assert demo.recorded_version(root) == demo.DEMO_VERSION
     calls = []
     monkeypatch.setattr(demo, "generate_demo", lambda r, **kw: calls.append(r) or r)

@@ -89,7 +89,7 @@ def labelled_folder(tmp_path_factory):
     from genrenet.train import train
 
     base = tmp_path_factory.mktemp("eval")
-    root = generate_demo(base / "music", n_per_genre=3, duration=4.0, seed=11, progress=False)
+    root = generate_demo(base / "music", per_genre=3, duration=4.0, seed=11, progress=False)
     ds = load_dataset("folder", root)
     known = ds.subset(ds.genres[:3])
     train("baseline", known, split="all", out_dir=base / "bundle", cache_dir=base / "cache", progress=False)

@@ -65,7 +65,7 @@ def test_demo_fallback_is_explicit(monkeypatch, music, tmp_path):
 
     real = datasets.load_dataset("folder", music)
     calls = []
-    monkeypatch.setattr(datasets, "load_dataset", lambda name, root=None: calls.append((name, root)) or real)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, data_dir=None: calls.append((name, data_dir)) or real)
     for missing in (None, tmp_path / "nowhere"):
         with pytest.raises(ParameterError, match="data_dir"):
             resolve_dataset("gtzan", data_dir=missing)

@@ -97,7 +97,7 @@ def test_generated_audio_and_cache_entries_are_readable_by_others(tmp_path):
 
     old = os.umask(0o022)
     try:
-        root = generate_demo(tmp_path / "demo", n_per_genre=1, duration=2.0, progress=False)
+        root = generate_demo(tmp_path / "demo", per_genre=1, duration=2.0, progress=False)
         audio = sorted(root.rglob("*.wav"))
         assert audio and all(_mode(p) == 0o644 for p in audio)  # generated (collected) audio
         fs = featurize(load_dataset("folder", root), get_spec("mfcc_stats"), cache_dir=tmp_path / "cache",

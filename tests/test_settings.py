@@ -204,7 +204,7 @@ def test_tune_kfold_is_the_first_grouped_fold_as_block_was(monkeypatch):
                                      "--out", "x"])
     fs, split = _featureset(old)
     assert fs == ("features", "toy") and split == grouped_kfold(ds, by="block")[0]
-    assert _featureset(new)[1] == grouped_kfold(ds, n_splits=4, by="track")[0]
+    assert _featureset(new)[1] == grouped_kfold(ds, folds=4, by="track")[0]
 
 
 def test_notebook_and_experiment_seeds_are_the_default_seed():

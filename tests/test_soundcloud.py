@@ -315,7 +315,7 @@ def test_collect_end_to_end(fake_sc, tmp_path):
     clock = FakeClock()
     client = _client(fake_sc, clock, tmp_path)
     out = tmp_path / "sc"
-    res = collect(["hip hop", "Reguetón"], per_genre=2, to=out, client=client, progress=False)
+    res = collect(["hip hop", "Reguetón"], per_genre=2, out_dir=out, client=client, progress=False)
     assert res.downloaded == 2 and res.kept == {"hiphop": 2}
     assert res.skipped["not fetchable"] == 1
     assert res.skipped["unknown genre"] == 1 and res.unknown_tags == {"Podcast": 1}
@@ -349,18 +349,18 @@ def test_collect_end_to_end(fake_sc, tmp_path):
     # resumable: a second run downloads nothing and requests no token
     n_log = len(fake_sc.log)
     client2 = _client(fake_sc, clock, tmp_path)
-    res2 = collect(["hip hop"], per_genre=2, to=out, client=client2, progress=False)
+    res2 = collect(["hip hop"], per_genre=2, out_dir=out, client=client2, progress=False)
     assert res2.downloaded == 0 and res2.reused == 2
     assert fake_sc.log[n_log:] == []
     # asking for more continues; the corrupt download is dropped, not kept
-    res3 = collect(["hip hop"], per_genre=3, to=out, client=client2, progress=False)
+    res3 = collect(["hip hop"], per_genre=3, out_dir=out, client=client2, progress=False)
     assert res3.downloaded == 0 and res3.skipped["undecodable audio"] == 1
     assert not list((out / "hiphop").glob("sc-6*"))
     assert {r["id"]: r["reason"] for r in _manifest(out)}["sc-6"].startswith("undecodable audio")
     assert fake_sc.token_grants == ["client_credentials"]
     # the undecodable track is not downloaded again by later runs
     n_dl = fake_sc.log.count("GET /tracks/6/download")
-    res4 = collect(["hip hop"], per_genre=3, to=out, client=client2, progress=False)
+    res4 = collect(["hip hop"], per_genre=3, out_dir=out, client=client2, progress=False)
     assert res4.skipped["undecodable audio"] == 1 and fake_sc.log.count("GET /tracks/6/download") == n_dl
     assert load_dataset("soundcloud", out).ids == ["sc-1", "sc-2"]
 
@@ -378,7 +378,7 @@ def test_dropped_and_stalled_bodies_resume_with_range_then_skip(fake_sc, tmp_pat
     clock = FakeClock()
     client = _client(fake_sc, clock, tmp_path, max_retries=2, timeout=0.3)
     out = tmp_path / "sc"
-    res = collect(["jazz"], per_genre=2, to=out, client=client, progress=False)
+    res = collect(["jazz"], per_genre=2, out_dir=out, client=client, progress=False)
     assert res.kept == {"jazz": 2} and res.downloaded == 2 and res.skipped["download failed"] == 1
 
     rows = {r["id"]: r for r in _manifest(out)}
@@ -398,7 +398,7 @@ def test_dropped_and_stalled_bodies_resume_with_range_then_skip(fake_sc, tmp_pat
 
     # a rerun tries the failed track again (the failure was transient)
     fake_sc.faults["/cdn/32"] = []
-    res2 = collect(["jazz"], per_genre=3, to=out, client=client, progress=False)
+    res2 = collect(["jazz"], per_genre=3, out_dir=out, client=client, progress=False)
     assert res2.downloaded == 1 and res2.kept == {"jazz": 3}
     assert {r["id"]: r["status"] for r in _manifest(out)}["sc-32"] == "kept"
 
@@ -450,7 +450,7 @@ def test_hls_streams_saved_with_ffmpeg(fake_sc, tmp_path, hls_playlist):
     clock = FakeClock()
     client = _client(fake_sc, clock, tmp_path, max_retries=1, timeout=5)
     out = tmp_path / "sc"
-    res = collect(["jazz"], per_genre=2, to=out, client=client, progress=False)
+    res = collect(["jazz"], per_genre=2, out_dir=out, client=client, progress=False)
     assert res.kept == {"jazz": 2} and res.skipped["download failed"] == 2
 
     rows = {r["id"]: r for r in _manifest(out)}
@@ -550,7 +550,7 @@ def test_credentials_and_parameters(monkeypatch, tmp_path):
     client = SoundCloudClient(token_cache=False)
     assert client.client_id == "x" and client.token_cache is None
     with pytest.raises(ParameterError, match="per_genre"):
-        collect(["jazz"], per_genre=0, to=tmp_path, client=client)
+        collect(["jazz"], per_genre=0, out_dir=tmp_path, client=client)
     with pytest.raises(ParameterError, match="limit"):
         next(client.search_tracks(genres="jazz", limit=500))
 

@@ -49,7 +49,7 @@ def test_stratified_split_is_stratified_and_seeded():
 @pytest.mark.parametrize("by", ["track", "block"])
 def test_grouped_kfold_each_track_tested_once(by):
     ds = _ds(n_per_genre=10)
-    folds = grouped_kfold(ds, n_splits=5, by=by, seed=0, val_size=0.2)
+    folds = grouped_kfold(ds, folds=5, by=by, seed=0, val_size=0.2)
     assert len(folds) == 5
     tested = [i for f in folds for i in f.test]
     assert sorted(tested) == list(range(len(ds)))  # every track in exactly one test fold
@@ -63,19 +63,19 @@ def test_grouped_kfold_each_track_tested_once(by):
 
 def test_block_folds_hold_out_contiguous_ids():
     ds = _ds(n_per_genre=10)
-    folds = grouped_kfold(ds, n_splits=5, by="block", seed=0)
+    folds = grouped_kfold(ds, folds=5, by="block", seed=0)
     for f in folds:
         for g in ds.genres:
             nums = sorted(int(ds[i].id.split(".")[1]) for i in f.test if ds[i].genre == g)
             assert nums == list(range(nums[0], nums[0] + len(nums)))
     assert "contiguous id blocks" in folds[0].protocol
     # block folds do not depend on the seed
-    assert [f.test for f in folds] == [f.test for f in grouped_kfold(ds, n_splits=5, by="block", seed=9)]
+    assert [f.test for f in folds] == [f.test for f in grouped_kfold(ds, folds=5, by="block", seed=9)]
 
 
 def test_artist_folds_keep_artists_together():
     ds = _ds(n_per_genre=10, artists_per_genre=True)
-    folds = grouped_kfold(ds, n_splits=3, by="artist", seed=1)
+    folds = grouped_kfold(ds, folds=3, by="artist", seed=1)
     for f in folds:
         art = lambda idx: {ds[i].artist for i in idx}  # noqa: E731
         assert not (art(f.train) & art(f.test))
@@ -88,10 +88,10 @@ def test_grouped_kfold_bad_parameters():
     ds = _ds(n_per_genre=3)
     with pytest.raises(ParameterError, match="by"):
         grouped_kfold(ds, by="segment")
-    with pytest.raises(ParameterError, match="n_splits"):
-        grouped_kfold(ds, n_splits=1)
-    with pytest.raises(ParameterError, match="n_splits"):
-        grouped_kfold(ds, n_splits=4)
+    with pytest.raises(ParameterError, match="folds"):
+        grouped_kfold(ds, folds=1)
+    with pytest.raises(ParameterError, match="folds"):
+        grouped_kfold(ds, folds=4)
 
 
 def test_gtzan_mini_grouped_folds(gtzan_mini):
@@ -99,7 +99,7 @@ def test_gtzan_mini_grouped_folds(gtzan_mini):
 
     ds = load_dataset("gtzan", gtzan_mini)
     assert len(ds) == 162 and len(ds.genres) == 10
-    folds = grouped_kfold(ds, n_splits=5, by="block", seed=42)
+    folds = grouped_kfold(ds, folds=5, by="block", seed=42)
     seen: dict[str, int] = {}
     for k, f in enumerate(folds):
         for tid in f.ids(ds, "test"):

@@ -27,7 +27,7 @@ def tiny(tmp_path_factory):
     from genrenet.datasets.demo import generate_demo
 
     base = tmp_path_factory.mktemp("tiny-demo")
-    root = generate_demo(base / "demo", n_per_genre=4, duration=4.0, seed=7, progress=False)
+    root = generate_demo(base / "demo", per_genre=4, duration=4.0, seed=7, progress=False)
     ds = load_dataset("folder", root)
     ds = ds.subset(ds.genres[:4])
     return ds, base / "cache"

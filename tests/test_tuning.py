@@ -74,7 +74,7 @@ def test_two_trial_search_saves_best(tmp_path):
 
     X, y, groups = _tiny_data()
     result = run_search("feed_forward", (X, y), groups=groups, max_trials=2, epochs=1, seed=3,
-                        directory=tmp_path, space=TINY_SPACE, progress=False)
+                        out_dir=tmp_path, space=TINY_SPACE, progress=False)
     best = json.loads((result.project_dir / "best.json").read_text())
     assert best["trials_completed"] == 2
     assert best["best_score"] == pytest.approx(max(t["score"] for t in result.trials))
@@ -92,21 +92,21 @@ def test_two_trial_search_saves_best(tmp_path):
     # a second call is a fresh project; naming the first with other data is refused. Names carry no
     # timestamp: the model, the tuner, a digest of data and settings, and a number when taken
     again = run_search("feed_forward", (X, y), groups=groups, max_trials=1, epochs=1, seed=3,
-                       directory=tmp_path, space=TINY_SPACE, progress=False)
+                       out_dir=tmp_path, space=TINY_SPACE, progress=False)
     assert again.project_dir != result.project_dir
     assert re.fullmatch(r"feed_forward-random-[0-9a-f]{10}", result.project_dir.name)
     third = run_search("feed_forward", (X, y), groups=groups, max_trials=1, epochs=1, seed=3,
-                       directory=tmp_path, space=TINY_SPACE, progress=False)
+                       out_dir=tmp_path, space=TINY_SPACE, progress=False)
     assert third.project_dir.name == again.project_dir.name + "-2"
     # naming the first project with the same data resumes it: a larger budget adds trials only
     resumed = run_search("feed_forward", (X, y), groups=groups, max_trials=3, epochs=1, seed=3,
-                         directory=tmp_path, project_name=result.project_dir.name, space=TINY_SPACE, progress=False)
+                         out_dir=tmp_path, project_name=result.project_dir.name, space=TINY_SPACE, progress=False)
     assert resumed.project_dir == result.project_dir
     assert sorted(t["trial_id"] for t in resumed.trials) == ["0", "1", "2"]
     assert [t for t in resumed.trials if t["trial_id"] in ("0", "1")] == result.trials
     X2 = X + 1.0
     with pytest.raises(ParameterError, match="different data"):
-        run_search("feed_forward", (X2, y), groups=groups, max_trials=2, epochs=1, seed=3, directory=tmp_path,
+        run_search("feed_forward", (X2, y), groups=groups, max_trials=2, epochs=1, seed=3, out_dir=tmp_path,
                    project_name=result.project_dir.name, space=TINY_SPACE, progress=False)
 
 
@@ -115,7 +115,7 @@ def test_resume_never_reruns_a_finished_trial(tmp_path):
     from genrenet.tuning import run_search, worker_trials
 
     X, y, groups = _tiny_data()
-    kw = dict(groups=groups, epochs=1, seed=3, directory=tmp_path, project_name="p", space=TINY_SPACE,
+    kw = dict(groups=groups, epochs=1, seed=3, out_dir=tmp_path, project_name="p", space=TINY_SPACE,
               progress=False)
     first = run_search("feed_forward", (X, y), max_trials=2, **kw)
     oracle_file = first.project_dir / "oracle.json"
@@ -224,10 +224,10 @@ def test_worker_without_chief_times_out(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
     X, y, groups = _tiny_data()
     with pytest.raises(ParameterError, match="project_name is required"):
-        run_search("feed_forward", (X, y), groups=groups, directory=tmp_path, progress=False)
+        run_search("feed_forward", (X, y), groups=groups, out_dir=tmp_path, progress=False)
     start = time.monotonic()
     with pytest.raises(TuningError, match="could not reach the chief"):
-        run_search("feed_forward", (X, y), groups=groups, directory=tmp_path, project_name="p", timeout=1.5,
+        run_search("feed_forward", (X, y), groups=groups, out_dir=tmp_path, project_name="p", timeout=1.5,
                    space=TINY_SPACE, progress=False)
     assert time.monotonic() - start < 30
 
@@ -392,7 +392,7 @@ def test_other_tuners_finish_a_tiny_search(tmp_path, tuner):
 
     X, y, groups = _tiny_data()
     result = run_search("feed_forward", (X, y), groups=groups, tuner=tuner, max_trials=2, epochs=2, seed=5,
-                        directory=tmp_path, space=TINY_SPACE, progress=False)
+                        out_dir=tmp_path, space=TINY_SPACE, progress=False)
     best = json.loads((result.project_dir / "best.json").read_text())
     assert best["trials_completed"] >= 1
     assert best["best_score"] == pytest.approx(max(t["score"] for t in result.trials if t["score"] is not None))
@@ -425,7 +425,7 @@ def test_distributed_search_survives_a_mismatched_and_a_dead_worker(tmp_path, pr
     np.savez(npz, X=X, y=y, groups=groups)
     port = _free_port()
     common = {"npz": str(npz), "tuner": "random", "max_trials": 3, "epochs": 1, "seed": 7,
-              "directory": str(tmp_path / "runs"), "project_name": "dist", "space": TINY_SPACE, "timeout": 150}
+              "out_dir": str(tmp_path / "runs"), "project_name": "dist", "space": TINY_SPACE, "timeout": 150}
 
     def start(name, tuner_id, **options):
         cmd = [sys.executable, "-c", _RUNNER, json.dumps({**common, **options})]

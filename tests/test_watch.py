@@ -219,11 +219,11 @@ def test_soundcloud_source_follows_the_collectors_download_folder(tmp_path, monk
 
     calls = []
 
-    def fake_collect(genres, *, per_genre, to, q=None, progress=True, **kw):
-        """What the collector does on a run: new tracks appear under <to>/<group>/ with a manifest."""
+    def fake_collect(genres, *, per_genre, out_dir, q=None, progress=True, **kw):
+        """What the collector does on a run: new tracks appear under <out_dir>/<group>/ with a manifest."""
         calls.append((list(genres), per_genre, q))
-        (to / "low").mkdir(exist_ok=True)
-        _upload(to / "low", f"sc-{len(calls)}.wav", LOW_HZ, len(calls))
+        (out_dir / "low").mkdir(exist_ok=True)
+        _upload(out_dir / "low", f"sc-{len(calls)}.wav", LOW_HZ, len(calls))
 
     monkeypatch.setattr(soundcloud, "collect", fake_collect)
     make_band_bundle(tmp_path / "band")

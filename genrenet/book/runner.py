@@ -537,7 +537,7 @@ class _DataHasher:
             from genrenet.datasets import load_dataset
 
             try:
-                ds = load_dataset(name, root=root) if root is not None else load_dataset(name)
+                ds = load_dataset(name, data_dir=root) if root is not None else load_dataset(name)
             except GenrenetError:
                 raise
             except Exception as exc:

@@ -140,7 +140,7 @@ def _collect(args) -> int:
     from genrenet.sources.soundcloud import collect
 
     res = collect([g.strip() for g in args.genres.split(",") if g.strip()], per_genre=args.per_genre,
-                  to=args.to, allow_stream=not args.no_stream, licenses=args.license, q=args.q,
+                  out_dir=args.to, allow_stream=not args.no_stream, licenses=args.license, q=args.q,
                   progress=not args.no_progress)
     print(json.dumps(res.to_dict(), indent=2, sort_keys=True))
     return 0
@@ -180,7 +180,7 @@ def _split(args) -> int:
 
     ds = _load(args)
     if args.protocol == "kfold":
-        splits = grouped_kfold(ds, n_splits=args.folds, by=args.by, seed=args.seed)
+        splits = grouped_kfold(ds, folds=args.folds, by=args.by, seed=args.seed)
     else:
         splits = [resolve_split(args.protocol, ds, seed=args.seed, splits_dir=args.lists_dir)]
     atomic_write_json(args.out, {"dataset": ds.name, "content_hash": ds.content_hash(),

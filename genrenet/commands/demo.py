@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from genrenet.datasets.demo import DEMO_GENRES, generate_demo
 
-    root = generate_demo(args.to, n_per_genre=args.per_genre, duration=args.duration, sr=args.sr, seed=args.seed,
+    root = generate_demo(args.to, per_genre=args.per_genre, duration=args.duration, sr=args.sr, seed=args.seed,
                          progress=not args.no_progress)
     print(f"demo corpus (SYNTHETIC): {args.per_genre} clips x {len(DEMO_GENRES)} styles in {root}")
     return 0

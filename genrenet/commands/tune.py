@@ -84,7 +84,7 @@ def _featureset(args):
                             feature=args.feature, split=split, seed=args.seed)
     fs = featurize(inputs.dataset, inputs.feature, progress=not args.quiet)
     if args.split == "kfold":
-        return fs, grouped_kfold(inputs.dataset, n_splits=args.folds, by=args.by, seed=args.seed)[0]
+        return fs, grouped_kfold(inputs.dataset, folds=args.folds, by=args.by, seed=args.seed)[0]
     return fs, inputs.split
 
 
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError("--space must be a JSON object mapping option names to values or lists")
     common = dict(
         tuner=args.tuner, max_trials=args.trials, epochs=args.epochs, batch_size=args.batch_size,
-        seed=args.seed, directory=args.out, project_name=args.project, space=space, workers=args.workers,
+        seed=args.seed, out_dir=args.out, project_name=args.project, space=space, workers=args.workers,
         timeout=args.timeout, tensorboard=args.tensorboard, progress=not args.quiet,
     )
     if args.data:

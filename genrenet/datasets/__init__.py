@@ -1,6 +1,6 @@
 """Data sets: tracks, labels, manifests and the loader registry.
 
-``load_dataset(name, root=None, **kw)`` returns a :class:`Dataset` for one of
+``load_dataset(name, data_dir=None, **kw)`` returns a :class:`Dataset` for one of
 the registered sources:
 
 ========== ==============================================================
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from genrenet._compat import renamed_kwargs
 from genrenet.datasets.base import (
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
@@ -57,14 +58,14 @@ _SYNTHETIC: set[str] = set()
 
 def register_dataset(name: str, loader: Callable[..., Dataset], *, overwrite: bool = False,
                      synthetic: bool = False) -> None:
-    """Register ``loader(root, **kw) -> Dataset`` under ``name`` for :func:`load_dataset`.
+    """Register ``loader(data_dir, **kw) -> Dataset`` under ``name`` for :func:`load_dataset`.
 
     Parameters
     ----------
     name : str
         Registry key (lower case, no spaces).
     loader : callable
-        Called as ``loader(root, **kw)``; ``root`` may be None.
+        Called as ``loader(data_dir, **kw)`` (positionally); ``data_dir`` may be None.
     overwrite : bool, keyword-only
         Replace an existing registration instead of raising.
     synthetic : bool, keyword-only
@@ -96,18 +97,20 @@ def available_datasets() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def load_dataset(name: str, root: str | Path | None = None, **kw) -> Dataset:
+@renamed_kwargs(root="data_dir")
+def load_dataset(name: str, data_dir: str | Path | None = None, **kw) -> Dataset:
     """Load a registered data set.
 
     Parameters
     ----------
     name : str
         One of :func:`available_datasets` (``demo``, ``gtzan``, ``folder``, ``soundcloud``).
-    root : str or Path, optional
+    data_dir : str or Path, optional
         Where the data lives. Only ``demo`` may omit it (it then generates the corpus
         into :func:`genrenet.paths.demo_dir` when missing).
+        (Formerly ``root=``, still accepted with a :class:`FutureWarning`.)
     **kw
-        Loader options, e.g. ``genres=[...]`` for gtzan/folder, ``n_per_genre`` and
+        Loader options, e.g. ``genres=[...]`` for gtzan/folder, ``per_genre`` and
         ``seed`` for demo.
 
     Returns
@@ -116,26 +119,28 @@ def load_dataset(name: str, root: str | Path | None = None, **kw) -> Dataset:
     """
     if name not in _REGISTRY:
         raise ParameterError(f"unknown data set {name!r}; available: {', '.join(available_datasets())}")
-    return _REGISTRY[name](root, **kw)
+    return _REGISTRY[name](data_dir, **kw)
 
 
-def _need_root(name: str, root) -> Path:
-    if root is None:
-        raise ParameterError(f"data set {name!r} needs root= (data_dir): the directory holding it")
-    return Path(root).expanduser()
+def _need_data_dir(name: str, data_dir) -> Path:
+    if data_dir is None:
+        raise ParameterError(f"data set {name!r} needs data_dir=: the directory holding it")
+    return Path(data_dir).expanduser()
 
 
-def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = None,
+@renamed_kwargs(n_per_genre="per_genre")
+def _load_demo(data_dir=None, *, per_genre: int | None = None, seed: int | None = None,
                genres: list[str] | None = None, progress: bool = False, **gen_kw) -> Dataset:
     from genrenet.datasets import demo
     from genrenet.datasets.folder import load_folder
     from genrenet.paths import demo_dir
 
     opts = dict(gen_kw)
-    if n_per_genre is not None:
-        opts["n_per_genre"] = n_per_genre
+    if per_genre is not None:
+        opts["per_genre"] = per_genre
     if seed is not None:
         opts["seed"] = seed
+    root = data_dir
     if root is None:
         # non-default generation options get their own folder, so corpora never mix
         import inspect
@@ -155,28 +160,28 @@ def _load_demo(root=None, *, n_per_genre: int | None = None, seed: int | None = 
                    description=f"{SYNTHETIC_LABEL} at {root} (generated, not real music)")
 
 
-def _load_gtzan(root=None, **kw) -> Dataset:
+def _load_gtzan(data_dir=None, **kw) -> Dataset:
     from genrenet.datasets.gtzan import load_gtzan
 
-    if root is None:
-        _need_root("gtzan", root)
-    return load_gtzan(root, **kw)  # a path, a list of paths or paths joined by os.pathsep
+    if data_dir is None:
+        _need_data_dir("gtzan", data_dir)
+    return load_gtzan(data_dir, **kw)  # a path, a list of paths or paths joined by os.pathsep
 
 
-def _load_folder(root=None, **kw) -> Dataset:
+def _load_folder(data_dir=None, **kw) -> Dataset:
     from genrenet.datasets.folder import load_folder
 
-    return load_folder(_need_root("folder", root), **kw)
+    return load_folder(_need_data_dir("folder", data_dir), **kw)
 
 
-def _load_soundcloud(root=None, **kw) -> Dataset:
+def _load_soundcloud(data_dir=None, **kw) -> Dataset:
     from genrenet.datasets.soundcloud import load_soundcloud
 
-    return load_soundcloud(_need_root("soundcloud", root), **kw)
+    return load_soundcloud(_need_data_dir("soundcloud", data_dir), **kw)
 
 
-def _load_manifest(root=None, **kw) -> Dataset:
-    path = _need_root("manifest", root)
+def _load_manifest(data_dir=None, **kw) -> Dataset:
+    path = _need_data_dir("manifest", data_dir)
     if path.is_dir():
         path = path / MANIFEST_NAME
     if not path.is_file():

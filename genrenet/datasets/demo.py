@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from genrenet import synth
+from genrenet._compat import renamed_kwargs
 from genrenet._validate import non_negative_int, positive_int, sample_rate
 from genrenet.errors import DataError, ParameterError
 from genrenet.repro import DEFAULT_SEED
@@ -504,18 +505,23 @@ def _check_size(duration, sr) -> tuple[float, int]:
     return duration, int(sr)
 
 
-def demo_files(root: str | os.PathLike, *, n_per_genre: int) -> list[Path]:
-    """The paths :func:`generate_demo` writes under ``root``, genre by genre."""
-    root = Path(root)
-    return [root / g / f"{g}.{i:05d}.wav" for g in DEMO_GENRES for i in range(n_per_genre)]
+@renamed_kwargs(root="data_dir", n_per_genre="per_genre")
+def demo_files(data_dir: str | os.PathLike, *, per_genre: int) -> list[Path]:
+    """The paths :func:`generate_demo` writes under ``data_dir``, genre by genre.
+
+    (Formerly ``root=`` and ``n_per_genre=``, still accepted with a :class:`FutureWarning`.)
+    """
+    root = Path(data_dir)
+    return [root / g / f"{g}.{i:05d}.wav" for g in DEMO_GENRES for i in range(per_genre)]
 
 
-def recorded_version(root: str | os.PathLike) -> int | None:
-    """The demo version recorded in ``root/.demo.json`` (``None`` when absent or unreadable)."""
+@renamed_kwargs(root="data_dir")
+def recorded_version(data_dir: str | os.PathLike) -> int | None:
+    """The demo version recorded in ``data_dir/.demo.json`` (``None`` when absent or unreadable)."""
     import json
 
     try:
-        value = json.loads((Path(root) / ".demo.json").read_text()).get("demo_version")
+        value = json.loads((Path(data_dir) / ".demo.json").read_text()).get("demo_version")
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, int) else None
@@ -531,16 +537,19 @@ def _complete(path: Path, *, n: int, sr: int) -> bool:
     return meta.frames == n and meta.samplerate == sr and meta.channels == 1 and meta.subtype == "PCM_16"
 
 
-def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 12, duration: float = 10.0,
+@renamed_kwargs(root="data_dir", n_per_genre="per_genre")
+def generate_demo(data_dir: str | os.PathLike | None = None, *, per_genre: int = 12, duration: float = 10.0,
                   sr: int = 22050, seed: int = DEFAULT_SEED, progress: bool = True) -> Path:
     """Write the synthetic demo corpus (GTZAN layout) and return its root.
 
     Parameters
     ----------
-    root : str, path-like or None
+    data_dir : str, path-like or None
         Target directory (``None``: :func:`genrenet.paths.demo_dir`).
-    n_per_genre : int, keyword-only
-        Clips per style (>= 1).
+        (Formerly ``root=``, still accepted with a :class:`FutureWarning`.)
+    per_genre : int, keyword-only
+        Clips per style (>= 1). (Formerly ``n_per_genre=``, still accepted with a
+        :class:`FutureWarning`.)
     duration : float, keyword-only
         Seconds per clip.
     sr : int, keyword-only
@@ -553,24 +562,24 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
     Returns
     -------
     Path
-        ``root``, holding ``<genre>/<genre>.<NNNNN>.wav``, ``README.txt`` and ``.demo.json``.
+        ``data_dir``, holding ``<genre>/<genre>.<NNNNN>.wav``, ``README.txt`` and ``.demo.json``.
 
     Notes
     -----
     Every file is written atomically; files that already exist complete (right length,
     rate and format) for the same seed, duration and rate are skipped, so a re-run resumes
     an interrupted generation. If ``.demo.json`` records other settings, the old clips are
-    deleted first and every clip is rewritten. Clips numbered ``n_per_genre`` or above from
+    deleted first and every clip is rewritten. Clips numbered ``per_genre`` or above from
     an earlier, larger run with the same settings are kept (they are valid clips). A directory that holds clips named like ours but
     no ``.demo.json`` is refused (:class:`DataError`) rather than overwritten.
     """
     from genrenet.io import atomic_write_json, atomic_write_text
     from genrenet.paths import demo_dir
 
-    positive_int("n_per_genre", n_per_genre)
+    positive_int("per_genre", per_genre)
     seed = _check_seed(seed)
     duration, sr = _check_size(duration, sr)
-    root = Path(root) if root is not None else demo_dir()
+    root = Path(data_dir) if data_dir is not None else demo_dir()
     if root.exists() and not root.is_dir():
         raise DataError(f"demo root {root} exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
@@ -584,15 +593,15 @@ def generate_demo(root: str | os.PathLike | None = None, *, n_per_genre: int = 1
                         "it is not a genrenet demo corpus; choose an empty or new directory")
     n = int(round(duration * sr))
     if same:
-        # clips beyond n_per_genre from an earlier, larger run are valid clips of the same settings: keep
+        # clips beyond per_genre from an earlier, larger run are valid clips of the same settings: keep
         # them (another notebook may be using them) and record the largest count generated
-        n_recorded = max(int(n_per_genre), sum(_complete(p, n=n, sr=sr) for p in existing) // len(DEMO_GENRES))
+        n_recorded = max(int(per_genre), sum(_complete(p, n=n, sr=sr) for p in existing) // len(DEMO_GENRES))
     else:
         for path in existing:  # clips of other settings: start over (the marker says they are ours)
             path.unlink()
-        n_recorded = int(n_per_genre)
+        n_recorded = int(per_genre)
     atomic_write_json(marker, {**settings, "n_per_genre": n_recorded})
-    files = demo_files(root, n_per_genre=int(n_per_genre))
+    files = demo_files(root, per_genre=int(per_genre))
     todo = [p for p in files if not (same and _complete(p, n=n, sr=sr))]
     _render_files(todo, total=len(files), seed=seed, duration=duration, sr=sr, progress=progress)
     descriptions = "\n".join(f"  - {g}: {_TEMPO[g][0]}-{_TEMPO[g][1]} bpm, mostly "

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from genrenet._compat import renamed_kwargs
 from genrenet.datasets.base import Dataset, SkippedFile, Track, audio_extensions
 from genrenet.errors import AudioError, DataError, ParameterError
 
@@ -44,8 +45,9 @@ def probe_audio(path: str | Path) -> float:
     return float(duration)
 
 
+@renamed_kwargs(root="data_dir")
 def load_folder(
-    root: str | Path,
+    data_dir: str | Path,
     *,
     name: str = "folder",
     check_audio: bool = True,
@@ -57,8 +59,9 @@ def load_folder(
 
     Parameters
     ----------
-    root : str or Path
+    data_dir : str or Path
         Directory whose sub-folders are genres.
+        (Formerly ``root=``, still accepted with a :class:`FutureWarning`.)
     name : str, keyword-only
         Data set name recorded in results.
     check_audio : bool, keyword-only
@@ -76,9 +79,9 @@ def load_folder(
     -------
     Dataset
         Tracks sorted by genre then relative path; ``id`` is the path relative to
-        ``root`` without extension (``"jazz/live/track01"``).
+        ``data_dir`` without extension (``"jazz/live/track01"``).
     """
-    root = Path(root).expanduser()
+    root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"data directory {root} does not exist or is not a directory")
     exts = {e.lower() for e in (extensions or audio_extensions())}
@@ -100,7 +103,7 @@ def load_folder(
             f"{len(skipped)} unreadable file(s) skipped in {root}: "
             + "; ".join(str(s) for s in skipped[:3])
             + (" ..." if len(skipped) > 3 else ""),
-            stacklevel=2,
+            stacklevel=3,  # the caller of load_folder (renamed_kwargs adds a frame)
         )
     return Dataset(name, root.resolve(), tracks, skipped=skipped, description=f"folder tree {root}")
 

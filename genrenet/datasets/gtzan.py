@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from genrenet._compat import renamed_kwargs
 from genrenet.datasets.base import Dataset, SkippedFile, Track
 from genrenet.datasets.folder import probe_audio
 from genrenet.errors import AudioError, DataError, ParameterError
@@ -156,8 +157,9 @@ def _collect(roots: list[Path], genres, manifest) -> tuple[dict[str, Path], dict
     return found, meta, bases
 
 
+@renamed_kwargs(root="data_dir")
 def load_gtzan(
-    root,
+    data_dir,
     *,
     genres: list[str] | None = None,
     check_audio: bool = False,
@@ -168,10 +170,11 @@ def load_gtzan(
 
     Parameters
     ----------
-    root : str, Path or sequence of them
+    data_dir : str, Path or sequence of them
         A directory holding the genre folders (or ``genres/`` with them), a manifest
         file (TSV with a ``path`` column, paths relative to it), or several of these:
         a list, or one string joined by ``os.pathsep``.
+        (Formerly ``root=``, still accepted with a :class:`FutureWarning`.)
     genres : list of str, keyword-only, optional
         Keep only these genres.
     check_audio : bool, keyword-only
@@ -200,7 +203,7 @@ def load_gtzan(
     >>> ds.genres[:3]                                               # doctest: +SKIP
     ['blues', 'classical', 'country']
     """
-    roots = _roots(root)
+    roots = _roots(data_dir)
     found, meta, bases = _collect(roots, genres, manifest)
     if genres is not None:
         present = {tid.split(".")[0] for tid in found} | {tid.split(".")[0] for tid in meta}

@@ -15,25 +15,28 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from genrenet._compat import renamed_kwargs
 from genrenet.datasets.base import MANIFEST_NAME, Dataset
 from genrenet.errors import DataError
 
 __all__ = ["MANIFEST_NAME", "load_soundcloud"]
 
 
-def load_soundcloud(root: str | Path, *, manifest: str | Path | None = None, name: str = "soundcloud") -> Dataset:
+@renamed_kwargs(root="data_dir")
+def load_soundcloud(data_dir: str | Path, *, manifest: str | Path | None = None, name: str = "soundcloud") -> Dataset:
     """Load a SoundCloud collection written by :func:`genrenet.sources.soundcloud.collect`.
 
     Parameters
     ----------
-    root : str or Path
+    data_dir : str or Path
         The collector's output directory (or the manifest file itself).
+        (Formerly ``root=``, still accepted with a :class:`FutureWarning`.)
     manifest : str or Path, keyword-only, optional
-        Manifest path when it is not ``<root>/manifest.tsv``.
+        Manifest path when it is not ``<data_dir>/manifest.tsv``.
     name : str, keyword-only
         Data set name recorded in results.
     """
-    root = Path(root).expanduser()
+    root = Path(data_dir).expanduser()
     path = Path(manifest) if manifest is not None else (root if root.is_file() else root / MANIFEST_NAME)
     if not path.is_file():
         raise DataError(

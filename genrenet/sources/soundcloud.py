@@ -57,6 +57,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from genrenet._compat import renamed_kwargs
 from genrenet._validate import positive_int
 from genrenet.datasets.base import MANIFEST_NAME
 from genrenet.errors import DataError, GenrenetError, ParameterError
@@ -787,11 +788,12 @@ def _wanted_groups(genres) -> dict[str, str]:
     return wanted
 
 
+@renamed_kwargs(to="out_dir")
 def collect(
     genres: list[str],
     *,
     per_genre: int,
-    to: str | Path,
+    out_dir: str | Path,
     client: SoundCloudClient | None = None,
     allow_stream: bool = True,
     licenses: list[str] | None = None,
@@ -801,7 +803,7 @@ def collect(
     check_audio: bool = True,
     progress: bool = True,
 ) -> CollectionResult:
-    """Collect up to ``per_genre`` fetchable tracks for each genre into ``to``.
+    """Collect up to ``per_genre`` fetchable tracks for each genre into ``out_dir``.
 
     Parameters
     ----------
@@ -811,9 +813,9 @@ def collect(
         (e.g. "blues") becomes its own group.
     per_genre : int, keyword-only
         Tracks wanted per genre (earlier runs count).
-    to : str or Path, keyword-only
-        Output directory; audio goes to ``<to>/<group>/sc-<id>.<ext>``, the manifest to
-        ``<to>/manifest.tsv``.
+    out_dir : str or Path, keyword-only
+        Output directory; audio goes to ``<out_dir>/<group>/sc-<id>.<ext>``, the manifest to
+        ``<out_dir>/manifest.tsv``. (Formerly ``to=``, still accepted with a :class:`FutureWarning`.)
     client : SoundCloudClient, keyword-only, optional
         Default: credentials from the environment.
     allow_stream, licenses : keyword-only
@@ -844,7 +846,7 @@ def collect(
     wanted = _wanted_groups(genres)
     positive_int("per_genre", per_genre)
     client = client or SoundCloudClient()
-    to = Path(to).expanduser()
+    to = Path(out_dir).expanduser()
     to.mkdir(parents=True, exist_ok=True)
     manifest = to / MANIFEST_NAME
     # rows whose audio vanished are dropped, so they are fetched again

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from genrenet._compat import renamed_kwargs
 from genrenet._validate import int_at_least, non_negative_int, positive_float, positive_int
 from genrenet.errors import DataError, ParameterError
 from genrenet.io import atomic_write_json, atomic_write_text
@@ -108,7 +109,7 @@ def load_trials(project_dir: str | Path) -> list[dict]:
     Parameters
     ----------
     project_dir : str or Path
-        The project directory (``<directory>/<project_name>``).
+        The project directory (``<out_dir>/<project_name>``).
 
     Returns
     -------
@@ -441,6 +442,7 @@ def _build_tuner(config: dict, data: _Data, *, space, role, project_dir: Path, p
                       hyperband_factor=config["hyperband_factor"] or 3, progress=progress, chief=chief, link=link)
 
 
+@renamed_kwargs(directory="out_dir")
 def run_search(
     model_name: str,
     data,
@@ -454,7 +456,7 @@ def run_search(
     epochs: int = 5,
     batch_size: int = 32,
     seed: int = DEFAULT_SEED,
-    directory: str | Path,
+    out_dir: str | Path,
     project_name: str | None = None,
     space: Mapping[str, Any] | None = None,
     executions_per_trial: int = 1,
@@ -497,8 +499,9 @@ def run_search(
         Training batch size.
     seed : int, keyword-only
         Seeds the tuner's sampling, the hold-out, the shuffling and every model's weights.
-    directory : str or Path, keyword-only
-        Parent directory of the project directories.
+    out_dir : str or Path, keyword-only
+        Parent directory of the project directories. (Formerly ``directory=``, still
+        accepted with a :class:`FutureWarning`.)
     project_name : str, keyword-only, optional
         Resume this project (it must have been made from the same data and
         configuration) or create it. Default: a new project named after the model, the
@@ -551,7 +554,7 @@ def run_search(
     link = _join(identity, timeout) if role == "worker" else None
     set_seed(seed)
 
-    project_dir = Path(directory) / (project_name or _fresh_name(Path(directory), model_name, tuner, identity))
+    project_dir = Path(out_dir) / (project_name or _fresh_name(Path(out_dir), model_name, tuner, identity))
     if role != "worker":
         _open_project(project_dir, identity=identity, info=prepared.info)
     chief = ChiefSettings(expected_workers=int(workers), timeout=float(timeout), identity=identity, lease=float(lease))
