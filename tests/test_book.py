@@ -505,7 +505,7 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
     build_seconds = time.perf_counter() - started
     # what Binder's postBuild writes: the notebooks the launch buttons open
     launch_dir = src / book.LAUNCH_DIR
-    book.write_launchers(src, dest=launch_dir)
+    book.write_launchers(src, out_dir=launch_dir)
     pages = sorted(p for p in html.rglob("*.html") if "_mathjax" not in p.parts and "_static" not in p.parts)
     assert len(pages) >= 20
     # nothing in the HTML points at a CDN for scripts or styles

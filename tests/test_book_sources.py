@@ -163,7 +163,7 @@ def test_binder_post_build_writes_the_launch_notebooks():
 
 def test_launch_notebooks_carry_each_runs_parameters(tmp_path):
     cfg = book.load_config(ROOT)
-    written = book.write_launchers(cfg, dest=tmp_path)
+    written = book.write_launchers(cfg, out_dir=tmp_path)
     for profile, prof in cfg.profiles.items():
         needs_data = prof.get("requires_data_dir")
         planned = book.plan_runs(cfg, profile=profile, data_dir=tmp_path if needs_data else None)

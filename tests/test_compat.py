@@ -73,13 +73,14 @@ def test_the_two_model_descriptions_have_distinct_names():
 
 
 def _renamed_public_functions():
+    import genrenet.book.site as site
     import genrenet.datasets as datasets
     import genrenet.sources.soundcloud as collector
     import genrenet.tuning.search as search
     from genrenet import download, splits
     from genrenet.datasets import demo, folder, gtzan, soundcloud
 
-    modules = [datasets, demo, folder, gtzan, soundcloud, splits, download, collector, search]
+    modules = [datasets, demo, folder, gtzan, soundcloud, splits, download, collector, search, site]
     return [getattr(m, name) for m in modules for name in m.__all__
             if hasattr(getattr(m, name, None), "__renamed_kwargs__")]
 
@@ -88,7 +89,7 @@ def test_every_renamed_keyword_names_a_parameter():
     import inspect
 
     funcs = _renamed_public_functions()
-    assert len(funcs) >= 12
+    assert len(funcs) >= 15
     for func in funcs:
         params = inspect.signature(func).parameters
         for old, new in func.__renamed_kwargs__.items():

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genrenet._compat import renamed_kwargs
 from genrenet.book.runner import (
     CONFIG_NAME,
     KERNEL_ENV,
@@ -144,7 +145,8 @@ def _copy_mathjax(es5: Path, html: Path) -> Path:
     return dest
 
 
-def build_book(root: str | Path | None = None, *, output: str | Path | None = None,
+@renamed_kwargs(output="out_dir")
+def build_book(root: str | Path | None = None, *, out_dir: str | Path | None = None,
                warningiserror: bool = True, check: bool = True, quiet: bool = False) -> Path:
     """Render the book with Jupyter Book (no execution) and install the offline MathJax copy.
 
@@ -152,8 +154,9 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
     ----------
     root : str or Path, optional
         Project root (holding ``_config.yml``, ``_toc.yml`` and ``experiments.yml``).
-    output : str or Path, optional, keyword-only
-        Parent of the ``_build`` directory (default: ``root``).
+    out_dir : str or Path, optional, keyword-only
+        Parent of the ``_build`` directory (default: ``root``). (Formerly ``output=``, still
+        accepted with a :class:`FutureWarning`.)
     warningiserror : bool, keyword-only
         Fail on any Sphinx warning (default ``True``).
     check : bool, keyword-only
@@ -174,8 +177,8 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
     # jupyter_book.cli.main has no __main__ guard: call its click entry point explicitly
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
            "build", str(root), "--builder", "html"]
-    if output is not None:
-        cmd += ["--path-output", str(Path(output).resolve())]
+    if out_dir is not None:
+        cmd += ["--path-output", str(Path(out_dir).resolve())]
     if warningiserror:
         cmd += ["--warningiserror", "--keep-going"]
     env = {**os.environ, **KERNEL_ENV}
@@ -188,7 +191,7 @@ def build_book(root: str | Path | None = None, *, output: str | Path | None = No
             problems = [line for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
             detail = "\n" + "\n".join(problems[:40] + ["..."] + lines[-15:])
         raise GenrenetError(f"jupyter-book build of {root} failed (exit {proc.returncode}){detail}")
-    html = Path(output).resolve() / "_build" / "html" if output is not None else root / "_build" / "html"
+    html = Path(out_dir).resolve() / "_build" / "html" if out_dir is not None else root / "_build" / "html"
     if not (html / "index.html").is_file():
         raise GenrenetError(f"jupyter-book build of {root} reported success but wrote no {html / 'index.html'}")
     _copy_mathjax(es5, html)
@@ -218,14 +221,16 @@ def _complete_redirect(html: Path) -> None:
     _make_readable(index)
 
 
-def copy_sources(root: str | Path, dest: str | Path) -> Path:
-    """Copy what the book needs (config, chapters, notebooks, bibliography, docs pictures) to ``dest``.
+@renamed_kwargs(dest="out_dir")
+def copy_sources(root: str | Path, out_dir: str | Path) -> Path:
+    """Copy what the book needs (config, chapters, notebooks, bibliography, docs pictures) to ``out_dir``.
 
     Used to build the book somewhere else than the working tree (tests, CI) without
     touching ``book/_executed`` or ``_build`` of the checkout. ``node_modules`` is
-    linked, not copied.
+    linked, not copied. (``out_dir`` was formerly ``dest=``, still accepted with a
+    :class:`FutureWarning`.)
     """
-    root, dest = Path(root), Path(dest)
+    root, dest = Path(root), Path(out_dir)
     dest.mkdir(parents=True, exist_ok=True)
     for name in (CONFIG_NAME, "_config.yml", "_toc.yml", "package.json", "package-lock.json"):
         if (root / name).exists():
@@ -299,9 +304,10 @@ def launch_notebook(run: Run, *, data_dir_dropped: bool = False) -> Any:
     return nb
 
 
-def write_launchers(config: ExperimentConfig | str | Path | None = None, *, dest: str | Path | None = None,
+@renamed_kwargs(dest="out_dir")
+def write_launchers(config: ExperimentConfig | str | Path | None = None, *, out_dir: str | Path | None = None,
                     profiles: Sequence[str] | None = None) -> list[Path]:
-    """Write ``<dest>/<profile>/<run id>.ipynb`` for every run: what a page's launch button opens.
+    """Write ``<out_dir>/<profile>/<run id>.ipynb`` for every run: what a page's launch button opens.
 
     Each is the run's source notebook with that run's parameters injected by papermill, not
     executed (:func:`launch_notebook`). Binder's ``postBuild`` calls this (``genrenet book
@@ -314,8 +320,9 @@ def write_launchers(config: ExperimentConfig | str | Path | None = None, *, dest
     ----------
     config : ExperimentConfig or path, optional
         The configuration (default: ``experiments.yml`` found from the current directory).
-    dest : str or Path, optional, keyword-only
-        Target directory (default ``<root>/book/_launch``).
+    out_dir : str or Path, optional, keyword-only
+        Target directory (default ``<root>/book/_launch``). (Formerly ``dest=``, still accepted
+        with a :class:`FutureWarning`.)
     profiles : sequence of str, optional, keyword-only
         Profiles to write (default: all).
 
@@ -328,7 +335,7 @@ def write_launchers(config: ExperimentConfig | str | Path | None = None, *, dest
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
-    dest = Path(dest) if dest is not None else config.root / LAUNCH_DIR
+    dest = Path(out_dir) if out_dir is not None else config.root / LAUNCH_DIR
     chosen = list(profiles) if profiles is not None else sorted(config.profiles)
     written: list[Path] = []
     index: dict[str, Any] = {"profiles": chosen, "runs": {}}

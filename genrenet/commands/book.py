@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from genrenet.book import build_book
 
-    html = build_book(args.root, output=args.output, warningiserror=not args.allow_warnings)
+    html = build_book(args.root, out_dir=args.output, warningiserror=not args.allow_warnings)
     print(f"book written to {html / 'index.html'}")
     return 0
 
@@ -105,7 +105,7 @@ def _list(args: argparse.Namespace) -> int:
 def _launchers(args: argparse.Namespace) -> int:
     from genrenet.book import load_config, write_launchers
 
-    written = write_launchers(load_config(args.root), dest=args.to, profiles=args.profile)
+    written = write_launchers(load_config(args.root), out_dir=args.to, profiles=args.profile)
     notebooks = [p for p in written if p.suffix == ".ipynb"]
     print(f"{len(notebooks)} launch notebook(s) written under {written[-1].parent}")
     return 0
