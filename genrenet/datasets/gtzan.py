@@ -50,13 +50,15 @@ def clip_number(track_id: str) -> int:
     return int(m.group(1))
 
 
-def find_gtzan_root(root: str | Path) -> Path:
-    """Return the directory that holds the GTZAN genre folders below ``root``.
+@renamed_kwargs(root="data_dir")
+def find_gtzan_root(data_dir: str | Path) -> Path:
+    """Return the directory that holds the GTZAN genre folders below ``data_dir``.
 
     Accepts the folder itself, the folder holding the archive's ``genres/``
-    directory, or the extraction directory of ``genres.tar.gz``.
+    directory, or the extraction directory of ``genres.tar.gz``. (``data_dir`` was
+    formerly ``root=``, still accepted with a :class:`FutureWarning`.)
     """
-    root = Path(root).expanduser()
+    root = Path(data_dir).expanduser()
     if not root.is_dir():
         raise DataError(f"GTZAN directory {root} does not exist or is not a directory")
     for cand in (root, root / "genres", root / "gtzan" / "genres", root / "gtzan", root / "Data" / "genres_original"):
