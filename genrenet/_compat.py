@@ -27,11 +27,14 @@ from genrenet.errors import ParameterError
 __all__ = ["renamed_kwargs", "renamed_attributes"]
 
 
-def renamed_kwargs(**renames: str) -> Callable:
+def renamed_kwargs(caller: str | None = None, /, **renames: str) -> Callable:
     """Decorator: accept each old keyword ``old=...`` as ``new=...`` with a :class:`FutureWarning`.
 
     Parameters
     ----------
+    caller : str, optional, positional-only
+        The public name the messages give (default: the function's own name), for a
+        private function reached through a public one (a registered data-set loader).
     **renames : str
         ``old="new"`` pairs: the deprecated keyword and the keyword that replaced it.
 
@@ -53,13 +56,15 @@ def renamed_kwargs(**renames: str) -> Callable:
     """
 
     def decorate(func: Callable) -> Callable:
+        name = caller or func.__name__
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             for old, new in renames.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise ParameterError(f"{func.__name__}() got both {old}= (deprecated) and {new}=")
-                    warnings.warn(f"{func.__name__}({old}=...) is deprecated: use {new}=... instead",
+                        raise ParameterError(f"{name}() got both {old}= (deprecated) and {new}=")
+                    warnings.warn(f"{name}({old}=...) is deprecated: use {new}=... instead",
                                   FutureWarning, stacklevel=2)
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)

@@ -108,6 +108,9 @@ def test_old_data_keywords_still_work(tmp_path):
     with pytest.warns(FutureWarning, match=r"load_dataset\(root=\.\.\.\)"):
         old = load_dataset("folder", root=root)
     new = load_dataset("folder", data_dir=root)
+    with pytest.warns(FutureWarning, match=r"^load_dataset\(n_per_genre=\.\.\.\) is deprecated: use per_genre="):
+        demo_ds = load_dataset("demo", tmp_path / "demo2", n_per_genre=1, duration=0.5)
+    assert len(demo_ds) == len(demo.DEMO_GENRES)
     assert [t.id for t in old.tracks] == [t.id for t in new.tracks]
     with pytest.warns(FutureWarning, match="use folds="):
         old_folds = grouped_kfold(new, n_splits=2, by="block")

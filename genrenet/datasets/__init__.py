@@ -128,7 +128,7 @@ def _need_data_dir(name: str, data_dir) -> Path:
     return Path(data_dir).expanduser()
 
 
-@renamed_kwargs(n_per_genre="per_genre")
+@renamed_kwargs("load_dataset", n_per_genre="per_genre")  # reached through load_dataset("demo", ...)
 def _load_demo(data_dir=None, *, per_genre: int | None = None, seed: int | None = None,
                genres: list[str] | None = None, progress: bool = False, **gen_kw) -> Dataset:
     from genrenet.datasets import demo
