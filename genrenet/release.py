@@ -92,6 +92,7 @@ def release(
     out_dir,
     work_dir,
     feature=None,
+    genres=None,
     augment=None,
     epochs: int = 40,
     patience: int | None = 8,
@@ -116,7 +117,7 @@ def release(
         The bundle to write (e.g. ``genrenet/pretrained/musicnn_gtzan10``).
     work_dir : path-like, keyword-only
         Where the evaluation run goes (``<work_dir>/evaluation``); kept, so a rerun skips it.
-    feature, augment, epochs, patience, seed, name, cache_dir, progress, force, **model_kwargs
+    feature, genres, augment, epochs, patience, seed, name, cache_dir, progress, force, **model_kwargs
         As in :func:`genrenet.train.train`. ``epochs`` and ``patience`` apply to the
         evaluation; the final Keras fit runs for the evaluation's best epoch.
 
@@ -127,7 +128,7 @@ def release(
     from genrenet.models import is_sklearn
     from genrenet.train import train
 
-    common = dict(data_dir=data_dir, splits_dir=splits_dir, feature=feature, augment=augment, seed=seed,
+    common = dict(data_dir=data_dir, splits_dir=splits_dir, feature=feature, genres=genres, augment=augment, seed=seed,
                   name=name, cache_dir=cache_dir, progress=progress, force=force, **model_kwargs)
     evaluation = train(model_name, dataset, split=EVALUATION_SPLIT, out_dir=Path(work_dir) / "evaluation",
                        epochs=epochs, patience=patience, **common)
