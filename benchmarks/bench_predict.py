@@ -153,27 +153,31 @@ def stop_server(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory (MB) of a process and all its descendants, from ``/proc``."""
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """Resident (RSS) and proportional (PSS: shared pages split between their users) memory in MB
+    of a process and all its descendants, from ``/proc``."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        rss[int(entry.name)] = kb
-    total, todo = 0, [pid]
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total = {"rss_mb": 0.0, "pss_mb": 0.0, "processes": 0}
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
         todo.extend(children.get(p, []))
-    return round(total / 1024, 1)
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:] if line.endswith("kB")}
+        total["rss_mb"] += fields.get("Rss", 0) / 1024
+        total["pss_mb"] += fields.get("Pss", 0) / 1024
+        total["processes"] += 1
+    return {k: round(v, 1) for k, v in total.items()}
 
 
 def summarise(times: list[float]) -> dict[str, float]:
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                                           n=args.requests, warmup=args.warmup),
                 "all_models": time_http(url, data, audio_path.name, query="", n=args.requests, warmup=args.warmup),
             }
-            results["server_rss_mb"] = tree_rss_mb(proc.pid)
+            results["server_memory"] = tree_memory_mb(proc.pid)
         finally:
             stop_server(proc)
         results["load_average_after"] = os.getloadavg()
@@ -308,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nPOST /api/predict, 30 s WAV, {args.requests} requests each:")
     print(f"  default model alone : median {d['median_ms']} ms, p95 {d['p95_ms']} ms (goal median <= 150 ms)")
     print(f"  all {len(names)} models        : median {a['median_ms']} ms, p95 {a['p95_ms']} ms (goal median <= 300 ms)")
-    print(f"  server memory       : {results['server_rss_mb']} MB resident, master and workers (goal <= 1536 MB)")
+    mem = results["server_memory"]
+    print(f"  server memory       : {mem['rss_mb']} MB resident (PSS {mem['pss_mb']} MB), {mem['processes']} processes "
+          f"(gunicorn master and workers; goal <= 1536 MB)")
     atomic_write_json(args.out, results)
     print(f"written {args.out}")
     return 0
