@@ -28,8 +28,8 @@ confusion matrix.
   window- and track-level metrics) and ``confusion.png``.
 
 Used in the book page ``book/dev_models.md`` and the notebook
-``notebooks/train_model.ipynb``; the shipped default model was made with
-:func:`cross_validate` and :func:`train` (see ``genrenet/pretrained/gtzan10/MODEL_CARD.md``).
+``notebooks/train_model.ipynb``; the shipped models were made with two runs of :func:`train`
+(:func:`genrenet.release.release`; see ``genrenet/pretrained/*/MODEL_CARD.md``).
 """
 
 from __future__ import annotations

@@ -198,4 +198,7 @@ def test_default_model_path_points_at_bundle_or_raises(tmp_path, monkeypatch):
     except ModelError as exc:
         assert "default model bundle is missing" in str(exc)
     else:
-        assert (path / "meta.json").is_file() and (path / "model.keras").is_file()
+        assert (path / "meta.json").is_file()
+        assert (path / "model.keras").is_file() or (path / "model.joblib").is_file()  # Keras or scikit-learn
+        shipped = models.shipped_model_paths()
+        assert shipped[0] == path and len(set(shipped)) == len(shipped)

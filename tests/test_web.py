@@ -304,7 +304,7 @@ def test_default_model_through_the_api_on_real_gtzan(gtzan_mini, tmp_path):
     from genrenet.predict import default_bundle_path
 
     if default_bundle_path() is None:
-        pytest.skip("the default model bundle genrenet/pretrained/gtzan10 is not installed")
+        pytest.skip("the default model bundle genrenet/pretrained/musicnn_gtzan10 is not installed")
     p = Predictor(bundles=[], include_default=True)
     c = create_app(p, book_dir=tmp_path).test_client()
     name = p.model_names[0]

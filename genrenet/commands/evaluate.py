@@ -3,7 +3,7 @@
 The folder holds ``<genre>/<file>`` (any supported audio format); tracks of
 genres the model does not know are left out and reported. Example::
 
-    genrenet evaluate --model genrenet/pretrained/gtzan10 --data ~/my-music --json
+    genrenet evaluate --model genrenet/pretrained/musicnn_gtzan10 --data ~/my-music --json
 
 Used in the book chapter "Results" (07).
 """
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
         description="Window- and track-level accuracy, macro-F1 and per-genre precision/recall of a "
         "model bundle on a folder of labelled audio (<genre>/<file>).",
     )
-    p.add_argument("--model", required=True, help="bundle directory (e.g. genrenet/pretrained/gtzan10)")
+    p.add_argument("--model", required=True, help="bundle directory (e.g. genrenet/pretrained/musicnn_gtzan10)")
     p.add_argument("--data", required=True, help="folder of labelled audio: <genre>/<file>")
     p.add_argument("--dataset", default="folder", help="loader for --data: " + dataset_help("folder"))
     p.add_argument("--genres", default=None, help="comma-separated genres to keep")

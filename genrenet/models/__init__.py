@@ -18,8 +18,10 @@ name                 builder                       feature preset      source
 :func:`model_names` lists both; :func:`is_sklearn` tells them apart.
 
 Importing this package is cheap: the builders (and TensorFlow) load on first
-use. :func:`default_model_path` points at the bundle shipped with the package
-(``genrenet/pretrained/default``), used by prediction and the web service.
+use. :func:`default_model_path` points at the default bundle shipped with the package
+(``genrenet/pretrained/musicnn_gtzan10``, a linear head on musicnn embeddings) and
+:func:`shipped_model_paths` at every shipped bundle (the compact CNN beside it), used by
+prediction and the web service; :func:`genrenet.release.release` made them.
 
 Used in the book chapter ``book/dev_models.md`` and the notebooks
 ``notebooks/train_model.ipynb`` and ``notebooks/results.ipynb``.
@@ -176,7 +178,7 @@ def display_name(name: str) -> str:
 
 #: Where the shipped bundles live, and which of them is the default model.
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
-DEFAULT_BUNDLE = "gtzan10"
+DEFAULT_BUNDLE = "musicnn_gtzan10"
 
 
 def default_model_path() -> Path:
