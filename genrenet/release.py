@@ -178,7 +178,8 @@ def comparison_markdown(records: list[RunRecord], *, labels: dict[str, str] | No
                     f"| {_pct(r.metrics.track.macro_f1)} | {_pct(r.metrics.window.accuracy)} |")
     first = records[0]
     n = {p: s.tracks for p, s in (first.metrics.parts or {}).items()}
-    note = (f"\nAll rows: {first.protocol}; the same {len(first.test_tracks)} clips "
+    protocol = min((r.protocol for r in records), key=len)  # the one without the augmentation clause, if any
+    note = (f"\nAll rows: {protocol}; the same {len(first.test_tracks)} clips "
             f"({n.get('val', 0)} of the valid list, {n.get('test', 0)} of the test list) of {first.data_label}, "
             f"seed {first.seed}.\n")
     return "\n".join(rows) + "\n" + note

@@ -55,3 +55,21 @@ def test_release_metrics_refuses_a_run_without_scores(tmp_path):
         release_metrics(rec)
     with pytest.raises(ParameterError, match="empty"):
         comparison_markdown([])
+
+
+def test_shipped_model_cards_put_the_honest_protocol_first_and_agree_with_meta():
+    from genrenet.predict import shipped_bundle_paths
+
+    paths = shipped_bundle_paths()
+    if not paths:
+        pytest.skip("no shipped bundle in this installation")
+    for path in paths:
+        card = (path / "MODEL_CARD.md").read_text()
+        meta = json.loads((path / "meta.json").read_text())
+        assert meta["split"] == "fault_filtered_final" and "Kereliuk" in meta["protocol"]
+        # the first figure the card gives is the published one, under the artist-disjoint protocol
+        honest = card.index("fault-filtered")
+        assert f"{meta['metrics']['accuracy']:.3f}" in card[honest:]
+        assert "optimistic" in card.lower() and card.lower().index("optimistic") > honest
+        for goal in ("mp3_64", "sr_16k"):  # the robustness table is stated
+            assert f"| {goal} |" in card

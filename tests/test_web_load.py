@@ -18,6 +18,7 @@ Servers and clients are stopped whatever happens; every wait is bounded.
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -289,6 +290,9 @@ def test_production_command_is_the_documented_one():
 
     assert gunicorn_conf.worker_class == "genrenet.web.gunicorn_conf.JSONErrorWorker"
     assert gunicorn_conf.threads > 2 * 2  # more threads than concurrent predictions (2 per worker)
+    # one worker by default (each holds TensorFlow and every shipped model), its heap arenas capped
+    assert gunicorn_conf.workers == int(os.environ.get("GENRENET_WORKERS", "1"))
+    assert gunicorn_conf.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
     readme = (ROOT / "README.md").read_text()
     assert PRODUCTION_COMMAND in readme and "deploy/nginx-genrenet.conf" in readme
 
