@@ -320,3 +320,53 @@ def test_cli_data_info_manifest_split(tmp_path, capsys):
     # errors are reported by the CLI as messages, not tracebacks
     assert main(["data", "info", "--dataset", "gtzan", "--data-dir", str(tmp_path / "none")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def _ogg(path: Path, *, sr: int, seconds: float = 1.0, freq: float = 330.0) -> Path:
+    t = np.arange(int(sr * seconds)) / sr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr, format="OGG", subtype="VORBIS")
+    return path
+
+
+def test_gtzan_from_several_roots_in_any_format(tmp_path):
+    """A WAV tree and an Ogg tree (one clip at 16 kHz) load as one data set, by os.pathsep or a list."""
+    from genrenet.audio import load
+
+    wav = _gtzan_tree(tmp_path / "mini", genres=("blues", "rock"), n=2)
+    _ogg(tmp_path / "extra" / "blues" / "blues.00010.ogg", sr=22050)
+    low = _ogg(tmp_path / "extra" / "jazz" / "jazz.00003.ogg", sr=16000)
+    joined = load_gtzan(f"{wav}{os.pathsep}{tmp_path / 'extra'}")
+    assert joined.ids == ["blues.00000", "blues.00001", "blues.00010", "jazz.00003", "rock.00000", "rock.00001"]
+    assert joined.genres == ["blues", "jazz", "rock"]
+    assert load_gtzan([wav, tmp_path / "extra"]).ids == joined.ids
+    assert joined["jazz.00003"].duration == pytest.approx(1.0, abs=0.05)
+    y, sr = load(joined["jazz.00003"].path, sr=22050)  # a 16 kHz Ogg clip comes back at the rate asked for
+    assert sr == 22050 and abs(y.size - 22050) < 300 and np.isfinite(y).all()
+    assert sf.info(low).samplerate == 16000
+
+
+def test_gtzan_clip_present_twice_is_an_error(tmp_path):
+    a = _gtzan_tree(tmp_path / "a", genres=("blues",), n=2)
+    _ogg(tmp_path / "b" / "blues" / "blues.00001.ogg", sr=22050)  # the same clip id, another copy
+    with pytest.raises(DataError, match="blues.00001") as err:
+        load_gtzan(f"{a}{os.pathsep}{tmp_path / 'b'}")
+    assert "blues.00001.wav" in str(err.value) and "blues.00001.ogg" in str(err.value)
+
+
+def test_gtzan_mini_and_extra_together(gtzan_mini):
+    """The shared real audio: 162 WAV clips and 148 Ogg clips (some from 16 kHz sources), 310 distinct ids."""
+    from genrenet.audio import load
+
+    extra = gtzan_mini.parent / "gtzan-extra"
+    if not extra.is_dir():
+        pytest.skip(f"real audio not available: {extra} is missing")
+    ds = load_dataset("gtzan", f"{gtzan_mini}{os.pathsep}{extra}")
+    assert len(ds) == 310 and len(set(ds.ids)) == 310 and len(ds.genres) == 10
+    oggs = [t for t in ds if t.path.suffix == ".ogg"]
+    assert len(oggs) == 148
+    rows = [line.split("\t") for line in (extra / "MANIFEST.tsv").read_text().splitlines()[1:]]
+    band_limited = [extra / r[0] for r in rows if r[1] == "16000"]
+    assert band_limited
+    y, sr = load(band_limited[0], sr=22050)
+    assert sr == 22050 and y.size > 20 * sr and np.isfinite(y).all()
