@@ -30,6 +30,9 @@ __all__ = ["renamed_kwargs", "renamed_attributes"]
 def renamed_kwargs(caller: str | None = None, /, **renames: str) -> Callable:
     """Decorator: accept each old keyword ``old=...`` as ``new=...`` with a :class:`FutureWarning`.
 
+    Passing both spellings is an error (:class:`genrenet.errors.ParameterError`). The
+    decorated function lists its deprecated keywords in ``__renamed_kwargs__``.
+
     Parameters
     ----------
     caller : str, optional, positional-only
@@ -37,9 +40,6 @@ def renamed_kwargs(caller: str | None = None, /, **renames: str) -> Callable:
         private function reached through a public one (a registered data-set loader).
     **renames : str
         ``old="new"`` pairs: the deprecated keyword and the keyword that replaced it.
-
-    Passing both spellings is an error (:class:`genrenet.errors.ParameterError`). The
-    decorated function lists its deprecated keywords in ``__renamed_kwargs__``.
 
     Examples
     --------
