@@ -22,65 +22,10 @@ Every public name of both modules is importable from ``genrenet.book``.
 
 from __future__ import annotations
 
-from genrenet.book.runner import (
-    CONFIG_NAME,
-    KERNEL_ENV,
-    STAMP_KEY,
-    STAMP_VERSION,
-    ExperimentConfig,
-    NotebookError,
-    Run,
-    RunOutcome,
-    clean_running,
-    compute_stamps,
-    find_root,
-    load_config,
-    plan_runs,
-    read_stamp,
-    run_experiments,
-    run_stamp,
-)
-from genrenet.book.site import (
-    LAUNCH_DIR,
-    MATHJAX_DIR,
-    MATHJAX_FILES,
-    build_book,
-    check_executed,
-    copy_sources,
-    ensure_mathjax,
-    launch_notebook,
-    toc_files,
-    write_launchers,
-)
+from genrenet.book import runner as _runner
+from genrenet.book import site as _site
+from genrenet.book.runner import *  # noqa: F403 - the package re-exports both modules' public names
+from genrenet.book.site import *  # noqa: F403
 from genrenet.notebook import show_audio, show_figure
 
-__all__ = [
-    "CONFIG_NAME",
-    "NotebookError",
-    "Run",
-    "RunOutcome",
-    "ExperimentConfig",
-    "find_root",
-    "load_config",
-    "plan_runs",
-    "run_stamp",
-    "compute_stamps",
-    "read_stamp",
-    "clean_running",
-    "run_experiments",
-    "toc_files",
-    "check_executed",
-    "ensure_mathjax",
-    "build_book",
-    "copy_sources",
-    "launch_notebook",
-    "write_launchers",
-    "show_figure",
-    "show_audio",
-    "STAMP_KEY",
-    "STAMP_VERSION",
-    "KERNEL_ENV",
-    "MATHJAX_FILES",
-    "MATHJAX_DIR",
-    "LAUNCH_DIR",
-]
+__all__ = [*_runner.__all__, *_site.__all__, "show_figure", "show_audio"]
