@@ -285,18 +285,29 @@ def plot_confusion(cm, genres: Sequence[str], *, title: str = "", normalize: boo
         data, fmt = frac, ""
     else:
         annot, data, fmt = True, cm, "d"
+    # the figure grows with the number of genres and the longest name, so that no tick label
+    # overlaps its neighbour: x labels are rotated 45 degrees, anchored at their right end
+    longest = max((len(str(g)) for g in genres), default=1)
+    label_room = 0.09 * longest  # inches taken by the longest (rotated or horizontal) label
     if ax is None:
-        fig, ax = plt.subplots(figsize=(1.0 + 0.75 * k, 0.8 + 0.65 * k))
+        cell = 0.75 if k <= 12 else 0.55
+        fig, ax = plt.subplots(figsize=(1.0 + label_room + cell * k, 0.8 + 0.7 * label_room + 0.9 * cell * k))
     else:
         fig = ax.figure
     sns.heatmap(
         data, annot=annot, fmt=fmt, cmap="Blues", vmin=0, vmax=1 if normalize else None, cbar=False,
         xticklabels=list(genres), yticklabels=list(genres), ax=ax, annot_kws={"fontsize": 7 if k > 6 else 9},
     )
+    ticks = 9 if k <= 8 else 8 if k <= 12 else 7
+    ax.set_xticklabels(list(genres), rotation=45, ha="right", rotation_mode="anchor", fontsize=ticks)
+    ax.set_yticklabels(list(genres), rotation=0, fontsize=ticks)
     ax.set_xlabel("predicted genre")
     ax.set_ylabel("true genre")
     if title:
-        ax.set_title(title, fontsize=9)
+        import textwrap
+
+        width = max(30, int(12 * fig.get_figwidth()))  # about 12 characters of 9 pt text per inch
+        ax.set_title(textwrap.fill(title, width), fontsize=9)
     fig.tight_layout()
     return fig
 

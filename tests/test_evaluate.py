@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -79,6 +80,44 @@ def test_plots_render(tmp_path):
         plot_confusion([[1, 2]], GENRES)
     with pytest.raises(ParameterError, match="history"):
         plot_history({})
+
+
+@pytest.mark.parametrize("genres", [
+    ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"],
+    ["singer-songwriter", "electronic dance", "rhythm and blues", "latin urban", "classical", "hip hop"],
+    [f"genre number {i}" for i in range(16)],
+])
+def test_confusion_tick_labels_never_overlap(genres):
+    """Tick labels of the confusion matrix fit their cells for 6 to 16 genres, short or long names."""
+    import matplotlib.pyplot as plt
+
+    k = len(genres)
+    cm = np.arange(k * k).reshape(k, k) % 7
+    fig = plot_confusion(cm, genres, title="GTZAN (real audio), fault-filtered split: test-list clips of "
+                                          "artists never heard in training, seed 42")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    ys = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
+    assert len(ys) == k
+    for a, b in itertools.pairwise(ys):
+        assert not a.overlaps(b), f"y tick labels overlap for {k} genres"
+    # x labels are parallel rotated lines: they are apart when the tick spacing, measured across the
+    # text direction, exceeds the height of a line of text
+    xs = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert len(xs) == k
+    rotation = np.deg2rad(xs[0].get_rotation())
+    assert 0 < rotation <= np.pi / 2
+    centres = [t.get_window_extent(renderer) for t in xs]
+    spacing = min(b.x1 - a.x1 for a, b in itertools.pairwise(centres))
+    line = xs[0].get_fontsize() * fig.dpi / 72 * 1.2
+    assert spacing * np.sin(rotation) > line, f"x tick labels overlap for {k} genres"
+    fig_box = fig.bbox
+    for t in [*ax.get_xticklabels(), *ax.get_yticklabels(), ax.title]:
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= fig_box.x0 - 1 and box.x1 <= fig_box.x1 + 1, f"{t.get_text()!r} is cut off"
+        assert box.y0 >= fig_box.y0 - 1 and box.y1 <= fig_box.y1 + 1, f"{t.get_text()!r} is cut off"
+    plt.close(fig)
 
 
 @pytest.fixture(scope="module")
