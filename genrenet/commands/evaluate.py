@@ -5,7 +5,7 @@ genres the model does not know are left out and reported. Example::
 
     genrenet evaluate --model genrenet/pretrained/musicnn_gtzan10 --data ~/my-music --json
 
-Used in the book chapter "Results" (07).
+Used in the book chapter "Results" (``book/results.md``).
 """
 
 from __future__ import annotations

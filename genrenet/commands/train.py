@@ -12,7 +12,7 @@ the folds chose (:func:`genrenet.train.train_after_cv`): folds and pooled metric
 ``OUT``, the bundle in ``OUT/final``. The notebook ``notebooks/train_model.ipynb``
 does the same with ``folds > 0``.
 
-Used in the book chapter "The models" (06); the notebook ``notebooks/train_model.ipynb``
+Used in the book chapter "The models" (``book/dev_models.md``); the notebook ``notebooks/train_model.ipynb``
 calls the same :mod:`genrenet.train` functions.
 """
 

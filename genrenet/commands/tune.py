@@ -1,6 +1,6 @@
 """``genrenet tune``: a Keras Tuner search (local or distributed) for one architecture.
 
-Used in the book chapter "The models" (06, tuning section; the page
+Used in the book chapter "Tuning the models" (``book/dev_tuning.md``; the page
 ``book/tuning_distributed.md`` gives the distributed commands) and by the
 notebook ``notebooks/tuning.ipynb`` through :func:`genrenet.tuning.run_search`.
 """

@@ -13,7 +13,7 @@ labelled clips are enough for. Two heads, registered like every other model:
     normalisation of the inputs, one hidden layer with dropout, softmax. A track's
     genre is the mean of its patches' probabilities, as for the other networks.
 
-Used in the book chapter "The models" (06, ``book/dev_models.md``) and the notebook
+Used in the book chapter "The models" (``book/dev_models.md``) and the notebook
 ``notebooks/train_model.ipynb`` (``model = "transfer_linear"`` / ``"transfer_mlp"``); the
 shipped default model is a ``transfer_linear`` bundle.
 """
