@@ -37,8 +37,12 @@ __all__ = [
     "NONE_PREDICTED",
     "figure_png",
     "THESIS_RESULT",
+    "THESIS_OBJECTIVE",
+    "ARTIST_DISJOINT_SPLITS",
     "collect_results",
     "results_table",
+    "results_summary",
+    "plot_results",
 ]
 
 
@@ -455,6 +459,8 @@ def format_metrics(metrics: Metrics) -> str:
 
 
 #: The thesis's published result, shown beside ours (its own SoundCloud data, 4 genres).
+#: The thesis scored spectrogram *images*, one per window of a track, so its accuracy is a
+#: window-level accuracy: compare it with our ``window accuracy`` column, not the track one.
 THESIS_RESULT = {
     "model": "cnn",
     "name": "CNN Model (thesis)",
@@ -463,7 +469,19 @@ THESIS_RESULT = {
     "protocol": "the thesis's own held-out data (split not published)",
     "accuracy": 0.7704485654830933,
     "loss": 0.7446410059928894,
+    "level": "window",
+    "metric": "window accuracy",
 }
+
+#: The thesis's general objective: an accuracy of at least 75 %.
+THESIS_OBJECTIVE = 0.75
+
+#: Split names whose scored clips come from artists that training never heard.
+ARTIST_DISJOINT_SPLITS = frozenset({"fault_filtered", "fault_filtered_final"})
+
+#: The thesis's four models (their ids), and which models are convolutional.
+_THESIS_MODELS = ("feed_forward", "lenet", "cnn", "lstm")
+_CONVOLUTIONAL = frozenset({"lenet", "cnn", "compact_cnn"})
 
 
 def collect_results(results_dir) -> list[RunRecord | CVRecord]:
@@ -535,3 +553,204 @@ def results_table(records, *, include_thesis: bool = True):
             "seed": r.seed, "path": "" if r.path is None else str(r.path),
         })
     return pd.DataFrame(rows)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * float(value):.1f} %"
+
+
+def _row_keys(records) -> list[str]:
+    """One glue prefix per record: ``<model>_<n genres>g``, with ``_<split>`` when that is not unique."""
+    import re
+
+    base = [f"{r.model}_{len(r.genres)}g" for r in records]
+    keys = [b if base.count(b) == 1 else f"{b}_{r.split.name}" for b, r in zip(base, records, strict=True)]
+    keys = [re.sub(r"[^A-Za-z0-9_]", "_", k) for k in keys]
+    return [k if keys.count(k) == 1 else f"{k}_{i}" for i, k in enumerate(keys)]
+
+
+def _describe(r, key: str = "track") -> str:
+    acc = r.metrics.track.accuracy if key == "track" else r.metrics.window.accuracy
+    return f"{r.name} ({len(r.genres)} genres) with {_pct(acc)} {key} accuracy"
+
+
+def results_summary(records, *, objective: float = THESIS_OBJECTIVE) -> dict[str, str]:
+    """Every figure and sentence fragment the book's prose takes from the results, as text.
+
+    The prose pages paste these with ``{glued-text}`` (see ``notebooks/results.ipynb``), so
+    no number in them is typed by hand and each sentence stays true whatever the numbers are.
+    Percentages are written "88.5 %"; the thesis's figure keeps its two decimals.
+
+    Parameters
+    ----------
+    records : sequence of RunRecord or CVRecord
+        E.g. :func:`collect_results`; each needs test scores.
+    objective : float, keyword-only
+        The accuracy to reach (the thesis's :data:`THESIS_OBJECTIVE`).
+
+    Returns
+    -------
+    dict of str to str
+        For each record, under the prefix ``<model>_<n>g`` (``<model>_<n>g_<split>`` when one model
+        and genre count appear under several splits): ``_name``, ``_genres``, ``_split``, ``_protocol``,
+        ``_track``, ``_window`` (accuracies), ``_clips`` (tracks scored). Then, over the records
+        whose split is artist-disjoint (:data:`ARTIST_DISJOINT_SPLITS`), for 10 and 4 genres:
+        ``best_<n>g_name``, ``best_<n>g_track``, ``best_<n>g_window`` and ``best_<n>g`` (a phrase),
+        by track accuracy ("none" when no record qualifies). ``objective`` ("75 %"),
+        ``objective_met`` ("yes"/"no"), ``objective_sentence`` (e.g. "is met by X with Y under
+        the artist-disjoint protocol" or "is not met ...; the best is ..."),
+        ``objective_window_sentence`` (the same on window accuracy), ``thesis_accuracy``,
+        ``thesis_metric``, ``thesis_beside_ours`` (the thesis's figure beside our best on 4 genres
+        on that metric), ``clips_scored`` (most clips scored by one record), ``clips_<n>g``,
+        ``chance_<n>g`` (1 / n genres), ``protocol`` (the artist-disjoint protocol's description),
+        ``claim_cnn_best`` (is the CNN the best of the thesis's four models?),
+        ``claim_convolutional`` (does a convolutional model reach the objective?) and
+        ``claim_network_vs_baseline`` (does a network beat the MFCC baseline on the same genres?).
+    """
+    records = list(records)
+    out: dict[str, str] = {}
+    for key, r in zip(_row_keys(records), records, strict=True):
+        out[f"{key}_name"] = r.name
+        out[f"{key}_genres"] = str(len(r.genres))
+        out[f"{key}_split"] = r.split.name
+        out[f"{key}_protocol"] = r.protocol
+        out[f"{key}_track"] = _pct(r.metrics.track.accuracy)
+        out[f"{key}_window"] = _pct(r.metrics.window.accuracy)
+        out[f"{key}_clips"] = str(r.metrics.track.n) if r.metrics.track.n is not None else "unknown"
+
+    honest = [r for r in records if r.split.name in ARTIST_DISJOINT_SPLITS]
+    where = "under the artist-disjoint protocol"
+    for n in (10, 4):
+        group = [r for r in honest if len(r.genres) == n]
+        best = max(group, key=lambda r: r.metrics.track.accuracy, default=None)
+        out[f"best_{n}g_name"] = best.name if best else "none"
+        out[f"best_{n}g_track"] = _pct(best.metrics.track.accuracy) if best else "none"
+        out[f"best_{n}g_window"] = _pct(best.metrics.window.accuracy) if best else "none"
+        out[f"best_{n}g"] = _describe(best) if best else f"no model was scored on {n} genres {where}"
+        clips = [r.metrics.track.n for r in records if len(r.genres) == n and r.metrics.track.n]
+        out[f"clips_{n}g"] = str(max(clips)) if clips else "0"
+        out[f"chance_{n}g"] = _pct(1 / n)
+
+    out["objective"] = f"{100 * objective:.0f} %"
+    for level, name in (("track", "objective_sentence"), ("window", "objective_window_sentence")):
+        def acc(r, level=level):
+            return r.metrics.track.accuracy if level == "track" else r.metrics.window.accuracy
+        best = max(honest, key=acc, default=None)
+        if best is None:
+            out[name] = f"cannot be judged: no model was scored {where}"
+            met = False
+        else:
+            met = acc(best) >= objective
+            verdict = "is met" if met else "is not met"
+            out[name] = (f"{verdict} by {_describe(best, level)} {where}" if met else
+                         f"{verdict} {where}: the best is {_describe(best, level)}")
+        if level == "track":
+            out["objective_met"] = "yes" if met else "no"
+
+    thesis = THESIS_RESULT
+    out["thesis_accuracy"] = f"{100 * thesis['accuracy']:.2f} %"
+    out["thesis_metric"] = thesis["metric"]
+    four = [r for r in honest if len(r.genres) == len(thesis["genres"])]
+    best4 = max(four, key=lambda r: r.metrics.window.accuracy, default=None)
+    cnn4 = next((r for r in four if r.model == thesis["model"]), None)
+    parts = [f"the thesis's CNN reached {out['thesis_accuracy']} {thesis['metric']} on "
+             f"{len(thesis['genres'])} genres of its own SoundCloud data"]
+    if cnn4 is not None:
+        parts.append(f"the same CNN on GTZAN's {len(cnn4.genres)} genres {where} reaches "
+                     f"{_pct(cnn4.metrics.window.accuracy)}")
+    if best4 is not None and best4 is not cnn4:
+        parts.append(f"the best of ours on GTZAN's {len(best4.genres)} genres {where}, {best4.name}, "
+                     f"reaches {_pct(best4.metrics.window.accuracy)}")
+    if best4 is None:
+        parts.append(f"no model of ours was scored on {len(thesis['genres'])} genres {where}")
+    out["thesis_beside_ours"] = "; ".join(parts)
+
+    clips = [r.metrics.track.n for r in records if r.metrics.track.n]
+    out["clips_scored"] = str(max(clips)) if clips else "0"
+    out["protocol"] = honest[0].protocol if honest else "none"
+
+    thesis_four = [r for r in four if r.model in _THESIS_MODELS]
+    if cnn4 is None or len(thesis_four) < 2:
+        out["claim_cnn_best"] = "cannot be checked: the thesis's models were not all scored on its four genres"
+    else:
+        top = max(thesis_four, key=lambda r: r.metrics.track.accuracy)
+        if top.metrics.track.accuracy <= cnn4.metrics.track.accuracy:
+            out["claim_cnn_best"] = (f"is supported: the CNN, with {_pct(cnn4.metrics.track.accuracy)} track "
+                                     f"accuracy, is the best of the thesis's {len(thesis_four)} models")
+        else:
+            out["claim_cnn_best"] = (f"is not supported: {_describe(top)} beats the CNN "
+                                     f"({_pct(cnn4.metrics.track.accuracy)})")
+    conv = [r for r in honest if r.model in _CONVOLUTIONAL]
+    top_conv = max(conv, key=lambda r: r.metrics.track.accuracy, default=None)
+    if top_conv is None:
+        out["claim_convolutional"] = f"cannot be checked: no convolutional model was scored {where}"
+    elif top_conv.metrics.track.accuracy >= objective:
+        out["claim_convolutional"] = f"is supported: {_describe(top_conv)} {where} reaches {out['objective']}"
+    else:
+        out["claim_convolutional"] = (f"is not supported: the best convolutional model is {_describe(top_conv)}, "
+                                      f"{where}, below {out['objective']}")
+    pairs = []
+    for base in (r for r in honest if r.model == "baseline"):
+        nets = [r for r in honest if r.model not in ("baseline", "transfer_linear") and len(r.genres) == len(base.genres)]
+        top = max(nets, key=lambda r: r.metrics.track.accuracy, default=None)
+        if top is not None:
+            pairs.append((base, top))
+    if not pairs:
+        out["claim_network_vs_baseline"] = "cannot be checked: no network and baseline share their genres"
+    else:
+        said = []
+        for base, top in pairs:
+            beats = top.metrics.track.accuracy > base.metrics.track.accuracy
+            said.append(f"on {len(base.genres)} genres the best network, {top.name}, "
+                        f"{'beats' if beats else 'does not beat'} the baseline "
+                        f"({_pct(top.metrics.track.accuracy)} against {_pct(base.metrics.track.accuracy)})")
+        out["claim_network_vs_baseline"] = "; ".join(said)
+    return out
+
+
+def plot_results(table, *, title: str = ""):
+    """Horizontal bars of track accuracy per model, window accuracy markers, chance and the thesis.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`results_table` (its thesis row, split ``"thesis"``, is drawn as a line, not a bar).
+    title : str, keyword-only
+        The figure title (name the data set and the protocol).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per model (label: model, genres, split), a dotted chance line per genre count
+        (1 / genres, drawn across that count's bars), the thesis's result as a dashed line on the
+        metric it was measured with (window accuracy, so against the markers), and the legend
+        below the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    ours = table[table["split"] != "thesis"].reset_index(drop=True)
+    n = max(len(ours), 1)
+    legend_h = 0.9  # inches below the axes for the legend
+    height = 1.3 + 0.45 * n + legend_h
+    fig, ax = plt.subplots(figsize=(9, height))
+    y = np.arange(len(ours))[::-1]
+    labels = [f"{r.model}, {r.genres} genres, {r.split}" for r in ours.itertuples()]
+    ax.barh(y, ours["track accuracy"], color="tab:blue", height=0.6, label="track accuracy")
+    ax.plot(ours["window accuracy"], y, "D", color="tab:orange", markersize=6,
+            label="window accuracy")
+    for genres in sorted(set(ours["genres"])):
+        rows = y[(ours["genres"] == genres).to_numpy()]
+        ax.vlines(1 / genres, rows.min() - 0.4, rows.max() + 0.4, colors="0.3", linestyles=":",
+                  label=f"chance on {genres} genres: {100 / genres:.0f} %")
+    t = THESIS_RESULT
+    ax.axvline(t["accuracy"], ls="--", color="k",
+               label=f"thesis CNN, {t['metric']} on its own data ({len(t['genres'])} genres): "
+                     f"{100 * t['accuracy']:.2f} %")
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy on the scored clips")
+    ax.set_title(title, fontsize=10)
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=8, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, legend_h / height, 1, 1))
+    return fig

@@ -10,15 +10,20 @@ import pytest
 
 from genrenet.errors import DataError, ModelError, ParameterError
 from genrenet.evaluate import (
+    THESIS_OBJECTIVE,
+    THESIS_RESULT,
     classification_metrics,
     evaluate_predictions,
     format_metrics,
     metrics_from_confusion,
     plot_confusion,
     plot_history,
+    plot_results,
+    results_summary,
+    results_table,
     track_probabilities,
 )
-from genrenet.results import Metrics
+from genrenet.results import Metrics, RunRecord, Scores, SplitInfo
 
 GENRES = ["a", "b", "c"]
 
@@ -195,3 +200,92 @@ def test_per_genre_tables_never_invent_scores_for_absent_genres():
     assert "no clips" in text and "(2 predicted as d)" in text and "no clips of: c, d" in text
     with pytest.raises(ParameterError, match="absent"):
         per_genre_rows(m, absent="zero")
+
+
+# --------------------------------------------------------------------------- the results summary and chart
+
+_RECORD = json.loads((__import__("pathlib").Path(__file__).parent / "data" / "records" / "run_metrics.json")
+                     .read_text())
+FOUR = ("classical", "country", "metal", "pop")
+TEN = FOUR + ("blues", "disco", "hiphop", "jazz", "reggae", "rock")
+
+
+def _record(model, genres, track, window, *, split="fault_filtered", n=58, name=None):
+    import dataclasses
+
+    base = RunRecord.from_dict(_RECORD)
+    return dataclasses.replace(
+        base, model=model, name=name or model, genres=tuple(genres),
+        split=SplitInfo(name=split, protocol=f"protocol of {split}"), protocol=f"protocol of {split}",
+        metrics=Metrics(window=Scores(accuracy=window, n=n), track=Scores(accuracy=track, n=n)))
+
+
+def _records(cnn4=0.70, compact10=0.80):
+    return [
+        _record("feed_forward", FOUR, 0.30, 0.28), _record("lenet", FOUR, 0.60, 0.55),
+        _record("cnn", FOUR, cnn4, 0.62, name="CNN (thesis)"), _record("lstm", FOUR, 0.50, 0.45),
+        _record("baseline", FOUR, 0.65, 0.60), _record("compact_cnn", FOUR, 0.72, 0.66),
+        _record("compact_cnn", TEN, compact10, 0.70, n=113, name="compact CNN"),
+        _record("baseline", TEN, 0.70, 0.60, n=113), _record("transfer_linear", TEN, 0.85, 0.85, n=113),
+        _record("compact_cnn", TEN, 0.99, 0.99, split="block-fold1of5", n=20),  # optimistic: never "best"
+    ]
+
+
+def test_results_summary_names_every_row_and_the_best_artist_disjoint_models():
+    s = results_summary(_records())
+    assert s["lenet_4g_track"] == "60.0 %" and s["lenet_4g_window"] == "55.0 %" and s["lenet_4g_clips"] == "58"
+    assert s["lenet_4g_split"] == "fault_filtered" and s["lenet_4g_genres"] == "4"
+    # one model on one genre count under two splits: the split joins the key
+    assert s["compact_cnn_10g_fault_filtered_track"] == "80.0 %"
+    assert s["compact_cnn_10g_block_fold1of5_track"] == "99.0 %"
+    assert s["best_10g_name"] == "transfer_linear" and s["best_10g_track"] == "85.0 %"
+    assert s["best_4g_name"] == "compact_cnn" and s["best_4g_track"] == "72.0 %"
+    assert s["chance_10g"] == "10.0 %" and s["chance_4g"] == "25.0 %"
+    assert s["clips_scored"] == "113" and s["clips_4g"] == "58"
+    assert s["objective"] == f"{100 * THESIS_OBJECTIVE:.0f} %" and s["objective_met"] == "yes"
+    assert s["objective_sentence"].startswith("is met by transfer_linear (10 genres) with 85.0 % track accuracy")
+    assert s["objective_window_sentence"].startswith("is met by transfer_linear")
+    assert s["thesis_accuracy"] == "77.04 %" and s["thesis_metric"] == "window accuracy"
+    assert "77.04 % window accuracy" in s["thesis_beside_ours"] and "62.0 %" in s["thesis_beside_ours"]
+    assert s["claim_cnn_best"].startswith("is supported: the CNN, with 70.0 %")
+    assert s["claim_convolutional"].startswith("is supported: compact CNN (10 genres) with 80.0 %")
+    assert "on 4 genres the best network, compact_cnn, beats the baseline" in s["claim_network_vs_baseline"]
+    assert all(isinstance(v, str) for v in s.values())
+
+
+def test_results_summary_sentences_stay_true_when_the_objective_is_missed():
+    records = [r for r in _records(cnn4=0.40, compact10=0.50) if r.model != "transfer_linear"]
+    s = results_summary(records)
+    assert s["objective_met"] == "no"
+    assert s["objective_sentence"].startswith("is not met under the artist-disjoint protocol: the best is")
+    assert s["claim_cnn_best"].startswith("is not supported: lenet (4 genres) with 60.0 %")
+    assert s["claim_convolutional"].startswith("is not supported")
+    empty = results_summary([])
+    assert empty["objective_met"] == "no" and empty["objective_sentence"].startswith("cannot be judged")
+    assert empty["best_10g_name"] == "none" and empty["claim_cnn_best"].startswith("cannot be checked")
+
+
+def test_thesis_result_says_it_is_a_window_accuracy():
+    assert THESIS_RESULT["level"] == "window" and THESIS_RESULT["metric"] == "window accuracy"
+    assert THESIS_RESULT["accuracy"] >= THESIS_OBJECTIVE
+
+
+def test_results_chart_has_a_bar_per_model_chance_lines_the_thesis_and_an_outside_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = _records()
+    fig = plot_results(results_table(records), title="GTZAN, fault_filtered")
+    ax = fig.axes[0]
+    assert len(ax.patches) == len(records)
+    assert [t.get_text() for t in ax.get_yticklabels()][0].startswith("feed_forward, 4 genres")
+    legend = fig.legends[0]
+    names = [t.get_text() for t in legend.get_texts()]
+    assert "chance on 4 genres: 25 %" in names and "chance on 10 genres: 10 %" in names
+    assert any("77.04 %" in n and "window accuracy" in n for n in names)
+    fig.canvas.draw()
+    assert legend.get_window_extent().y1 <= ax.get_window_extent().y0  # below the axes: hides no bar
+    assert ax.get_title() == "GTZAN, fault_filtered"
+    plt.close(fig)

@@ -14,6 +14,13 @@ What this extension adds to Jupyter Book, and why:
   ``{glued-audio}`` place an output that a notebook stored with
   :func:`genrenet.book.glue_figure` / :func:`genrenet.book.glue_audio` in a markdown page
   (the theory chapters use the run ``theory_figures``), with its alt text.
+* **Numbers from executed notebooks in prose pages.** ``{glued-text}`RUN:KEY``` pastes the
+  text a notebook glued (``myst_nb.glue`` or :func:`genrenet.book.glue_text`), so no result in
+  the prose is typed by hand; ``real/RUN:KEY`` reads the real-data run in ``book/_real/``
+  instead of ``book/_executed/`` (``{glued-figure}`` and ``{glued-audio}`` accept it too). A
+  missing notebook or key is a warning naming both (an error in the book build). Figures of
+  the shipped models (their ``meta.json`` and the benchmark results) reach the prose as
+  MyST substitutions (``{{ shipped_... }}``) set at configuration time.
 * **Alt text on notebook figures.** Figures shown with :func:`genrenet.notebook.show_figure`
   carry their alt text in the output metadata; this extension puts it on the image.
 * **One citation style.** The bibliography labels each work "Tzanetakis and Cook, 2002" (sorted by
@@ -46,6 +53,10 @@ GLUED_DIR = "book/_executed/_glued"
 #: Directory of the built site holding the sound files of ``{glued-audio}``.
 AUDIO_DIR = "_audio"
 _GLUE_PREFIX = "application/papermill.record/"
+#: Where the real-data run's executed notebooks are (relative to the repository root).
+REAL_DIR = "book/_real"
+#: Prefix of a glued target that reads the real-data run (``real/RUN:KEY``).
+REAL_PREFIX = "real/"
 
 
 # --------------------------------------------------------------------------- runs and their stamps
@@ -182,26 +193,83 @@ def _text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
+def parse_target(target: str) -> tuple[bool, str, str] | None:
+    """``"RUN:KEY"`` or ``"real/RUN:KEY"`` as ``(real, run id, key)``; None when malformed."""
+    real = target.startswith(REAL_PREFIX)
+    run_id, sep, key = target[len(REAL_PREFIX):].partition(":") if real else target.partition(":")
+    if not sep or not run_id.strip() or not key.strip() or "/" in run_id:
+        return None
+    return real, run_id.strip(), key.strip()
+
+
+def glued_notebook(env: Any, real: bool, run_id: str) -> Path:
+    """The executed notebook of run ``run_id``: in ``book/_real/`` when ``real``, else ``book/_executed/``."""
+    if real:
+        return Path(env.app.confdir) / REAL_DIR / f"{run_id}.ipynb"
+    executed = getattr(env, "genrenet_executed_dir", None) or Path(env.app.confdir) / EXECUTED_PREFIX
+    return Path(executed) / f"{run_id}.ipynb"
+
+
+def find_glued(env: Any, target: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The output glued as ``target`` (``[real/]RUN:KEY``), or ``(None, why not)``.
+
+    Notes the notebook as a dependency of the current document, so a new run rebuilds the page.
+    """
+    parsed = parse_target(target)
+    if parsed is None:
+        return None, f"expected RUN:KEY or real/RUN:KEY, got {target!r}"
+    real, run_id, key = parsed
+    notebook = glued_notebook(env, real, run_id)
+    env.note_dependency(str(notebook))
+    if not notebook.is_file():
+        how = ("record it with `genrenet book record`" if real
+               else f"run `genrenet book run --only {run_id}`")
+        return None, f"notebook {notebook} not found (no key {key!r}; {how})"
+    output = glued_outputs(notebook).get(key)
+    if output is None:
+        return None, f"no output glued as {key!r} in {notebook}"
+    return output, None
+
+
+def glued_plain_text(output: dict[str, Any]) -> str:
+    """The text/plain value of a glued output; a glued ``str`` loses the quotes of its repr."""
+    import ast
+
+    text = _text(output["data"].get("text/plain")).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+        if isinstance(value, str):
+            return value
+    return text
+
+
+def glued_text_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
+                    options: dict | None = None, content: list | None = None):
+    """``{glued-text}`[real/]RUN:KEY```: the text a notebook glued, inline."""
+    env = inliner.document.settings.env
+    output, why = find_glued(env, text)
+    if output is None:
+        msg = inliner.reporter.warning(f"glued-text: {why}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    if "text/plain" not in output["data"]:
+        msg = inliner.reporter.warning(f"glued-text: {text} holds no text/plain value", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.inline(rawtext, glued_plain_text(output), classes=["genrenet-glued-text"])], []
+
+
 class _GluedDirective(SphinxDirective):
-    """Shared part of ``{glued-figure}`` and ``{glued-audio}``: find ``run:key``."""
+    """Shared part of ``{glued-figure}`` and ``{glued-audio}``: find ``[real/]run:key``."""
 
     required_arguments = 1
     has_content = True
 
     def glued(self) -> tuple[dict[str, Any] | None, list[nodes.Node]]:
-        target = self.arguments[0]
-        run_id, sep, key = target.partition(":")
-        if not sep or not key:
-            return None, [self.state.document.reporter.warning(
-                f"{self.name}: expected RUN:KEY, got {target!r}", line=self.lineno)]
-        executed = Path(self.env.genrenet_executed_dir)
-        notebook = executed / f"{run_id}.ipynb"
-        self.env.note_dependency(str(notebook))
-        output = glued_outputs(notebook).get(key)
+        output, why = find_glued(self.env, self.arguments[0])
         if output is None:
-            return None, [self.state.document.reporter.warning(
-                f"{self.name}: no output glued as {key!r} in {notebook} "
-                f"(run `genrenet book run --only {run_id}`)", line=self.lineno)]
+            return None, [self.state.document.reporter.warning(f"{self.name}: {why}", line=self.lineno)]
         return output, []
 
     def caption(self, node: nodes.Element) -> list[nodes.Node]:
@@ -237,8 +305,8 @@ class GluedFigure(_GluedDirective):
                 f"glued-figure: {self.arguments[0]} has no alt text (give :alt: or glue it with alt=)",
                 line=self.lineno)]
         png = _b64(data["image/png"])
-        run_id, _, key = self.arguments[0].partition(":")
-        rel = f"{GLUED_DIR}/{run_id}/{key}-{hashlib.sha256(png).hexdigest()[:12]}.png"
+        real, run_id, key = parse_target(self.arguments[0])
+        rel = f"{GLUED_DIR}/{'real/' if real else ''}{run_id}/{key}-{hashlib.sha256(png).hexdigest()[:12]}.png"
         path = Path(self.env.srcdir) / rel
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -307,6 +375,75 @@ def _write_audio(app: Any, exception: Exception | None) -> None:
 
 def _merge_audio(app: Any, env: Any, docnames: Any, other: Any) -> None:
     env.__dict__.setdefault("genrenet_audio", {}).update(getattr(other, "genrenet_audio", {}))
+
+
+# --------------------------------------------------------------------------- substitutions from code and data
+
+
+def _percent(value: float, digits: int = 1) -> str:
+    return f"{100 * float(value):.{digits}f} %"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def book_substitutions(root: Path) -> dict[str, str]:
+    """MyST substitutions of figures that do not come from a notebook run, by name.
+
+    * ``thesis_accuracy`` ("77.04 %"), ``thesis_loss``, ``thesis_metric`` and ``thesis_objective``
+      ("75 %") from :data:`genrenet.evaluate.THESIS_RESULT` and :data:`genrenet.evaluate.THESIS_OBJECTIVE`;
+    * ``selection_thresholds`` ("0.65, 0.70 and 0.75") from :data:`genrenet.selection.THRESHOLDS`;
+    * for each shipped model ``genrenet/pretrained/<id>/meta.json``: ``shipped_<id>_track_accuracy``,
+      ``_window_accuracy`` (as "88.5 %"), ``_macro_f1`` (as "0.704"), ``_tracks`` (clips scored) and ``_name``;
+    * from ``benchmarks/results/predict.json``: ``shipped_compact_ms`` (features and inference of one
+      clip by the compact CNN, in process) and ``shipped_default_request_ms`` (median time of a
+      request to the default model through the web service).
+
+    A figure whose source file is missing is left out (a page using it then fails the build).
+    """
+    from genrenet.evaluate import THESIS_OBJECTIVE, THESIS_RESULT
+    from genrenet.selection import THRESHOLDS
+
+    subs = {
+        "thesis_accuracy": _percent(THESIS_RESULT["accuracy"], 2),
+        "thesis_loss": f"{THESIS_RESULT['loss']:.4f}",
+        "thesis_metric": THESIS_RESULT["metric"],
+        "thesis_objective": _percent(THESIS_OBJECTIVE, 0),
+        "selection_thresholds": (", ".join(f"{t:.2f}" for t in THRESHOLDS[:-1])
+                                 + f" and {THRESHOLDS[-1]:.2f}" if len(THRESHOLDS) > 1 else f"{THRESHOLDS[0]:.2f}"),
+    }
+    for meta_path in sorted((root / "genrenet" / "pretrained").glob("*/meta.json")):
+        meta = _read_json(meta_path)
+        metrics = meta.get("metrics") or {}
+        key = f"shipped_{meta_path.parent.name}"
+        if meta.get("name"):
+            subs[f"{key}_name"] = str(meta["name"])
+        for field in ("track_accuracy", "window_accuracy"):
+            if isinstance(metrics.get(field), (int, float)):
+                subs[f"{key}_{field}"] = _percent(metrics[field])
+        if isinstance(metrics.get("macro_f1"), (int, float)):
+            subs[f"{key}_macro_f1"] = f"{metrics['macro_f1']:.3f}"
+        if isinstance(metrics.get("n_tracks"), int):
+            subs[f"{key}_tracks"] = str(metrics["n_tracks"])
+    predict = _read_json(root / "benchmarks" / "results" / "predict.json")
+    compact = (predict.get("in_process") or {}).get("Compact CNN (GTZAN)") or {}
+    if {"features_ms", "inference_ms"} <= set(compact):
+        subs["shipped_compact_ms"] = f"{compact['features_ms'] + compact['inference_ms']:.0f} ms"
+    default = predict.get("default_only") or {}
+    if "median_ms" in default:
+        subs["shipped_default_request_ms"] = f"{default['median_ms']:.0f} ms"
+    return subs
+
+
+def _shipped_substitutions(app: Any, config: Any) -> None:
+    """Add :func:`book_substitutions` to ``myst_substitutions`` (values set in ``_config.yml`` win)."""
+    found = book_substitutions(Path(app.confdir))
+    config.myst_substitutions = {**found, **(getattr(config, "myst_substitutions", None) or {})}
 
 
 # --------------------------------------------------------------------------- alt text of notebook figures
@@ -445,4 +582,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _banner, priority=900)
     app.add_directive("glued-figure", GluedFigure)
     app.add_directive("glued-audio", GluedAudio)
+    app.add_role("glued-text", glued_text_role)
+    app.connect("config-inited", _shipped_substitutions)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "2"}
