@@ -258,22 +258,38 @@ def _check_folds(ds, folds: int, seed: int) -> None:
 
 
 def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed, folds, batch_size,
-                      output_dir, split="stratified", splits_dir=None) -> SimpleNamespace:
+                      output_dir, split="stratified", splits_dir=None, learning_rate=None,
+                      patience=8) -> SimpleNamespace:
     """Check the parameters of ``notebooks/train_model.ipynb``.
+
+    ``learning_rate`` (None: the model builder's default) must be a positive number and is
+    refused for the scikit-learn models (``baseline``, ``transfer_linear``), which are fitted
+    in one step and have none: a rate given for them would silently change nothing.
+    ``patience`` is None (no early stopping) or a positive integer; the scikit-learn models
+    have no epochs and ignore it.
 
     Returns
     -------
     SimpleNamespace
         ``dataset`` (loaded, restricted to ``genres``), ``feature`` (the FeatureSpec;
-        None gave the model's own), ``folds`` and ``split`` (a resolved
-        :class:`genrenet.splits.Split`, or None when ``folds`` cross-validates).
+        None gave the model's own), ``folds``, ``split`` (a resolved
+        :class:`genrenet.splits.Split`, or None when ``folds`` cross-validates) and
+        ``model_kwargs`` (the builder options to pass on: ``learning_rate`` when given).
     """
+    from genrenet._validate import positive_float, positive_int
     from genrenet.inputs import SPLITS, resolve_split
+    from genrenet.models import is_sklearn
 
     model = check_model(model)
     spec = check_feature(feature, model=model)
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
+    learning_rate = positive_float("learning_rate", learning_rate, optional=True)
+    if learning_rate is not None and is_sklearn(model):
+        raise ParameterError(f"learning_rate={learning_rate!r} is not valid for model={model!r}: it is fitted in one "
+                             "step by scikit-learn and has no learning rate; leave learning_rate=None")
+    positive_int("patience", patience, optional=True)
+    model_kwargs = {} if learning_rate is None else {"learning_rate": learning_rate}
     folds = check_int("folds", folds, minimum=0)
     if folds == 1:
         raise ParameterError("folds=1 is not valid: 0 (one stratified split) or at least 2 (cross-validation)")
@@ -287,9 +303,9 @@ def check_train_model(*, dataset, data_dir, genres, feature, model, epochs, seed
     ds = check_dataset(dataset, data_dir, genres=genres, min_genres=2, min_tracks=2 if folds else 1)
     if folds:
         _check_folds(ds, folds, seed)
-        return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=None)
+        return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=None, model_kwargs=model_kwargs)
     resolved = resolve_split(split, ds, seed=seed, splits_dir=splits_dir)
-    return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=resolved)
+    return SimpleNamespace(dataset=ds, feature=spec, folds=folds, split=resolved, model_kwargs=model_kwargs)
 
 
 def check_tuning(*, dataset, data_dir, genres, feature, model, tuner, trials, epochs, seed,

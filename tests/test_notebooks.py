@@ -224,10 +224,22 @@ def test_checks_name_the_parameter_and_list_the_choices(own_music, tmp_path):
         ({"folds": 1}, "folds=1 is not valid"),
         ({"folds": 5}, "folds=5: no genre of data set 'folder' has that many tracks"),
         ({"seed": -1}, "seed must be at least 0"),
+        ({"learning_rate": 0.0}, r"learning_rate must be a positive number or None, got 0.0"),
+        ({"learning_rate": "1e-4"}, r"learning_rate must be a positive number or None, got '1e-4'"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a positive number"),
+        ({"model": "baseline", "learning_rate": 1e-4}, r"learning_rate=0.0001 is not valid for model='baseline'.*"
+                                                       r"leave learning_rate=None"),
+        ({"model": "transfer_linear", "learning_rate": 1e-4}, "not valid for model='transfer_linear'"),
+        ({"patience": 0}, "patience must be a positive integer or None, got 0"),
+        ({"patience": 2.0}, "patience must be a positive integer or None"),
     ]
     for change, message in cases:
         with pytest.raises(ParameterError, match=message):
             check_train_model(**{**good, **change})
+    # a learning rate reaches the builder; None keeps its default; patience None turns early stopping off
+    assert check_train_model(**{**good, "model": "cnn", "learning_rate": 2e-5}).model_kwargs == {"learning_rate": 2e-5}
+    assert check_train_model(**good, learning_rate=None, patience=None).model_kwargs == {}
+    assert check_train_model(**{**good, "model": "baseline"}, patience=3).model_kwargs == {}
     # None is the model's own feature, whatever the registry holds
     from genrenet.features import PRESETS
     from genrenet.models import default_feature, model_names
@@ -401,6 +413,13 @@ def test_every_notebook_runs_on_a_folder_of_your_own_music(own_music, workdir, n
     out = workdir / "outputs"
     if notebook == "train_model.ipynb":
         model = params["model"]
+        # the recipe is printed from the run's record, the architecture from the built model
+        from genrenet.models import is_sklearn
+
+        if is_sklearn(model):
+            assert "fitted in one step by scikit-learn" in text
+        else:
+            assert "epochs trained" in text and "early-stopping patience" in text and "Total params" in text
         run = out / "train_model" / (f"{model}-cv2" if "folds" in params else model)
         if "folds" in params:
             cv = json.loads((run / "cv_metrics.json").read_text())
