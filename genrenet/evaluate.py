@@ -730,7 +730,7 @@ def plot_results(table, *, title: str = ""):
 
     ours = table[table["split"] != "thesis"].reset_index(drop=True)
     n = max(len(ours), 1)
-    legend_h = 0.9  # inches below the axes for the legend
+    legend_h = 0.75  # inches below the axes for the legend
     height = 1.3 + 0.45 * n + legend_h
     fig, ax = plt.subplots(figsize=(9, height))
     y = np.arange(len(ours))[::-1]
