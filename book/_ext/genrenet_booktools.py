@@ -15,7 +15,7 @@ What this extension adds to Jupyter Book, and why:
   :func:`genrenet.book.glue_figure` / :func:`genrenet.book.glue_audio` in a markdown page
   (the theory chapters use the run ``theory_figures``), with its alt text.
 * **Numbers from executed notebooks in prose pages.** ``{glued-text}`RUN:KEY``` pastes the
-  text a notebook glued (``myst_nb.glue`` or :func:`genrenet.book.glue_text`), so no result in
+  text a notebook glued (``myst_nb.glue(key, value, display=False)``), so no result in
   the prose is typed by hand; ``real/RUN:KEY`` reads the real-data run in ``book/_real/``
   instead of ``book/_executed/`` (``{glued-figure}`` and ``{glued-audio}`` accept it too). A
   missing notebook or key is a warning naming both (an error in the book build). Figures of
