@@ -205,7 +205,7 @@ def test_interrupted_forced_run_is_not_up_to_date(project, monkeypatch, capsys):
     # the old page is still there (the book still builds) but no longer claims to match the outputs
     assert book.read_stamp(out)["invalidated"]
     assert main(["book", "--root", str(root), "list", "--profile", "local", "--data-dir", str(data)]) == 0
-    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "interrupted (will re-execute)" in lines["count"]
     # a run reading its outputs cannot run alone until it has been executed again
     with pytest.raises(ParameterError, match="'count', which was interrupted"):
@@ -357,7 +357,7 @@ def test_cli_book_list_and_run(project):
     _run(root, profile="local", data_dir=data, only=["count"])
     listed = subprocess.run(cmd + ["list", "--profile", "local", "--data-dir", str(data)],
                             capture_output=True, text=True, env=env)
-    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.strip()}
     assert "up to date" in lines["count"] and "not executed" in lines["report"]
     listed = subprocess.run(cmd + ["list", "--profile", "double", "--data-dir", str(data)],
                             capture_output=True, text=True, env=env)
@@ -375,7 +375,7 @@ def test_experiments_yml_plans_every_profile_against_the_real_notebooks(tmp_path
     for profile in cfg.profiles:
         needs = cfg.profiles[profile].get("requires_data_dir")
         runs = book.plan_runs(cfg, profile=profile, data_dir=tmp_path if needs else None)
-        assert [r.id for r in runs] == cfg.run_ids
+        assert [r.id for r in runs] == cfg.profile_run_ids(profile)
         for run in runs:
             assert run.parameters.get("seed", 42) == 42
             assert run.parameters.get("output_dir", f"outputs/{run.id}") == f"outputs/{run.id}"
@@ -389,8 +389,10 @@ def test_toc_lists_every_run_and_every_chapter_exists():
     files = book.toc_files(ROOT)
     executed = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/_executed/")]
     assert sorted(executed) == sorted(cfg.run_ids)
+    real = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/_real/")]
+    assert real == cfg.profile_run_ids("gtzan")  # the part "Results on real audio", in run order
     for f in files:
-        if not f.startswith("book/_executed/"):
+        if not f.startswith(("book/_executed/", "book/_real/")):
             assert (ROOT / f"{f}.md").is_file() or (ROOT / f"{f}.ipynb").is_file(), f
 
 
@@ -472,7 +474,10 @@ def _page_problems(url: str, rel: str, found: dict, *, launch_dir: Path, profile
     from genrenet.datasets import SYNTHETIC_LABEL
 
     problems = []
-    if SYNTHETIC_LABEL not in found["banner"]:
+    real = rel.startswith("book/_real/") or rel == "book/real_audio.html"
+    if real and ("REAL AUDIO" not in found["banner"] or SYNTHETIC_LABEL in found["banner"]):
+        problems.append(f"{url}: a page of the real-data edition without its banner (got {found['banner'][:80]!r})")
+    if not real and SYNTHETIC_LABEL not in found["banner"]:
         problems.append(f"{url}: no synthetic-data banner (got {found['banner'][:80]!r})")
     for key, what in (("raw", "raw markdown table text"), ("noalt", "images without alt text"),
                       ("clipped", "tables cut off (wider than the column, not in a scrolling box)")):
@@ -480,12 +485,12 @@ def _page_problems(url: str, rel: str, found: dict, *, launch_dir: Path, profile
             problems.append(f"{url}: {what}: {found[key][:3]}")
     for link in found["launch"]:
         target = link.split("urlpath=tree/", 1)[-1].split("&", 1)[0]
-        expected = f"book/_launch/{profile}/{Path(rel).stem}.ipynb"
-        if not rel.startswith("book/_executed/") or target != expected:
+        expected = f"book/_launch/{'gtzan' if real else profile}/{Path(rel).stem}.ipynb"
+        if not rel.startswith(("book/_executed/", "book/_real/")) or target != expected:
             problems.append(f"{url}: launch button opens {target}, expected {expected}")
         elif not (launch_dir.parent.parent / target).is_file():
             problems.append(f"{url}: launch button opens {target}, which postBuild does not write")
-    if rel.startswith("book/_executed/") and not found["launch"]:
+    if rel.startswith(("book/_executed/", "book/_real/")) and not found["launch"]:
         problems.append(f"{url}: no launch button")
     return problems
 
@@ -508,6 +513,8 @@ def test_book_builds_offline_and_every_page_renders_in_chromium(tmp_path):
     book.write_launchers(src, out_dir=launch_dir)
     pages = sorted(p for p in html.rglob("*.html") if "_mathjax" not in p.parts and "_static" not in p.parts)
     assert len(pages) >= 20
+    # the recorded real-data edition is part of every build
+    assert (html / "book" / "_real" / "results.html").is_file() and (html / "book" / "real_audio.html").is_file()
     # nothing in the HTML points at a CDN for scripts or styles
     for page in pages:
         text = page.read_text(encoding="utf-8")

@@ -46,6 +46,9 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 EXECUTED_PREFIX = "book/_executed/"
+#: Pages of the real-data edition (``genrenet.book.edition``): the part "Results on real audio".
+REAL_PREFIX = "book/_real/"
+REAL_PAGES = ("book/real_audio",)
 #: Where the launch notebooks live (relative to the repository root); written on Binder by postBuild.
 LAUNCH_DIR = "book/_launch"
 #: Where extracted glued figures are written inside the source tree (ignored by git).
@@ -81,10 +84,38 @@ def _load_runs(app: Any) -> None:
         }
     app.env.genrenet_runs = runs
     app.env.genrenet_executed_dir = config.executed_dir
+    app.env.genrenet_edition = _edition(Path(app.confdir))
+
+
+def _edition(root: Path) -> dict[str, Any] | None:
+    """The stamp of the real-data edition the book renders (``book/_real/recording.json``)."""
+    from genrenet.book.edition import REAL_DIR, read_recording
+
+    recording = read_recording(root / REAL_DIR)
+    return None if recording is None else recording.to_dict()
 
 
 def _run_of(pagename: str) -> str | None:
     return pagename[len(EXECUTED_PREFIX):] if pagename.startswith(EXECUTED_PREFIX) else None
+
+
+def _real_run_of(pagename: str) -> str | None:
+    return pagename[len(REAL_PREFIX):] if pagename.startswith(REAL_PREFIX) else None
+
+
+def _real_banner(edition: dict[str, Any] | None, link: str) -> str:
+    """The banner of the pages of the real-data edition: what was run, on what, when."""
+    if not edition:
+        return ('<span class="genrenet-data-banner genrenet-real-banner"><strong>REAL AUDIO.</strong> '
+                "No real-data edition was found for this build.</span>")
+    made = "Recorded" if edition["source"] == "recording" else "Run for this build"
+    minutes = edition["seconds"] / 60
+    return ('<span class="genrenet-data-banner genrenet-real-banner"><strong>REAL AUDIO.</strong> '
+            f"{made} on {html.escape(edition['recorded'][:10])} with genrenet "
+            f"{html.escape(edition['genrenet_version'])} on {html.escape(edition['data'] or 'GTZAN')} "
+            f"(profile <code>{html.escape(edition['profile'])}</code>, {len(edition['runs'])} runs, "
+            f"{minutes:.0f} min of computing). These pages are not the synthetic demo. "
+            f'<a href="{link}">How to record it again</a>.</span>')
 
 
 # --------------------------------------------------------------------------- the data banner
@@ -94,6 +125,10 @@ def _banner(app: Any, pagename: str, templatename: str, context: dict, doctree: 
     """Put the synthetic-data banner on every page of a book built (partly) from the demo corpus."""
     from genrenet.datasets import synthetic_notice
 
+    if _real_run_of(pagename) or pagename in REAL_PAGES:
+        link = context["pathto"]("book/reproducing") if "pathto" in context else "#"
+        context["theme_announcement"] = _real_banner(getattr(app.env, "genrenet_edition", None), link)
+        return
     runs = getattr(app.env, "genrenet_runs", {})
     reading = {rid: r for rid, r in runs.items() if r["dataset"]}  # runs that read a data set
     synthetic = sorted(rid for rid, r in reading.items() if r["synthetic"])
@@ -140,6 +175,11 @@ def launch_path(run_id: str, profile: str | None) -> str:
 
 
 def _fix_launch_links(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    real_id = _real_run_of(pagename)
+    edition = getattr(app.env, "genrenet_edition", None)
+    if real_id and edition:
+        _rewrite(context.get("header_buttons", []), f"{pagename}.ipynb", launch_path(real_id, edition["profile"]))
+        return
     run_id = _run_of(pagename)
     run = getattr(app.env, "genrenet_runs", {}).get(run_id or "")
     if run:
@@ -466,10 +506,11 @@ def _notebook_alts(notebook: Path) -> dict[str, str]:
 
 
 def _apply_alts(app: Any, doctree: Any) -> None:
-    run_id = _run_of(app.env.docname)
-    if run_id is None:
+    docname = app.env.docname
+    if docname.startswith((EXECUTED_PREFIX, REAL_PREFIX)):
+        alts = _notebook_alts(Path(app.srcdir) / f"{docname}.ipynb")
+    else:
         return
-    alts = _notebook_alts(Path(app.env.genrenet_executed_dir) / f"{run_id}.ipynb")
     for image in doctree.findall(nodes.image):
         name = Path(str(image.get("uri", ""))).name
         if name in alts:

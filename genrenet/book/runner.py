@@ -73,6 +73,8 @@ __all__ = [
     "read_stamp",
     "clean_running",
     "run_experiments",
+    "show_parameters",
+    "retitle",
 ]
 
 #: Name of the experiment configuration at the project root.
@@ -86,7 +88,7 @@ STAMP_VERSION = 2
 KERNEL_ENV = dict(ENVIRONMENT)
 
 _RUN_KEYS = {"id", "notebook", "parameters", "depends_on", "title"}
-_PROFILE_KEYS = {"description", "parameters", "runs", "requires_data_dir"}
+_PROFILE_KEYS = {"description", "parameters", "runs", "requires_data_dir", "include", "executed_dir"}
 _TOP_KEYS = {"version", "executed_dir", "results_dir", "kernel", "cell_timeout", "start_timeout",
              "defaults", "profiles", "runs"}
 
@@ -198,6 +200,16 @@ class ExperimentConfig:
         """Working directory of the kernels of ``profile`` (relative output dirs land here)."""
         return self.results_dir / profile
 
+    def profile_executed_dir(self, profile: str) -> Path:
+        """Where the executed notebooks of ``profile`` go: its own ``executed_dir`` or the shared one."""
+        own = (self.profiles.get(profile) or {}).get("executed_dir")
+        return (self.root / own).resolve() if own else self.executed_dir
+
+    def profile_run_ids(self, profile: str) -> list[str]:
+        """Ids of the runs ``profile`` executes (its ``include`` list, or every run), in order."""
+        include = (self.profiles.get(profile) or {}).get("include")
+        return [rid for rid in self.run_ids if not include or rid in include]
+
 
 def find_root(start: str | Path | None = None) -> Path:
     """Return the nearest directory at or above ``start`` holding ``experiments.yml``.
@@ -250,9 +262,9 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
     defaults = raw.get("defaults") or {}
     _require(isinstance(defaults, dict), path, "'defaults' must be a mapping of parameter names")
     runs = raw.get("runs") or []
-    seen = _check_runs(runs, path)
+    _check_runs(runs, path)
     profiles = raw.get("profiles") or {}
-    _check_profiles(profiles, seen, path)
+    _check_profiles(profiles, runs, path)
     for key in ("cell_timeout", "start_timeout"):
         val = raw.get(key, 1800 if key == "cell_timeout" else 120)
         _require(isinstance(val, int) and val > 0, path, f"{key!r} must be a positive integer (seconds)")
@@ -318,8 +330,9 @@ def _check_runs(runs: Any, path: Path) -> list[str]:
     return seen
 
 
-def _check_profiles(profiles: Any, run_ids: list[str], path: Path) -> None:
+def _check_profiles(profiles: Any, runs: list[dict[str, Any]], path: Path) -> None:
     """Check the ``profiles`` mapping (an empty profile becomes ``{}`` in place)."""
+    run_ids = [r["id"] for r in runs]
     _require(isinstance(profiles, dict) and profiles, path, "'profiles' must be a non-empty mapping")
     for name, prof in profiles.items():
         prof = prof or {}
@@ -332,6 +345,23 @@ def _check_profiles(profiles: Any, run_ids: list[str], path: Path) -> None:
         for rid, over in (prof.get("runs") or {}).items():
             _require(rid in run_ids, path, f"profile {name!r} overrides unknown run {rid!r}")
             _require(isinstance(over, dict), path, f"profile {name!r}: override of {rid!r} must be a mapping")
+        _check_include(name, prof, runs, path)
+        _require(isinstance(prof.get("executed_dir", ""), str), path,
+                 f"profile {name!r}: 'executed_dir' must be a path relative to the project root")
+
+
+def _check_include(name: str, prof: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
+    """A profile's ``include`` names known runs and every run they depend on."""
+    include = prof.get("include")
+    if include is None:
+        return
+    _require(isinstance(include, list) and include, path, f"profile {name!r}: 'include' must be a list of run ids")
+    known = {r["id"]: r for r in runs}
+    unknown = [rid for rid in include if rid not in known]
+    _require(not unknown, path, f"profile {name!r} includes unknown run(s) {unknown}")
+    for rid in include:
+        missing = [d for d in known[rid].get("depends_on") or [] if d not in include]
+        _require(not missing, path, f"profile {name!r} includes {rid!r} but not the run(s) it depends on: {missing}")
 
 
 def _declared_parameters(notebook: Path) -> dict[str, Any]:
@@ -409,8 +439,14 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         if unknown:
             raise ParameterError(f"--only: unknown run id(s) {unknown}; known: {', '.join(config.run_ids)}")
     plans: list[Run] = []
+    included = config.profile_run_ids(profile)
+    excluded = [o for o in only or () if o not in included]
+    if excluded:
+        raise ParameterError(f"--only: run(s) {excluded} are not part of profile {profile!r} "
+                             f"(it runs {', '.join(included)})")
+    executed_dir = config.profile_executed_dir(profile)
     for spec in config.runs:
-        if only and spec["id"] not in only:
+        if spec["id"] not in included or (only and spec["id"] not in only):
             continue
         notebook = (config.root / spec["notebook"]).resolve()
         if not notebook.is_file():
@@ -418,7 +454,7 @@ def plan_runs(config: ExperimentConfig, *, profile: str, data_dir: str | Path | 
         plans.append(Run(
             id=spec["id"],
             notebook=notebook,
-            output=config.executed_dir / f"{spec['id']}.ipynb",
+            output=executed_dir / f"{spec['id']}.ipynb",
             parameters=_run_parameters(config, spec, prof, _declared_parameters(notebook),
                                        data_dir=data_dir, splits_dir=splits_dir),
             depends_on=tuple(spec.get("depends_on") or ()),
@@ -569,8 +605,8 @@ def _provenance_cell(run: Run, stamp: dict[str, Any]) -> Any:
         f":::{{admonition}} How this page was made: run `{run.id}`, profile `{run.profile}`",
         ":class: note",
         f"Executed by `genrenet book run --profile {run.profile}` (genrenet {__version__}) from "
-        f"`notebooks/{run.notebook.name}`. Parameters set by `experiments.yml` (every other parameter "
-        "keeps the default of the notebook's parameters cell):",
+        f"`notebooks/{run.notebook.name}`. Parameters set by `experiments.yml` (the parameters cell "
+        "below shows every value this run used; the others are the notebook's defaults):",
         "",
         "| parameter | value |",
         "|---|---|",
@@ -758,14 +794,58 @@ def _write_executed(run: Run, tmp: Path, stamp: dict[str, Any]) -> None:
 
     nb = nbformat.read(tmp, as_version=4)
     nb.metadata[STAMP_KEY] = {"stamp": stamp}
-    for cell in nb.cells:  # the provenance box lists the injected values
+    for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+            cell.metadata["tags"] = [*tags, "remove-cell"]  # shown instead in the parameters cell
+        elif "parameters" in tags:
+            cell.source = show_parameters(cell.source, run.parameters)
     first_md = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    if first_md and run.title:
+        nb.cells[0].source = retitle(nb.cells[0].source, run.title)
     nb.cells.insert(first_md, _provenance_cell(run, stamp))
     atomic_write_text(run.output, nbformat.writes(nb))
     _make_readable(run.output)
+
+
+_ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)(?P<annotation>\s*:[^=#]+?)?\s*=\s*(?P<value>.*?)"
+                         r"(?P<comment>\s+#.*)?$")
+
+
+def show_parameters(source: str, values: dict[str, Any]) -> str:
+    """The ``parameters`` cell with each assignment showing the value a run used.
+
+    A rendered page shows the values of its run, not the notebook's defaults; each
+    line keeps its type annotation and the comment that documents it, and a line
+    whose value the run did not set keeps the default.
+
+    Examples
+    --------
+    >>> print(show_parameters('epochs: int = 3  # most epochs', {"epochs": 30}))
+    epochs: int = 30  # most epochs
+    """
+    lines = []
+    for line in source.splitlines():
+        match = _ASSIGNMENT.match(line)
+        if match and match["name"] in values:
+            line = (f"{match['name']}{match['annotation'] or ''} = {values[match['name']]!r}"
+                    f"{match['comment'] or ''}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def retitle(source: str, title: str) -> str:
+    """A markdown cell whose first-level heading is ``title`` (the run's own page title).
+
+    Examples
+    --------
+    >>> retitle("# Training a model\n\nTrains one model.", "Thesis model: CNN")
+    '# Thesis model: CNN\n\nTrains one model.'
+    """
+    lines = source.splitlines()
+    if lines and lines[0].startswith("# "):
+        return "\n".join([f"# {title}", *lines[1:]])
+    return "\n".join([f"# {title}", "", *lines])
 
 
 def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
@@ -787,7 +867,7 @@ def compute_stamps(config: ExperimentConfig, runs: Sequence[Run]) -> dict[str, d
         deps: dict[str, str] = {}
         for dep in run.depends_on:
             if dep not in digests:
-                dep_stamp = read_stamp(config.executed_dir / f"{dep}.ipynb")
+                dep_stamp = read_stamp(config.profile_executed_dir(run.profile) / f"{dep}.ipynb")
                 if dep_stamp is None or dep_stamp.get("invalidated"):
                     why = "has not been executed" if dep_stamp is None else "was interrupted (its outputs are gone)"
                     raise ParameterError(f"run {run.id!r} depends on {dep!r}, which {why}; "

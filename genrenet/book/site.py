@@ -100,7 +100,23 @@ def check_executed(config: ExperimentConfig) -> list[Path]:
     if missing:
         raise DataError(f"not executed yet: {', '.join(missing)}; run `genrenet book run --profile demo` "
                         "(or `make book`) before building")
-    return [config.executed_dir / f"{rid}.ipynb" for rid in config.run_ids]
+    return [config.executed_dir / f"{rid}.ipynb" for rid in config.run_ids] + _check_edition(config)
+
+
+def _check_edition(config: ExperimentConfig) -> list[Path]:
+    """Fill ``book/_real`` (the real-data edition) when the TOC has that part; return its notebooks."""
+    from genrenet.book.edition import REAL_DIR, RECORDING_PROFILE, materialize_edition
+
+    in_toc = {f.rsplit("/", 1)[-1] for f in toc_files(config.root) if f.startswith(REAL_DIR + "/")}
+    if not in_toc:
+        return []
+    ids = set(config.profile_run_ids(RECORDING_PROFILE))
+    if in_toc != ids:
+        raise DataError(f"_toc.yml's part under {REAL_DIR} and the {RECORDING_PROFILE} profile of "
+                        f"{config.path.name} disagree: runs not in the TOC {sorted(ids - in_toc)}, "
+                        f"TOC pages without a run {sorted(in_toc - ids)}")
+    materialize_edition(config)
+    return [config.root / REAL_DIR / f"{rid}.ipynb" for rid in config.profile_run_ids(RECORDING_PROFILE)]
 
 
 def ensure_mathjax(root: str | Path, *, npm: str | None = None) -> Path:
@@ -235,7 +251,7 @@ def copy_sources(root: str | Path, out_dir: str | Path) -> Path:
     for name in (CONFIG_NAME, "_config.yml", "_toc.yml", "package.json", "package-lock.json"):
         if (root / name).exists():
             shutil.copy2(root / name, dest / name)
-    ignore = shutil.ignore_patterns("_executed", "_launch", ".ipynb_checkpoints", "__pycache__")
+    ignore = shutil.ignore_patterns("_executed", "_real", "_launch", ".ipynb_checkpoints", "__pycache__")
     for name in ("book", "notebooks", "docs"):  # docs/: pictures the chapters show
         if (root / name).is_dir():
             shutil.copytree(root / name, dest / name, ignore=ignore, dirs_exist_ok=True)

@@ -50,6 +50,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.add_argument("--splits-dir", default=None)
     lst.set_defaults(func=_list)
 
+    record = sub.add_parser("record", help="run the real-data profile and store it as the book's recorded edition",
+                            description="Execute the runs of the gtzan profile (skipping finished ones) and store "
+                            "the executed notebooks, without audio, in book/recorded/ with a recording.json stamp "
+                            "(notebook hashes, parameters, data hash, genrenet version, date, run time). Every "
+                            "build of the book renders it in the part 'Results on real audio'.")
+    record.add_argument("--data-dir", default=None,
+                        help="GTZAN directory (several joined by ':', e.g. gtzan-mini:gtzan-extra; default: $DATA_DIR)")
+    record.add_argument("--splits-dir", default=None, help="the fault-filtered split lists (default: $SPLITS_DIR)")
+    record.add_argument("--profile", default=None, help="profile to record (default: gtzan)")
+    record.add_argument("--force", action="store_true", help="execute every run again")
+    record.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    record.set_defaults(func=_record)
+
     launch = sub.add_parser("launchers", help="write the launch notebooks (each run's notebook with its parameters)",
                             description="Write book/_launch/<profile>/<run id>.ipynb for every run: the source "
                             "notebook with the run's parameters injected, not executed. Binder's postBuild runs "
@@ -99,6 +112,41 @@ def _list(args: argparse.Namespace) -> int:
             state = "stale (will re-execute)"
         params = ", ".join(f"{k}={v!r}" for k, v in run.parameters.items())
         print(f"{run.id:22s} {state:26s} {run.notebook.name}: {params}")
+    _list_recording(config)
+    return 0
+
+
+def _list_recording(config) -> None:
+    """Print the recorded real-data edition and flag its stale runs."""
+    from genrenet.book.edition import RECORDED_DIR, read_recording, recording_status
+
+    recording = read_recording(config.root / RECORDED_DIR)
+    if recording is None:
+        print(f"\nrecorded real-data edition: none in {RECORDED_DIR} (make one with `genrenet book record`)")
+        return
+    print(f"\nrecorded real-data edition ({RECORDED_DIR}): profile {recording.profile}, recorded "
+          f"{recording.recorded} with genrenet {recording.genrenet_version} on {recording.data}; "
+          f"{recording.seconds / 60:.1f} min of runs, {recording.bytes / 2**20:.2f} MB")
+    statuses = recording_status(config)
+    for status in statuses:
+        flag = "STALE" if status.state == "stale" else status.state
+        print(f"{status.id:22s} {flag:26s} {status.why}")
+    stale = [s.id for s in statuses if s.state != "up to date"]
+    if stale:
+        print(f"{len(stale)} recorded run(s) no longer match experiments.yml or their notebook: "
+              "record again with `genrenet book record`")
+
+
+def _record(args: argparse.Namespace) -> int:
+    from genrenet.book import load_config
+    from genrenet.book.edition import RECORDED_DIR, RECORDING_PROFILE, record_edition
+
+    config = load_config(args.root)
+    recording = record_edition(config, data_dir=args.data_dir, splits_dir=args.splits_dir,
+                               profile=args.profile or RECORDING_PROFILE, force=args.force,
+                               progress=not args.no_progress)
+    print(f"recorded {len(recording.runs)} run(s) of profile {recording.profile} in {RECORDED_DIR}: "
+          f"{recording.seconds / 60:.1f} min of runs, {recording.bytes / 2**20:.2f} MB")
     return 0
 
 
