@@ -440,6 +440,8 @@ def book_substitutions(root: Path) -> dict[str, str]:
     * ``selection_thresholds`` ("0.65, 0.70 and 0.75") from :data:`genrenet.selection.THRESHOLDS`;
     * for each shipped model ``genrenet/pretrained/<id>/meta.json``: ``shipped_<id>_track_accuracy``,
       ``_window_accuracy`` (as "88.5 %"), ``_macro_f1`` (as "0.704"), ``_tracks`` (clips scored) and ``_name``;
+    * ``edition_date``, ``edition_version``, ``edition_data``, ``edition_minutes``, ``edition_megabytes``,
+      ``edition_runs`` and ``edition_source`` from the real-data edition's ``book/_real/recording.json``;
     * from ``benchmarks/results/predict.json``: ``shipped_compact_ms`` (features and inference of one
       clip by the compact CNN, in process) and ``shipped_default_request_ms`` (median time of a
       request to the default model through the web service).
@@ -457,7 +459,10 @@ def book_substitutions(root: Path) -> dict[str, str]:
         "selection_thresholds": (", ".join(f"{t:.2f}" for t in THRESHOLDS[:-1])
                                  + f" and {THRESHOLDS[-1]:.2f}" if len(THRESHOLDS) > 1 else f"{THRESHOLDS[0]:.2f}"),
     }
-    for meta_path in sorted((root / "genrenet" / "pretrained").glob("*/meta.json")):
+    import genrenet
+
+    # the shipped bundles of the genrenet that builds the book (a copy of the sources has no package)
+    for meta_path in sorted((Path(genrenet.__file__).resolve().parent / "pretrained").glob("*/meta.json")):
         meta = _read_json(meta_path)
         metrics = meta.get("metrics") or {}
         key = f"shipped_{meta_path.parent.name}"
@@ -477,7 +482,23 @@ def book_substitutions(root: Path) -> dict[str, str]:
     default = predict.get("default_only") or {}
     if "median_ms" in default:
         subs["shipped_default_request_ms"] = f"{default['median_ms']:.0f} ms"
-    return subs
+    return {**subs, **_edition_substitutions(root)}
+
+
+def _edition_substitutions(root: Path) -> dict[str, str]:
+    """``edition_*``: what the real-data edition the book renders cost and when it was made."""
+    edition = _edition(root)
+    if not edition:
+        return {}
+    return {
+        "edition_date": edition["recorded"][:10],
+        "edition_version": edition["genrenet_version"],
+        "edition_data": edition["data"] or "GTZAN",
+        "edition_minutes": f"{edition['seconds'] / 60:.0f} minutes",
+        "edition_megabytes": f"{edition['bytes'] / 2**20:.1f} MB",
+        "edition_runs": str(len(edition["runs"])),
+        "edition_source": "a recording" if edition["source"] == "recording" else "a fresh run made for this build",
+    }
 
 
 def _shipped_substitutions(app: Any, config: Any) -> None:

@@ -239,7 +239,7 @@ def _complete_redirect(html: Path) -> None:
 
 @renamed_kwargs(dest="out_dir")
 def copy_sources(root: str | Path, out_dir: str | Path) -> Path:
-    """Copy what the book needs (config, chapters, notebooks, bibliography, docs pictures) to ``out_dir``.
+    """Copy what the book needs (chapters, notebooks, bibliography, pictures, benchmark results) to ``out_dir``.
 
     Used to build the book somewhere else than the working tree (tests, CI) without
     touching ``book/_executed`` or ``_build`` of the checkout. ``node_modules`` is
@@ -252,7 +252,8 @@ def copy_sources(root: str | Path, out_dir: str | Path) -> Path:
         if (root / name).exists():
             shutil.copy2(root / name, dest / name)
     ignore = shutil.ignore_patterns("_executed", "_real", "_launch", ".ipynb_checkpoints", "__pycache__")
-    for name in ("book", "notebooks", "docs"):  # docs/: pictures the chapters show
+    # docs/: pictures the chapters show; benchmarks/results: measured figures the chapters quote
+    for name in ("book", "notebooks", "docs", "benchmarks/results"):
         if (root / name).is_dir():
             shutil.copytree(root / name, dest / name, ignore=ignore, dirs_exist_ok=True)
     if (root / "node_modules").is_dir() and not (dest / "node_modules").exists():
