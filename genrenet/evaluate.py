@@ -31,6 +31,7 @@ __all__ = [
     "plot_confusion",
     "plot_history",
     "format_metrics",
+    "metrics_table",
     "per_genre_rows",
     "per_genre_table",
     "NO_CLIPS",
@@ -431,6 +432,22 @@ def per_genre_table(scores: Scores, *, absent: str = "mark", digits: int = 3):
             if not isinstance(row[key], str):
                 row[key] = f"{row[key]:.{int(digits)}f}"
     return pd.DataFrame(rows, columns=["genre", "precision", "recall", "f1", "clips", "predicted"]).set_index("genre")
+
+
+def metrics_table(metrics: Metrics, *, digits: int = 4):
+    """Window- and track-level scores as a pandas DataFrame (a notebook shows it as a table, not text).
+
+    One row per level (``window``, ``track``) with accuracy, macro-F1, balanced accuracy, the
+    number of items scored and the loss (empty when there is none); the per-genre scores are
+    :func:`per_genre_table`. :func:`format_metrics` is the same in plain text, for terminals.
+    """
+    import pandas as pd
+
+    rows = [{"level": level, "accuracy": round(m.accuracy, digits), "macro-F1": round(m.macro_f1, digits),
+             "balanced accuracy": round(m.balanced_accuracy, digits), "n": m.n,
+             "loss": None if m.loss is None else round(m.loss, digits)}
+            for level, m in (("window", metrics.window), ("track", metrics.track))]
+    return pd.DataFrame(rows).set_index("level")
 
 
 def format_metrics(metrics: Metrics) -> str:

@@ -19,7 +19,9 @@ renders them at build time (``book/_ext/genrenet_params.py``).
 The rest of a notebook's plumbing lives here too, so that notebooks only present:
 :func:`quiet` (TensorFlow's log noise kept off the page), :func:`show_dataset` (what a
 reader must know about the data: the SYNTHETIC banner, skipped files, the label results
-carry), :func:`save_and_show` (a figure written as PNG next to the results and shown),
+carry), :func:`save_and_show` (a figure written as PNG next to the results and shown, with its alt text),
+:func:`show_image` (a PNG a library function wrote, with its alt text), :func:`show_json` (a JSON
+document whole, folded when long),
 and :func:`show_figure` / :func:`show_audio` (a figure carrying its alt text, or a
 synthesised sound, optionally glued for a chapter to place).
 
@@ -62,6 +64,8 @@ __all__ = [
     "quiet",
     "show_dataset",
     "save_and_show",
+    "show_image",
+    "show_json",
     "show_figure",
     "show_audio",
 ]
@@ -543,7 +547,8 @@ def _close(fig: Any) -> None:
         pass
 
 
-def save_and_show(fig: Any, path: str | Path, *, dpi: int = 100, tight: bool = False) -> Path:
+def save_and_show(fig: Any, path: str | Path, *, dpi: int = 100, tight: bool = False,
+                  alt: str | None = None) -> Path:
     """Write a matplotlib figure as PNG next to a notebook's results, close it, and show the file.
 
     Parameters
@@ -555,19 +560,79 @@ def save_and_show(fig: Any, path: str | Path, *, dpi: int = 100, tight: bool = F
         Resolution.
     tight : bool, keyword-only
         Crop the white border (``bbox_inches="tight"``).
+    alt : str, keyword-only
+        What the figure shows, in words, for readers who cannot see it; the book puts it on
+        the image (as :func:`show_figure` does). Every figure of the notebooks passes one.
 
     Returns
     -------
     Path
         ``path``.
     """
+    path = Path(path)
+    fig.savefig(path, dpi=dpi, metadata={"Software": None}, **({"bbox_inches": "tight"} if tight else {}))
+    _close(fig)
+    show_image(path, alt=alt)
+    return path
+
+
+def show_json(obj: Any, *, summary: str, open_lines: int = 30) -> str:
+    """Show a JSON document whole, pretty-printed, folded away when it is long.
+
+    The page gets an HTML ``<details>`` element (closed when the text has more than
+    ``open_lines`` lines) around a ``<pre>`` block, so it renders in the static HTML book
+    without JavaScript; ``text/plain`` carries the same text for other front ends.
+
+    Parameters
+    ----------
+    obj : JSON-able object
+    summary : str, keyword-only
+        The line shown when folded, e.g. ``"prediction.json (the service's answer)"``.
+    open_lines : int, keyword-only
+        Up to this many lines the document is shown unfolded.
+
+    Returns
+    -------
+    str
+        The pretty-printed JSON.
+    """
+    import html
+    import json
+
+    from IPython.display import display
+
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    n = text.count("\n") + 1
+    fold = n > check_int("open_lines", open_lines, minimum=1)
+    body = f'<pre class="genrenet-json">{html.escape(text)}</pre>'
+    page = (f'<details class="genrenet-json"{"" if fold else " open"}><summary>{html.escape(str(summary))} '
+            f"({n} lines{', click to unfold' if fold else ''})</summary>{body}</details>")
+    display({"text/html": page, "text/plain": text}, raw=True)
+    return text
+
+
+def show_image(path: str | Path, *, alt: str | None = None) -> None:
+    """Show a PNG file in a notebook; with ``alt``, the image carries that text in the book.
+
+    Parameters
+    ----------
+    path : str or Path
+        A PNG file (e.g. a figure a library function wrote).
+    alt : str, keyword-only
+        What the image shows, in words (at least 10 characters).
+    """
+    import base64
+
     from IPython.display import Image, display
 
     path = Path(path)
-    fig.savefig(path, dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
-    _close(fig)
-    display(Image(filename=str(path)))
-    return path
+    if alt is None:
+        display(Image(filename=str(path)))
+        return
+    alt = _check_alt(alt)
+    png = path.read_bytes()
+    display({"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}, raw=True,
+            metadata=_glue_metadata(None, alt))
 
 
 # --------------------------------------------------------------------------- figures and sound for the pages

@@ -46,6 +46,8 @@ __all__ = [
     "mel_projection",
     "window_view",
     "image_from_unit",
+    "plot_spectrogram",
+    "plot_spectrogram_image",
 ]
 
 #: Diverging matplotlib colormaps, the family the thesis used for its images.
@@ -906,3 +908,175 @@ def image_from_unit(unit: np.ndarray, *, size: int, lut: np.ndarray) -> np.ndarr
     img = wide.reshape(size, batch.shape[0], size).transpose(1, 0, 2).reshape(*lead, size, size)
     idx = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return lut[idx]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _mel_ticks(lo: float, hi: float) -> list[float]:
+    """Round frequencies (Hz) for a mel axis from ``lo`` to ``hi`` mels, at least 7% of it apart."""
+    kept: list[float] = []
+    for t in (32000, 16000, 8000, 4000, 2000, 1000, 500, 250, 125, 0):
+        m = float(hz_to_mel(t))
+        if lo <= m <= hi and (not kept or float(hz_to_mel(kept[-1])) - m >= 0.07 * (hi - lo)):
+            kept.append(t)
+    return kept[::-1]
+
+
+def _hz_label(f: float) -> str:
+    return f"{f / 1000:g}k" if f >= 1000 else f"{f:g}"
+
+
+def plot_spectrogram(S_db, *, sr: int = 22050, hop_length: int = 512, scale: str = "linear",
+                     fmin: float = 0.0, fmax: float | None = None, ax=None, cmap: str = "magma",
+                     vmin: float | None = None, vmax: float | None = None, colorbar: bool = True,
+                     label: str = "dB", title: str | None = None):
+    """Draw a spectrogram in dB: time in seconds, frequency in Hz, a colorbar in dB.
+
+    Parameters
+    ----------
+    S_db : array, shape (n_bins, n_frames)
+        Levels in dB: the ``1 + n_fft // 2`` rows of :func:`power_spectrogram` through
+        :func:`power_to_db` (``scale="linear"``), or the bands of :func:`logmel` (``scale="mel"``).
+    sr : int, keyword-only
+        Sample rate (Hz) of the signal.
+    hop_length : int, keyword-only
+        Samples between frames.
+    scale : {"linear", "mel"}, keyword-only
+        Frequency axis: linear in Hz, or the mel scale of the bands (ticks still in Hz).
+    fmin, fmax : float, keyword-only
+        Band of the mel spectrogram (``fmax`` None is ``sr / 2``); ``fmax`` also limits a linear axis.
+    ax : matplotlib Axes, keyword-only, optional
+        Where to draw (a new figure when None).
+    cmap, vmin, vmax : keyword-only
+        Colormap and colour range (dB).
+    colorbar : bool, keyword-only
+        Add a colorbar labelled ``label``.
+    label : str, keyword-only
+        Unit of the colorbar, e.g. ``"dB"`` or ``"dB below the peak"``.
+    title : str, keyword-only, optional
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+        The image (its ``colorbar`` attribute is the colorbar).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> im = plot_spectrogram(logmel(y, 22050), sr=22050, scale="mel")
+    >>> im.axes.get_ylabel(), im.colorbar.ax.get_ylabel()
+    ('frequency (Hz, mel scale)', 'dB')
+    >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+
+    S_db = np.asarray(S_db)
+    if S_db.ndim != 2 or 0 in S_db.shape:
+        raise ParameterError(f"S_db must be a non-empty 2-D array (bins, frames), got shape {S_db.shape}")
+    sr = _pos_int(sr, "sr")
+    hop_length = _pos_int(hop_length, "hop_length")
+    if scale not in ("linear", "mel"):
+        raise ParameterError(f"scale must be 'linear' or 'mel', got {scale!r}")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    duration = S_db.shape[1] * hop_length / sr
+    if scale == "linear":
+        top = sr / 2
+        extent = (0.0, duration, 0.0, top)
+        im = ax.imshow(S_db, origin="lower", aspect="auto", extent=extent, cmap=cmap, vmin=vmin, vmax=vmax,
+                       interpolation="nearest")
+        ax.set_ylim(0.0, fmax)
+        ax.set_ylabel("frequency (Hz)")
+    else:
+        lo, hi = float(hz_to_mel(fmin)), float(hz_to_mel(fmax))
+        im = ax.imshow(S_db, origin="lower", aspect="auto", extent=(0.0, duration, lo, hi), cmap=cmap,
+                       vmin=vmin, vmax=vmax, interpolation="nearest")
+        ticks = _mel_ticks(lo, hi)
+        ax.set_yticks([float(hz_to_mel(t)) for t in ticks])
+        ax.set_yticklabels([_hz_label(t) for t in ticks])
+        ax.set_ylabel("frequency (Hz, mel scale)")
+    ax.set_xlabel("time (s)")
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label=label, pad=0.02)
+    return im
+
+
+def plot_spectrogram_image(image, *, sr: int = 22050, fmin: float = 0.0, fmax: float | None = None,
+                           crop=None, cmap: str = "RdBu", top_db: float = 80.0, duration: float | None = None,
+                           ax=None, colorbar: bool = True, title: str | None = None):
+    """Draw a thesis-style RGB image of :func:`spectrogram_image` (mel scale) with Hz ticks and a dB colorbar.
+
+    The image maps the mel spectrogram's levels, ``-top_db`` to 0 dB below its own peak,
+    through ``cmap``; the colorbar shows that mapping, the vertical axis the mel band's
+    frequencies (after ``crop``), the horizontal axis the time when ``duration`` is given.
+
+    Parameters
+    ----------
+    image : array, shape (size, size, 3)
+        What :func:`spectrogram_image` returned (row 0 is the highest band).
+    sr, fmin, fmax, crop, cmap, top_db : keyword-only
+        The arguments :func:`spectrogram_image` was called with.
+    duration : float, keyword-only, optional
+        Seconds the image spans (None labels the axis with columns).
+    ax : matplotlib Axes, keyword-only, optional
+    colorbar : bool, keyword-only
+    title : str, keyword-only, optional
+
+    Returns
+    -------
+    matplotlib.image.AxesImage
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from genrenet import synth
+    >>> y = synth.tone(440.0, sr=22050, duration=1.0)
+    >>> im = plot_spectrogram_image(spectrogram_image(y, 22050, size=64), sr=22050, duration=1.0)
+    >>> im.colorbar.ax.get_ylabel()
+    'dB below the peak'
+    >>> plt.close("all")
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise ParameterError(f"image must be an RGB image (rows, columns, 3), got shape {image.shape}")
+    sr = _pos_int(sr, "sr")
+    fmin, fmax = _check_band(sr, fmin, fmax)
+    positive_float("top_db", top_db)
+    lo, hi = float(hz_to_mel(fmin)), float(hz_to_mel(fmax))
+    if crop is not None:  # fractions of the mel axis, or a band in Hz (as spectrogram_image reads it)
+        a, b = (float(c) for c in crop)
+        lo, hi = ((lo + a * (hi - lo), lo + b * (hi - lo)) if b <= 1.0
+                  else (float(hz_to_mel(max(a, fmin))), float(hz_to_mel(min(b, fmax)))))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.4))
+    right = float(duration) if duration is not None else float(image.shape[1])
+    # spectrogram_image puts the highest band in row 0
+    im = ax.imshow(image, origin="upper", aspect="auto", extent=(0.0, right, lo, hi), interpolation="nearest")
+    ticks = _mel_ticks(lo, hi)
+    ax.set_yticks([float(hz_to_mel(t)) for t in ticks])
+    ax.set_yticklabels([_hz_label(t) for t in ticks])
+    ax.set_ylabel("frequency (Hz, mel scale)")
+    ax.set_xlabel("time (s)" if duration is not None else "column")
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        mappable = ScalarMappable(norm=Normalize(-float(top_db), 0.0), cmap=check_cmap(cmap))
+        cbar = ax.figure.colorbar(mappable, ax=ax, label="dB below the peak", pad=0.02)
+        im.colorbar = cbar
+    return im

@@ -69,6 +69,12 @@ def test_window_and_track_levels_differ_as_expected():
         evaluate_predictions(probs, np.array([0, 1, 0, 1, 1, 1]), [0, 0, 0, 1, 1, 1], GENRES)
     text = format_metrics(res)
     assert "track-level: accuracy 1.0000" in text and "window-level: accuracy 0.5000" in text
+    from genrenet.evaluate import metrics_table
+
+    table = metrics_table(res)
+    assert list(table.index) == ["window", "track"] and table.loc["track", "accuracy"] == 1.0
+    assert table.loc["window", "accuracy"] == 0.5 and table.loc["track", "n"] == 2
+    assert table.loc["window", "loss"] == pytest.approx(res.window.loss, abs=1e-4)
 
 
 def test_plots_render(tmp_path):
