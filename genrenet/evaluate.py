@@ -625,6 +625,36 @@ def results_summary(records, *, objective: float = THESIS_OBJECTIVE) -> dict[str
         ``claim_network_vs_baseline`` (does a network beat the MFCC baseline on the same genres?).
     """
     records = list(records)
+    honest = [r for r in records if r.split.name in ARTIST_DISJOINT_SPLITS]
+    four = [r for r in honest if len(r.genres) == len(THESIS_RESULT["genres"])]
+    cnn4 = next((r for r in four if r.model == THESIS_RESULT["model"]), None)
+    out = _record_entries(records)
+    out.update(_best_per_genre_count(records, honest))
+    out.update(_objective_verdicts(honest, objective))
+    out.update(_thesis_beside_ours(four, cnn4))
+    clips = [r.metrics.track.n for r in records if r.metrics.track.n]
+    out["clips_scored"] = str(max(clips)) if clips else "0"
+    out["protocol"] = honest[0].protocol if honest else "none"
+    out["claim_cnn_best"] = _claim_cnn_best(four, cnn4)
+    out["claim_convolutional"] = _claim_convolutional(honest, objective, out["objective"])
+    out["claim_network_vs_baseline"] = _claim_network_vs_baseline(honest)
+    return out
+
+
+#: How the summary's sentences name the artist-disjoint protocol.
+_WHERE = "under the artist-disjoint protocol"
+
+
+def _track_accuracy(r) -> float:
+    return r.metrics.track.accuracy
+
+
+def _window_accuracy(r) -> float:
+    return r.metrics.window.accuracy
+
+
+def _record_entries(records) -> dict[str, str]:
+    """Each record's name, genre count, split, protocol, accuracies and clips, under its :func:`_row_keys` key."""
     out: dict[str, str] = {}
     for key, r in zip(_row_keys(records), records, strict=True):
         out[f"{key}_name"] = r.name
@@ -634,95 +664,102 @@ def results_summary(records, *, objective: float = THESIS_OBJECTIVE) -> dict[str
         out[f"{key}_track"] = _pct(r.metrics.track.accuracy)
         out[f"{key}_window"] = _pct(r.metrics.window.accuracy)
         out[f"{key}_clips"] = str(r.metrics.track.n) if r.metrics.track.n is not None else "unknown"
+    return out
 
-    honest = [r for r in records if r.split.name in ARTIST_DISJOINT_SPLITS]
-    where = "under the artist-disjoint protocol"
+
+def _best_per_genre_count(records, honest) -> dict[str, str]:
+    """For 10 and 4 genres: the best artist-disjoint record by track accuracy, the most clips and chance."""
+    out: dict[str, str] = {}
     for n in (10, 4):
         group = [r for r in honest if len(r.genres) == n]
-        best = max(group, key=lambda r: r.metrics.track.accuracy, default=None)
+        best = max(group, key=_track_accuracy, default=None)
         out[f"best_{n}g_name"] = best.name if best else "none"
         out[f"best_{n}g_track"] = _pct(best.metrics.track.accuracy) if best else "none"
         out[f"best_{n}g_window"] = _pct(best.metrics.window.accuracy) if best else "none"
-        out[f"best_{n}g"] = _describe(best) if best else f"no model was scored on {n} genres {where}"
+        out[f"best_{n}g"] = _describe(best) if best else f"no model was scored on {n} genres {_WHERE}"
         clips = [r.metrics.track.n for r in records if len(r.genres) == n and r.metrics.track.n]
         out[f"clips_{n}g"] = str(max(clips)) if clips else "0"
         out[f"chance_{n}g"] = _pct(1 / n)
+    return out
 
-    out["objective"] = f"{100 * objective:.0f} %"
+
+def _objective_verdicts(honest, objective: float) -> dict[str, str]:
+    """``objective``, and whether the best artist-disjoint record reaches it on track and on window accuracy."""
+    out = {"objective": f"{100 * objective:.0f} %"}
     for level, name in (("track", "objective_sentence"), ("window", "objective_window_sentence")):
-        def acc(r, level=level):
-            return r.metrics.track.accuracy if level == "track" else r.metrics.window.accuracy
+        acc = _track_accuracy if level == "track" else _window_accuracy
         best = max(honest, key=acc, default=None)
         if best is None:
-            out[name] = f"cannot be judged: no model was scored {where}"
+            out[name] = f"cannot be judged: no model was scored {_WHERE}"
             met = False
         else:
             met = acc(best) >= objective
             verdict = "is met" if met else "is not met"
-            out[name] = (f"{verdict} by {_describe(best, level)} {where}" if met else
-                         f"{verdict} {where}: the best is {_describe(best, level)}")
+            out[name] = (f"{verdict} by {_describe(best, level)} {_WHERE}" if met else
+                         f"{verdict} {_WHERE}: the best is {_describe(best, level)}")
         if level == "track":
             out["objective_met"] = "yes" if met else "no"
+    return out
 
+
+def _thesis_beside_ours(four, cnn4) -> dict[str, str]:
+    """The thesis's window accuracy beside our CNN and our best model on its four genres (``four``)."""
     thesis = THESIS_RESULT
-    out["thesis_accuracy"] = f"{100 * thesis['accuracy']:.2f} %"
-    out["thesis_metric"] = thesis["metric"]
-    four = [r for r in honest if len(r.genres) == len(thesis["genres"])]
-    best4 = max(four, key=lambda r: r.metrics.window.accuracy, default=None)
-    cnn4 = next((r for r in four if r.model == thesis["model"]), None)
-    parts = [f"the thesis's CNN reached {out['thesis_accuracy']} {thesis['metric']} on "
+    accuracy = f"{100 * thesis['accuracy']:.2f} %"
+    best4 = max(four, key=_window_accuracy, default=None)
+    parts = [f"the thesis's CNN reached {accuracy} {thesis['metric']} on "
              f"{len(thesis['genres'])} genres of its own SoundCloud data"]
     if cnn4 is not None:
-        parts.append(f"the same CNN on GTZAN's {len(cnn4.genres)} genres {where} reaches "
+        parts.append(f"the same CNN on GTZAN's {len(cnn4.genres)} genres {_WHERE} reaches "
                      f"{_pct(cnn4.metrics.window.accuracy)}")
     if best4 is not None and best4 is not cnn4:
-        parts.append(f"the best of ours on GTZAN's {len(best4.genres)} genres {where}, {best4.name}, "
+        parts.append(f"the best of ours on GTZAN's {len(best4.genres)} genres {_WHERE}, {best4.name}, "
                      f"reaches {_pct(best4.metrics.window.accuracy)}")
     if best4 is None:
-        parts.append(f"no model of ours was scored on {len(thesis['genres'])} genres {where}")
-    out["thesis_beside_ours"] = "; ".join(parts)
+        parts.append(f"no model of ours was scored on {len(thesis['genres'])} genres {_WHERE}")
+    return {"thesis_accuracy": accuracy, "thesis_metric": thesis["metric"], "thesis_beside_ours": "; ".join(parts)}
 
-    clips = [r.metrics.track.n for r in records if r.metrics.track.n]
-    out["clips_scored"] = str(max(clips)) if clips else "0"
-    out["protocol"] = honest[0].protocol if honest else "none"
 
+def _claim_cnn_best(four, cnn4) -> str:
+    """Is the CNN (``cnn4``) the best of the thesis's models on its four genres (``four``)?"""
     thesis_four = [r for r in four if r.model in _THESIS_MODELS]
     if cnn4 is None or len(thesis_four) < 2:
-        out["claim_cnn_best"] = "cannot be checked: the thesis's models were not all scored on its four genres"
-    else:
-        top = max(thesis_four, key=lambda r: r.metrics.track.accuracy)
-        if top.metrics.track.accuracy <= cnn4.metrics.track.accuracy:
-            out["claim_cnn_best"] = (f"is supported: the CNN, with {_pct(cnn4.metrics.track.accuracy)} track "
-                                     f"accuracy, is the best of the thesis's {len(thesis_four)} models")
-        else:
-            out["claim_cnn_best"] = (f"is not supported: {_describe(top)} beats the CNN "
-                                     f"({_pct(cnn4.metrics.track.accuracy)})")
+        return "cannot be checked: the thesis's models were not all scored on its four genres"
+    top = max(thesis_four, key=_track_accuracy)
+    if top.metrics.track.accuracy <= cnn4.metrics.track.accuracy:
+        return (f"is supported: the CNN, with {_pct(cnn4.metrics.track.accuracy)} track "
+                f"accuracy, is the best of the thesis's {len(thesis_four)} models")
+    return f"is not supported: {_describe(top)} beats the CNN ({_pct(cnn4.metrics.track.accuracy)})"
+
+
+def _claim_convolutional(honest, objective: float, objective_text: str) -> str:
+    """Does a convolutional artist-disjoint record reach ``objective`` in track accuracy?"""
     conv = [r for r in honest if r.model in _CONVOLUTIONAL]
-    top_conv = max(conv, key=lambda r: r.metrics.track.accuracy, default=None)
+    top_conv = max(conv, key=_track_accuracy, default=None)
     if top_conv is None:
-        out["claim_convolutional"] = f"cannot be checked: no convolutional model was scored {where}"
-    elif top_conv.metrics.track.accuracy >= objective:
-        out["claim_convolutional"] = f"is supported: {_describe(top_conv)} {where} reaches {out['objective']}"
-    else:
-        out["claim_convolutional"] = (f"is not supported: the best convolutional model is {_describe(top_conv)}, "
-                                      f"{where}, below {out['objective']}")
+        return f"cannot be checked: no convolutional model was scored {_WHERE}"
+    if top_conv.metrics.track.accuracy >= objective:
+        return f"is supported: {_describe(top_conv)} {_WHERE} reaches {objective_text}"
+    return f"is not supported: the best convolutional model is {_describe(top_conv)}, {_WHERE}, below {objective_text}"
+
+
+def _claim_network_vs_baseline(honest) -> str:
+    """Does the best network beat each artist-disjoint MFCC baseline on the same genre count?"""
     pairs = []
     for base in (r for r in honest if r.model == "baseline"):
         nets = [r for r in honest if r.model not in ("baseline", "transfer_linear") and len(r.genres) == len(base.genres)]
-        top = max(nets, key=lambda r: r.metrics.track.accuracy, default=None)
+        top = max(nets, key=_track_accuracy, default=None)
         if top is not None:
             pairs.append((base, top))
     if not pairs:
-        out["claim_network_vs_baseline"] = "cannot be checked: no network and baseline share their genres"
-    else:
-        said = []
-        for base, top in pairs:
-            beats = top.metrics.track.accuracy > base.metrics.track.accuracy
-            said.append(f"on {len(base.genres)} genres the best network, {top.name}, "
-                        f"{'beats' if beats else 'does not beat'} the baseline "
-                        f"({_pct(top.metrics.track.accuracy)} against {_pct(base.metrics.track.accuracy)})")
-        out["claim_network_vs_baseline"] = "; ".join(said)
-    return out
+        return "cannot be checked: no network and baseline share their genres"
+    said = []
+    for base, top in pairs:
+        beats = top.metrics.track.accuracy > base.metrics.track.accuracy
+        said.append(f"on {len(base.genres)} genres the best network, {top.name}, "
+                    f"{'beats' if beats else 'does not beat'} the baseline "
+                    f"({_pct(top.metrics.track.accuracy)} against {_pct(base.metrics.track.accuracy)})")
+    return "; ".join(said)
 
 
 def plot_results(table, *, title: str = ""):

@@ -271,6 +271,28 @@ def test_results_summary_sentences_stay_true_when_the_objective_is_missed():
     assert empty["best_10g_name"] == "none" and empty["claim_cnn_best"].startswith("cannot be checked")
 
 
+
+def test_results_summary_keys_and_sentences_are_pinned_word_for_word():
+    # the book's prose pastes these: keys, their order and the sentences must not drift
+    s = results_summary(_records(cnn4=0.55))
+    summary_keys = [k for k in s if not k.endswith(("_name", "_genres", "_split", "_protocol", "_track",
+                                                      "_window", "_clips"))]
+    assert summary_keys == [
+        "best_10g", "clips_10g", "chance_10g", "best_4g", "clips_4g", "chance_4g", "objective",
+        "objective_sentence", "objective_met", "objective_window_sentence", "thesis_accuracy", "thesis_metric",
+        "thesis_beside_ours", "clips_scored", "protocol", "claim_cnn_best", "claim_convolutional",
+        "claim_network_vs_baseline"]
+    assert s["thesis_beside_ours"] == (
+        "the thesis's CNN reached 77.04 % window accuracy on 4 genres of its own SoundCloud data; "
+        "the same CNN on GTZAN's 4 genres under the artist-disjoint protocol reaches 62.0 %; "
+        "the best of ours on GTZAN's 4 genres under the artist-disjoint protocol, compact_cnn, reaches 66.0 %")
+    assert s["claim_cnn_best"] == "is not supported: lenet (4 genres) with 60.0 % track accuracy beats the CNN (55.0 %)"
+    assert s["claim_network_vs_baseline"] == (
+        "on 4 genres the best network, compact_cnn, beats the baseline (72.0 % against 65.0 %); "
+        "on 10 genres the best network, compact CNN, beats the baseline (80.0 % against 70.0 %)")
+    assert s["objective_window_sentence"] == ("is met by transfer_linear (10 genres) with 85.0 % window accuracy "
+                                              "under the artist-disjoint protocol")
+
 def test_thesis_result_says_it_is_a_window_accuracy():
     assert THESIS_RESULT["level"] == "window" and THESIS_RESULT["metric"] == "window accuracy"
     assert THESIS_RESULT["accuracy"] >= THESIS_OBJECTIVE
