@@ -914,11 +914,11 @@ def image_from_unit(unit: np.ndarray, *, size: int, lut: np.ndarray) -> np.ndarr
 
 
 def _mel_ticks(lo: float, hi: float) -> list[float]:
-    """Round frequencies (Hz) for a mel axis from ``lo`` to ``hi`` mels, at least 7% of it apart."""
+    """Round frequencies (Hz) for a mel axis from ``lo`` to ``hi`` mels, at least 12% of it apart."""
     kept: list[float] = []
     for t in (32000, 16000, 8000, 4000, 2000, 1000, 500, 250, 125, 0):
         m = float(hz_to_mel(t))
-        if lo <= m <= hi and (not kept or float(hz_to_mel(kept[-1])) - m >= 0.07 * (hi - lo)):
+        if lo <= m <= hi and (not kept or float(hz_to_mel(kept[-1])) - m >= 0.12 * (hi - lo)):
             kept.append(t)
     return kept[::-1]
 

@@ -337,6 +337,77 @@ def test_save_and_show_writes_the_png_closes_the_figure_and_shows_the_file(tmp_p
     assert len(shown) == 1 and shown[0].data == path.read_bytes()
 
 
+def test_save_and_show_with_alt_text_shows_the_png_with_its_alt_for_the_book(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import base64
+
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from genrenet.notebook import save_and_show, show_image
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.append((objs, kw)))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    alt = "A straight line falling from 1 to 0."
+    path = save_and_show(fig, tmp_path / "line.png", dpi=50, alt=alt)
+    (bundle,), kw = shown[0]
+    assert kw["raw"] is True and kw["metadata"] == {"genrenet": {"alt": alt}}
+    assert base64.b64decode(bundle["image/png"]) == path.read_bytes() and bundle["text/plain"] == alt
+    with pytest.raises(ParameterError, match="alt must describe"):
+        show_image(path, alt="a plot")
+    # the same figure gives the same file: no timestamp in the PNG
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    assert save_and_show(fig, tmp_path / "again.png", dpi=50, alt=alt).read_bytes() == path.read_bytes()
+
+
+def test_show_json_shows_the_whole_document_folded_when_long(monkeypatch):
+    import IPython.display
+
+    from genrenet.notebook import show_json
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    doc = {"track": {"name": "a <b> & c.wav"}, "models": [{"genre": f"g{i}", "p": i / 40} for i in range(40)]}
+    text = show_json(doc, summary="prediction.json", open_lines=30)
+    assert json.loads(text) == doc and shown[0]["text/plain"] == text
+    page = shown[0]["text/html"]
+    assert page.startswith('<details class="genrenet-json">') and "click to unfold" in page  # long: folded
+    assert "a &lt;b&gt; &amp; c.wav" in page and '"g39"' in page.replace("&quot;", '"')  # escaped, whole
+    shown.clear()
+    show_json({"genre": "rock"}, summary="short")
+    assert '<details class="genrenet-json" open>' in shown[0]["text/html"]
+    with pytest.raises(ParameterError, match="open_lines"):
+        show_json({}, summary="x", open_lines=0)
+
+
+# notebooks whose figures other work is giving alt text (their owners add it; see issue 10)
+ALT_PENDING = {"train_model.ipynb", "results.ipynb"}
+FIGURE_CALLS = {"save_and_show", "show_figure", "show_image"}
+
+
+@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.name not in ALT_PENDING], ids=lambda p: p.name)
+def test_every_figure_of_the_notebook_passes_alt_text(notebook):
+    """Figures reach the page through the helpers that carry alt text, and every call passes one."""
+    problems = []
+    for k, cell in enumerate(json.loads(notebook.read_text(encoding="utf-8"))["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name in FIGURE_CALLS and not any(kw.arg == "alt" for kw in node.keywords):
+                problems.append(f"cell {k}: {name}(...) without alt=")
+            if name == "Image":
+                problems.append(f"cell {k}: IPython.display.Image has no alt text; use genrenet.notebook.show_image")
+    assert not problems, f"{notebook.name}: " + "; ".join(problems)
+
+
 def test_show_dataset_marks_synthetic_data_and_skipped_files(tmp_path, monkeypatch):
     import IPython.display
 
