@@ -390,7 +390,7 @@ def test_toc_lists_every_run_and_every_chapter_exists():
     executed = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/_executed/")]
     assert sorted(executed) == sorted(cfg.run_ids)
     real = [f.rsplit("/", 1)[-1] for f in files if f.startswith("book/_real/")]
-    assert real == cfg.profile_run_ids("gtzan")  # the part "Results on real audio", in run order
+    assert sorted(real) == sorted(cfg.profile_run_ids("gtzan"))  # the part "Results on real audio"
     for f in files:
         if not f.startswith(("book/_executed/", "book/_real/")):
             assert (ROOT / f"{f}.md").is_file() or (ROOT / f"{f}.ipynb").is_file(), f

@@ -386,7 +386,7 @@ def test_show_json_shows_the_whole_document_folded_when_long(monkeypatch):
 
 
 # notebooks whose figures other work is giving alt text (their owners add it; see issue 10)
-ALT_PENDING = {"train_model.ipynb", "results.ipynb"}
+ALT_PENDING = {"train_model.ipynb"}
 FIGURE_CALLS = {"save_and_show", "show_figure", "show_image"}
 
 
