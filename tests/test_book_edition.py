@@ -43,7 +43,8 @@ def project(tmp_path):
                "    clip = sorted(pathlib.Path(data_dir).rglob('*.wav'))[0]\n"
                "    print('read', clip)\n"
                "    display(Audio(filename=str(clip)))\n"
-               "print('epochs', epochs)"])
+               "print('epochs', epochs)\n"
+               "import sys\nprint('progress bar 50%', file=sys.stderr)"])
     _notebook(tmp_path / "notebooks" / "other.ipynb", 'output_dir = "outputs/other"', ["print('other')"])
     cfg = {
         "executed_dir": "book/_executed",
@@ -83,6 +84,7 @@ def test_record_stores_stamped_notebooks_without_audio_or_machine_paths(project)
     text = (recorded / "listen.ipynb").read_text()
     assert "audio/wav" not in text and "<audio" not in text.lower() and "An audio player was here" in text
     assert str(root) not in text and str(data.parent) not in text
+    assert "progress bar" not in text  # stderr is never rendered, and not recorded
     nb = nbformat.read(recorded / "listen.ipynb", as_version=4)
     assert nb.cells[0].source.startswith("# Listening to real clips")  # the run's title, not the notebook's
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))

@@ -299,9 +299,15 @@ def _copy_notebook(config: Any, path: Path, target: Path) -> RecordedRun:
 
 
 def _drop_audio(nb: dict[str, Any]) -> None:
-    """Replace every audio output (players, glued sounds) by a note, in place."""
+    """Replace every audio output (players, glued sounds) by a note, in place; drop stderr.
+
+    The book never shows stderr (progress bars, TensorFlow's log lines: ``nb_output_stderr:
+    remove`` in ``_config.yml``), so the recording does not keep it either.
+    """
     nb.get("metadata", {}).pop("widgets", None)
     for cell in nb.get("cells", []):
+        if cell.get("outputs"):
+            cell["outputs"] = [o for o in cell["outputs"] if o.get("name") != "stderr"]
         outputs = cell.get("outputs") or []
         for i, output in enumerate(outputs):
             data = output.get("data") or {}
