@@ -44,7 +44,7 @@ def project(tmp_path):
                "    print('read', clip)\n"
                "    display(Audio(filename=str(clip)))\n"
                "print('epochs', epochs)\n"
-               "import sys\nprint('progress bar 50%', file=sys.stderr)"])
+               "import sys\nsys.stderr.write('progress' + ' bar 50%')"])
     _notebook(tmp_path / "notebooks" / "other.ipynb", 'output_dir = "outputs/other"', ["print('other')"])
     cfg = {
         "executed_dir": "book/_executed",
