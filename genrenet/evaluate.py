@@ -550,7 +550,8 @@ def results_table(records, *, include_thesis: bool = True):
     -------
     pandas.DataFrame
         Columns: model, data set (synthetic marked, see :func:`genrenet.datasets.data_label`), genres,
-        split, protocol, window accuracy, track accuracy, track macro-F1, seed, path.
+        split, protocol, window accuracy, track accuracy, track macro-F1, track balanced accuracy,
+        most frequent genre only (:func:`majority_share` of the scored tracks), seed, path.
     """
     import pandas as pd
 
@@ -560,14 +561,16 @@ def results_table(records, *, include_thesis: bool = True):
         rows.append({
             "model": t["name"], "dataset": t["dataset"], "genres": len(t["genres"]), "split": "thesis",
             "protocol": t["protocol"], "window accuracy": t["accuracy"], "track accuracy": float("nan"),
-            "track macro-F1": float("nan"), "seed": None, "path": "",
+            "track macro-F1": float("nan"), "track balanced accuracy": float("nan"),
+            "most frequent genre only": float("nan"), "seed": None, "path": "",
         })
     for r in records:
         rows.append({
             "model": r.name, "dataset": r.data_label, "genres": len(r.genres), "split": r.split.name,
             "protocol": r.protocol, "window accuracy": r.metrics.window.accuracy,
             "track accuracy": r.metrics.track.accuracy, "track macro-F1": r.metrics.track.macro_f1,
-            "seed": r.seed, "path": "" if r.path is None else str(r.path),
+            "track balanced accuracy": r.metrics.track.balanced_accuracy,
+            "most frequent genre only": majority_share(r.metrics.track), "seed": r.seed, "path": "" if r.path is None else str(r.path),
         })
     return pd.DataFrame(rows)
 
@@ -623,6 +626,9 @@ def results_summary(records, *, objective: float = THESIS_OBJECTIVE) -> dict[str
         ``claim_cnn_best`` (is the CNN the best of the thesis's four models?),
         ``claim_convolutional`` (does a convolutional model reach the objective?) and
         ``claim_network_vs_baseline`` (does a network beat the MFCC baseline on the same genres?).
+        Per record also ``_balanced`` (track balanced accuracy) and ``_majority`` (the score of always
+        answering the most frequent genre, :func:`majority_share`); ``skew_<n>g`` says how the scored
+        clips lean to one genre and which model has the best balanced accuracy.
     """
     records = list(records)
     honest = [r for r in records if r.split.name in ARTIST_DISJOINT_SPLITS]
@@ -631,6 +637,7 @@ def results_summary(records, *, objective: float = THESIS_OBJECTIVE) -> dict[str
     out = _record_entries(records)
     out.update(_best_per_genre_count(records, honest))
     out.update(_objective_verdicts(honest, objective))
+    out.update(_skew_sentences(honest))
     out.update(_thesis_beside_ours(four, cnn4))
     clips = [r.metrics.track.n for r in records if r.metrics.track.n]
     out["clips_scored"] = str(max(clips)) if clips else "0"
@@ -653,6 +660,38 @@ def _window_accuracy(r) -> float:
     return r.metrics.window.accuracy
 
 
+def majority_share(scores) -> float | None:
+    """Accuracy of always answering the most frequent genre of the scored items.
+
+    On a skewed test set this, not ``1 / genres``, is the score to beat: with 26 classical
+    clips of 28, answering "classical" every time is right 93 % of the time.
+
+    Parameters
+    ----------
+    scores : Scores
+        One level of an evaluation (its ``per_genre`` supports are used).
+
+    Returns
+    -------
+    float or None
+        ``None`` when the supports are unknown.
+
+    Examples
+    --------
+    >>> from genrenet.results import Scores
+    >>> majority_share(Scores(accuracy=0.5, per_genre={"a": {"support": 3}, "b": {"support": 1}}))
+    0.75
+    """
+    supports = [float(g.get("support") or 0) for g in (scores.per_genre or {}).values()]
+    total = sum(supports)
+    return max(supports) / total if total else None
+
+
+def _majority_genre(scores) -> str | None:
+    per_genre = scores.per_genre or {}
+    return max(per_genre, key=lambda g: per_genre[g].get("support") or 0) if per_genre else None
+
+
 def _record_entries(records) -> dict[str, str]:
     """Each record's name, genre count, split, protocol, accuracies and clips, under its :func:`_row_keys` key."""
     out: dict[str, str] = {}
@@ -664,6 +703,29 @@ def _record_entries(records) -> dict[str, str]:
         out[f"{key}_track"] = _pct(r.metrics.track.accuracy)
         out[f"{key}_window"] = _pct(r.metrics.window.accuracy)
         out[f"{key}_clips"] = str(r.metrics.track.n) if r.metrics.track.n is not None else "unknown"
+        balanced, majority = r.metrics.track.balanced_accuracy, majority_share(r.metrics.track)
+        out[f"{key}_balanced"] = "unknown" if balanced is None else _pct(balanced)
+        out[f"{key}_majority"] = "unknown" if majority is None else _pct(majority)
+    return out
+
+
+def _skew_sentences(honest) -> dict[str, str]:
+    """``skew_<n>g``: how far the scored clips of the best artist-disjoint record lean to one genre,
+    and the best balanced accuracy (the mean of the per-genre recalls), for 10 and 4 genres."""
+    out: dict[str, str] = {}
+    for n in (10, 4):
+        group = [r for r in honest if len(r.genres) == n and r.metrics.track.balanced_accuracy is not None]
+        best = max(group, key=lambda r: r.metrics.track.balanced_accuracy, default=None)
+        if best is None:
+            out[f"skew_{n}g"] = f"no model was scored on {n} genres {_WHERE} with per-genre scores"
+            continue
+        track = best.metrics.track
+        genre, share = _majority_genre(track), majority_share(track)
+        count = int((track.per_genre.get(genre) or {}).get("support") or 0)
+        out[f"skew_{n}g"] = (
+            f"{count} of the {track.n} clips scored on {n} genres are {genre}, so answering {genre} every time "
+            f"would score {_pct(share)}; the fairer figure is balanced accuracy (the mean of the per-genre "
+            f"recalls, {_pct(1 / n)} by chance), where the best is {best.name} with {_pct(track.balanced_accuracy)}")
     return out
 
 
@@ -792,6 +854,9 @@ def plot_results(table, *, title: str = ""):
     ax.barh(y, ours["track accuracy"], color="tab:blue", height=0.6, label="track accuracy")
     ax.plot(ours["window accuracy"], y, "D", color="tab:orange", markersize=6,
             label="window accuracy")
+    if "most frequent genre only" in ours:
+        ax.plot(ours["most frequent genre only"], y, "|", color="tab:red", markersize=16, markeredgewidth=2,
+                label="always the most frequent genre of the scored clips")
     for genres in sorted(set(ours["genres"])):
         rows = y[(ours["genres"] == genres).to_numpy()]
         ax.vlines(1 / genres, rows.min() - 0.4, rows.max() + 0.4, colors="0.3", linestyles=":",

@@ -276,10 +276,11 @@ def test_results_summary_keys_and_sentences_are_pinned_word_for_word():
     # the book's prose pastes these: keys, their order and the sentences must not drift
     s = results_summary(_records(cnn4=0.55))
     summary_keys = [k for k in s if not k.endswith(("_name", "_genres", "_split", "_protocol", "_track",
-                                                      "_window", "_clips"))]
+                                                      "_window", "_clips", "_balanced", "_majority"))]
     assert summary_keys == [
         "best_10g", "clips_10g", "chance_10g", "best_4g", "clips_4g", "chance_4g", "objective",
-        "objective_sentence", "objective_met", "objective_window_sentence", "thesis_accuracy", "thesis_metric",
+        "objective_sentence", "objective_met", "objective_window_sentence", "skew_10g", "skew_4g",
+        "thesis_accuracy", "thesis_metric",
         "thesis_beside_ours", "clips_scored", "protocol", "claim_cnn_best", "claim_convolutional",
         "claim_network_vs_baseline"]
     assert s["thesis_beside_ours"] == (
@@ -317,3 +318,26 @@ def test_results_chart_has_a_bar_per_model_chance_lines_the_thesis_and_an_outsid
     assert legend.get_window_extent().y1 <= ax.get_window_extent().y0  # below the axes: hides no bar
     assert ax.get_title() == "GTZAN, fault_filtered"
     plt.close(fig)
+
+
+def test_skewed_scored_clips_are_named_with_the_score_of_always_answering_their_main_genre():
+    import dataclasses
+
+    from genrenet.evaluate import majority_share
+
+    per_genre = {"classical": {"support": 26}, "pop": {"support": 2}, "country": {"support": 0},
+                 "metal": {"support": 0}}
+    skewed = [dataclasses.replace(r, metrics=Metrics(
+        window=r.metrics.window,
+        track=Scores(accuracy=r.metrics.track.accuracy, n=28, balanced_accuracy=b, per_genre=per_genre)))
+        for r, b in zip(_records()[:2], (0.5, 0.75), strict=True)]
+    assert majority_share(skewed[0].metrics.track) == 26 / 28
+    assert majority_share(Scores(accuracy=0.5)) is None
+    s = results_summary(skewed)
+    assert s["feed_forward_4g_majority"] == "92.9 %" and s["lenet_4g_balanced"] == "75.0 %"
+    assert s["skew_4g"] == ("26 of the 28 clips scored on 4 genres are classical, so answering classical every "
+                            "time would score 92.9 %; the fairer figure is balanced accuracy (the mean of the "
+                            "per-genre recalls, 25.0 % by chance), where the best is lenet with 75.0 %")
+    assert s["skew_10g"].startswith("no model was scored on 10 genres")
+    table = results_table(skewed)
+    assert list(table["most frequent genre only"].round(3))[1:] == [0.929, 0.929]

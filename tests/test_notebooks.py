@@ -385,12 +385,10 @@ def test_show_json_shows_the_whole_document_folded_when_long(monkeypatch):
         show_json({}, summary="x", open_lines=0)
 
 
-# notebooks whose figures other work is giving alt text (their owners add it; see issue 10)
-ALT_PENDING = {"train_model.ipynb"}
 FIGURE_CALLS = {"save_and_show", "show_figure", "show_image"}
 
 
-@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.name not in ALT_PENDING], ids=lambda p: p.name)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_of_the_notebook_passes_alt_text(notebook):
     """Figures reach the page through the helpers that carry alt text, and every call passes one."""
     problems = []
