@@ -279,7 +279,8 @@ def test_results_summary_keys_and_sentences_are_pinned_word_for_word():
                                                       "_window", "_clips", "_balanced", "_majority"))]
     assert summary_keys == [
         "best_10g", "clips_10g", "chance_10g", "best_4g", "clips_4g", "chance_4g", "objective",
-        "objective_sentence", "objective_met", "objective_window_sentence", "skew_10g", "skew_4g",
+        "objective_sentence", "objective_met", "objective_window_sentence", "objective_balanced_sentence",
+        "skew_10g", "skew_4g",
         "thesis_accuracy", "thesis_metric",
         "thesis_beside_ours", "clips_scored", "protocol", "claim_cnn_best", "claim_convolutional",
         "claim_network_vs_baseline"]
@@ -339,5 +340,9 @@ def test_skewed_scored_clips_are_named_with_the_score_of_always_answering_their_
                             "time would score 92.9 %; the fairer figure is balanced accuracy (the mean of the "
                             "per-genre recalls, 25.0 % by chance), where the best is lenet with 75.0 %")
     assert s["skew_10g"].startswith("no model was scored on 10 genres")
+    assert s["objective_balanced_sentence"] == ("is met by lenet (4 genres) with 75.0 % track balanced accuracy "
+                                                "under the artist-disjoint protocol")
+    assert results_summary(_records())["objective_balanced_sentence"] == (
+        "cannot be judged: no model was scored under the artist-disjoint protocol with per-genre scores")
     table = results_table(skewed)
     assert list(table["most frequent genre only"].round(3))[1:] == [0.929, 0.929]
