@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
                                force=args.force, progress=not args.no_progress, splits_dir=args.splits_dir)
     executed = sum(o.status == "executed" for o in outcomes)
     print(f"{executed} run(s) executed, {len(outcomes) - executed} up to date; "
-          f"notebooks in {config.executed_dir}")
+          f"notebooks in {config.profile_executed_dir(args.profile)}")
     return 0
 
 
