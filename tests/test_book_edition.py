@@ -41,7 +41,7 @@ def project(tmp_path):
               ["import pathlib\nfrom IPython.display import Audio, display\n"
                "if data_dir:  # the demo profile runs it without data\n"
                "    clip = sorted(pathlib.Path(data_dir).rglob('*.wav'))[0]\n"
-               "    print('read', clip)\n"
+               "    print('read', clip, 'from', pathlib.Path(data_dir).parent)\n"
                "    display(Audio(filename=str(clip)))\n"
                "print('epochs', epochs)\n"
                "import sys\nsys.stderr.write('progress' + ' bar 50%')"])
@@ -84,6 +84,7 @@ def test_record_stores_stamped_notebooks_without_audio_or_machine_paths(project)
     text = (recorded / "listen.ipynb").read_text()
     assert "audio/wav" not in text and "<audio" not in text.lower() and "An audio player was here" in text
     assert str(root) not in text and str(data.parent) not in text
+    assert "read clips/low/low.00000.wav from store" in text
     assert "progress bar" not in text  # stderr is never rendered, and not recorded
     nb = nbformat.read(recorded / "listen.ipynb", as_version=4)
     assert nb.cells[0].source.startswith("# Listening to real clips")  # the run's title, not the notebook's

@@ -337,8 +337,8 @@ def _strip_paths(text: str, config: Any, parameters: dict[str, Any]) -> str:
         if isinstance(parameters.get(key), str):
             prefixes |= {str(Path(p).parent) + os.sep for p in parameters[key].split(os.pathsep)}
     for prefix in sorted(prefixes, key=len, reverse=True):
-        if len(prefix) > 1:
-            text = text.replace(prefix, "")
+        if len(prefix) > 1:  # "/x/data/gtzan-mini" -> "gtzan-mini", then a bare "/x/data" -> "data"
+            text = text.replace(prefix, "").replace(prefix[:-1], Path(prefix[:-1]).name)
     return text
 
 
