@@ -30,6 +30,7 @@ TITLE = re.compile(r"\bchapters? \"([^\"]+)\"", flags=re.I)
 NUMBERED_TITLE = re.compile(r"\bchapters? \"[^\"]+\" \((\d+)")
 NUMBER = re.compile(r"\bchapters? (\d[\d, -]*)", flags=re.I)
 MODULE = re.compile(r":mod:`~?(genrenet(?:\.\w+)*)`")
+DOC = re.compile(r":doc:`(?:[^`<]*<)?/?([\w/]+)>?`")
 # paths written by the runner or the user, not files of the repository
 GENERATED = ("_executed", "_launch", "/failed/", "outputs/", "results/", "<", "*")
 
@@ -85,6 +86,9 @@ def _problems(where: str, line: int, doc: str, titles: dict[str, str]) -> list[s
     for module in MODULE.findall(text):
         if not _module_exists(module):
             problems.append(f"{where}:{line}: module {module} does not exist")
+    for target in DOC.findall(text):
+        if not (ROOT / f"{target}.md").is_file() and not (ROOT / "book" / f"{target}.md").is_file():
+            problems.append(f"{where}:{line}: :doc: target {target} does not exist")
     return problems
 
 
@@ -98,7 +102,8 @@ def test_the_check_finds_each_kind_of_wrong_reference():
     titles = {"Results": "book/results.md", "The models": "book/dev_models.md"}
     found = _problems("genrenet/x.py", 1, """Used in the book chapter "Results" (07), in
         ``book/no_such_page.md``, ``notebooks/no_such.ipynb``, ``benchmarks/no_such.py``,
-        chapter 6, the chapter "No such title" and :mod:`genrenet.no_such_module`.""", titles)
+        chapter 6, the chapter "No such title", :doc:`book/no_such_doc` and :mod:`genrenet.no_such_module`.""",
+        titles)
     assert any("chapters have no numbers (found 07)" in p for p in found)
     assert any("chapters have no numbers (found 6" in p for p in found)
     assert any("book/no_such_page.md does not exist" in p for p in found)
@@ -107,6 +112,7 @@ def test_the_check_finds_each_kind_of_wrong_reference():
     assert any("no chapter is titled 'No such title'" in p for p in found)
     assert any("'Results' is cited without its path book/results.md" in p for p in found)
     assert any("module genrenet.no_such_module does not exist" in p for p in found)
+    assert any(":doc: target book/no_such_doc does not exist" in p for p in found)
     assert all(p.startswith("genrenet/x.py:1: ") for p in found)
     assert not _problems("genrenet/y.py", 1, 'Book chapter "The models" (``book/dev_models.md``), notebook '
                          "``notebooks/prediction.ipynb``, :mod:`genrenet.evaluate`.", titles)
