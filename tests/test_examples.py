@@ -16,7 +16,11 @@ import pytest
 MODULES = ["genrenet.audio", "genrenet.synth", "genrenet.fourier", "genrenet.spectrogram", "genrenet.features"]
 
 
-@pytest.mark.parametrize("name", MODULES)
+#: Other modules with Examples sections (not every function has one): they must run too.
+WITH_EXAMPLES = ["genrenet.book.runner", "genrenet.evaluate"]
+
+
+@pytest.mark.parametrize("name", MODULES + WITH_EXAMPLES)
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
     with np.printoptions(legacy=False):

@@ -835,7 +835,7 @@ def show_parameters(source: str, values: dict[str, Any]) -> str:
 
 
 def retitle(source: str, title: str) -> str:
-    """A markdown cell whose first-level heading is ``title`` (the run's own page title).
+    r"""A markdown cell whose first-level heading is ``title`` (the run's own page title).
 
     Examples
     --------
