@@ -137,3 +137,30 @@ def test_substitutions_come_from_code_and_the_shipped_models(tmp_path):
 def test_substitutions_reach_a_page(glued):
     html, warnings = build(glued, "# Page\n\nThe thesis reached {{ thesis_accuracy }}.\n")
     assert warnings == "" and "The thesis reached 77.04 %." in html
+
+
+def test_pages_of_the_real_data_edition_carry_its_banner_and_demo_pages_the_synthetic_one():
+    class Env:
+        genrenet_edition = {"source": "recording", "recorded": "2026-12-08T00:54:46+00:00",
+                            "genrenet_version": "0.1.0", "data": "gtzan-mini:gtzan-extra", "profile": "gtzan",
+                            "seconds": 822.0, "runs": [{}] * 13}
+        genrenet_runs = {"train_cnn": {"notebook": "notebooks/train_model.ipynb", "profile": "demo",
+                                       "dataset": "demo", "synthetic": True}}
+
+    class App:
+        env = Env()
+
+    def banner(pagename):
+        context = {"pathto": lambda name: name + ".html"}
+        booktools._banner(App, pagename, "page.html", context, None)
+        return context.get("theme_announcement", "")
+
+    for page in ("book/_real/results", "book/_real/train_cnn", "book/real_audio"):
+        text = banner(page)
+        assert "REAL AUDIO" in text and "SYNTHETIC" not in text, page
+        assert "Recorded on 2026-12-08 with genrenet 0.1.0 on gtzan-mini:gtzan-extra" in text
+        assert "13 runs, 14 min of computing" in text
+    for page in ("book/_executed/train_cnn", "book/intro", "book/results"):
+        assert "SYNTHETIC DATA" in banner(page), page
+    Env.genrenet_edition = None
+    assert "No real-data edition was found" in banner("book/_real/results")

@@ -47,7 +47,7 @@ from sphinx.util.docutils import SphinxDirective
 
 EXECUTED_PREFIX = "book/_executed/"
 #: Pages of the real-data edition (``genrenet.book.edition``): the part "Results on real audio".
-REAL_PREFIX = "book/_real/"
+REAL_PAGE_PREFIX = "book/_real/"
 REAL_PAGES = ("book/real_audio",)
 #: Where the launch notebooks live (relative to the repository root); written on Binder by postBuild.
 LAUNCH_DIR = "book/_launch"
@@ -59,7 +59,7 @@ _GLUE_PREFIX = "application/papermill.record/"
 #: Where the real-data run's executed notebooks are (relative to the repository root).
 REAL_DIR = "book/_real"
 #: Prefix of a glued target that reads the real-data run (``real/RUN:KEY``).
-REAL_PREFIX = "real/"
+REAL_TARGET_PREFIX = "real/"
 
 
 # --------------------------------------------------------------------------- runs and their stamps
@@ -100,7 +100,7 @@ def _run_of(pagename: str) -> str | None:
 
 
 def _real_run_of(pagename: str) -> str | None:
-    return pagename[len(REAL_PREFIX):] if pagename.startswith(REAL_PREFIX) else None
+    return pagename[len(REAL_PAGE_PREFIX):] if pagename.startswith(REAL_PAGE_PREFIX) else None
 
 
 def _real_banner(edition: dict[str, Any] | None, link: str) -> str:
@@ -235,8 +235,8 @@ def _text(value: Any) -> str:
 
 def parse_target(target: str) -> tuple[bool, str, str] | None:
     """``"RUN:KEY"`` or ``"real/RUN:KEY"`` as ``(real, run id, key)``; None when malformed."""
-    real = target.startswith(REAL_PREFIX)
-    run_id, sep, key = target[len(REAL_PREFIX):].partition(":") if real else target.partition(":")
+    real = target.startswith(REAL_TARGET_PREFIX)
+    run_id, sep, key = target[len(REAL_TARGET_PREFIX):].partition(":") if real else target.partition(":")
     if not sep or not run_id.strip() or not key.strip() or "/" in run_id:
         return None
     return real, run_id.strip(), key.strip()
@@ -528,7 +528,7 @@ def _notebook_alts(notebook: Path) -> dict[str, str]:
 
 def _apply_alts(app: Any, doctree: Any) -> None:
     docname = app.env.docname
-    if docname.startswith((EXECUTED_PREFIX, REAL_PREFIX)):
+    if docname.startswith((EXECUTED_PREFIX, REAL_PAGE_PREFIX)):
         alts = _notebook_alts(Path(app.srcdir) / f"{docname}.ipynb")
     else:
         return
