@@ -161,6 +161,7 @@ def test_pages_of_the_real_data_edition_carry_its_banner_and_demo_pages_the_synt
         assert "Recorded on 2026-12-08 with genrenet 0.1.0 on gtzan-mini:gtzan-extra" in text
         assert "13 runs, 14 min of computing" in text
     for page in ("book/_executed/train_cnn", "book/intro", "book/results"):
-        assert "SYNTHETIC DATA" in banner(page), page
+        text = banner(page)
+        assert "SYNTHETIC DATA" in text and 'Not so the part <a href="book/real_audio.html">' in text, page
     Env.genrenet_edition = None
     assert "No real-data edition was found" in banner("book/_real/results")

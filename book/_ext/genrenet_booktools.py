@@ -144,10 +144,15 @@ def _banner(app: Any, pagename: str, templatename: str, context: dict, doctree: 
         mixed = (f" {len(synthetic)} of the {len(reading)} runs that read data used it; the others name "
                  "their data set at the top of their page.")
     link = context["pathto"]("book/reproducing") if "pathto" in context else "#"
+    real = ""
+    if getattr(app.env, "genrenet_edition", None):
+        real_link = context["pathto"]("book/real_audio") if "pathto" in context else "#"
+        real = (f' Not so the part <a href="{real_link}">Results on real audio</a>, whose figures the Results '
+                "and Conclusions chapters quote: a recorded run on real GTZAN audio.")
     context["theme_announcement"] = (
         f'<span class="genrenet-data-banner"><strong>SYNTHETIC DATA.</strong> '
-        f"{html.escape(synthetic_notice())} Made by <code>{html.escape(command)}</code>.{html.escape(mixed)} "
-        f'<a href="{link}">How to build this book on real audio</a>.</span>')
+        f"{html.escape(synthetic_notice())} Made by <code>{html.escape(command)}</code>.{html.escape(mixed)}"
+        f'{real} <a href="{link}">How to build this book on real audio</a>.</span>')
 
 
 def _add_static(app: Any, config: Any) -> None:
