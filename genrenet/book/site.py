@@ -85,6 +85,9 @@ def toc_files(root: str | Path) -> list[str]:
 def check_executed(config: ExperimentConfig) -> list[Path]:
     """Check that every run has an executed notebook the TOC renders; return their paths.
 
+    When the TOC has the part "Results on real audio", this also fills ``book/_real`` with the
+    real-data edition (:func:`genrenet.book.edition.materialize_edition`) and returns its notebooks.
+
     Raises
     ------
     DataError
